@@ -1,0 +1,50 @@
+"""Error hierarchy of tensorlang.
+
+User mistakes raise a subclass of :class:`TensorLangError` whose message names the user's
+object (tensor, stage, axis, argument) and says what to change.  Compiler bugs raise
+:class:`InternalError`, which asks to be reported: the two are never mixed, in the spirit of
+Halide's ``user_assert`` / ``internal_assert``.
+"""
+
+
+class TensorLangError(Exception):
+    """Base class of every error raised by tensorlang."""
+
+
+class TensorLangTypeError(TensorLangError, TypeError):
+    """An expression combines values of incompatible types, or is used where a value of
+    another type is needed (a float index, a wrong number of indices, ...)."""
+
+
+class TensorLangValueError(TensorLangError, ValueError):
+    """An argument has the right type but a value that cannot be used."""
+
+
+class ScheduleError(TensorLangError):
+    """A schedule primitive was given arguments that break one of its rules."""
+
+
+class LoweringError(TensorLangError):
+    """A schedule could not be lowered to loop IR."""
+
+
+class BuildError(TensorLangError):
+    """A lowered function could not be compiled for the requested target."""
+
+
+class TuneError(TensorLangError):
+    """The autotuner was asked for something it cannot do."""
+
+
+class InternalError(TensorLangError):
+    """A bug in tensorlang itself (an IR invariant broken by a pass, ...)."""
+
+    def __init__(self, message: str):
+        super().__init__(f"{message}\n(this is a bug in tensorlang: please report it with the "
+                         f"code that triggered it)")
+
+
+def internal_assert(condition: bool, message: str) -> None:
+    """Raise :class:`InternalError` when ``condition`` is false."""
+    if not condition:
+        raise InternalError(message)

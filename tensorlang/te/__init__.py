@@ -1,0 +1,19 @@
+"""Tensor expressions: declare *what* to compute.
+
+>>> n = te.var("n")
+>>> A = te.placeholder((n, 64), name="A")
+>>> k = te.reduce_axis((0, 64), name="k")
+>>> B = te.compute((n,), lambda i: te.sum(A[i, k], axis=k), name="B")
+"""
+from .tensor import Tensor, Operation, PlaceholderOp, ComputeOp  # noqa: F401
+from .operation import var, placeholder, compute, reduce_axis, thread_axis  # noqa: F401
+from .reduction import comm_reducer, sum, prod, max, min  # noqa: F401,A004
+from .math import (exp, log, sqrt, rsqrt, tanh, sigmoid, erf, fabs, floor, ceil,  # noqa: F401
+                   round, power, abs, maximum, minimum, if_then_else, select, all, any,
+                   const)
+
+
+def create_schedule(ops):
+    """Same as :func:`tensorlang.create_schedule`."""
+    from ..schedule import create_schedule as _create
+    return _create(ops)

@@ -1,0 +1,53 @@
+"""Element-wise functions on expressions (``te.exp``, ``te.maximum``, ...)."""
+from __future__ import annotations
+
+from ..tir import op as _op
+
+
+def exp(x): return _op.call_intrin("exp", x)
+def log(x): return _op.call_intrin("log", x)
+def sqrt(x): return _op.call_intrin("sqrt", x)
+def rsqrt(x): return _op.call_intrin("rsqrt", x)
+def tanh(x): return _op.call_intrin("tanh", x)
+def sigmoid(x): return _op.call_intrin("sigmoid", x)
+def erf(x): return _op.call_intrin("erf", x)
+def fabs(x): return _op.call_intrin("fabs", x)
+def floor(x): return _op.call_intrin("floor", x)
+def ceil(x): return _op.call_intrin("ceil", x)
+def round(x): return _op.call_intrin("round", x)  # noqa: A001
+def power(x, y): return _op.call_intrin("pow", x, y)
+def abs(x): return _op.abs(x)  # noqa: A001
+
+
+def maximum(a, b):
+    """Element-wise maximum."""
+    return _op.maximum(a, b)
+
+
+def minimum(a, b):
+    """Element-wise minimum."""
+    return _op.minimum(a, b)
+
+
+def if_then_else(cond, a, b):
+    """``a`` where ``cond`` holds, else ``b``; the other branch is not evaluated, so it may
+    read out of bounds (padding)."""
+    return _op.select(cond, a, b)
+
+
+select = if_then_else
+
+
+def all(*conds):  # noqa: A001
+    """Logical and of conditions."""
+    return _op.all_of(*conds)
+
+
+def any(*conds):  # noqa: A001
+    """Logical or of conditions."""
+    return _op.any_of(*conds)
+
+
+def const(value, dtype=None):
+    """A typed constant."""
+    return _op.const(value, dtype)

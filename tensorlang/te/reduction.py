@@ -1,0 +1,112 @@
+"""Reducers: ``te.sum``, ``te.max``, ``te.min``, ``te.prod`` and ``te.comm_reducer``."""
+from __future__ import annotations
+
+from ..errors import TensorLangTypeError
+from ..tir import expr as E
+from ..tir.op import const, convert, logical_and
+
+
+class CommReducerFn:
+    """A reducer callable: ``reducer(expr, axis=k, where=cond, init=None)``."""
+
+    def __init__(self, fcombine, fidentity, name: str):
+        self.fcombine = fcombine
+        self.fidentity = fidentity
+        self.name = name
+        self._cache: dict = {}
+
+    def _combiner(self, dtypes) -> E.CommReducer:
+        key = tuple(str(t) for t in dtypes)
+        combiner = self._cache.get(key)
+        if combiner is None:
+            lhs = tuple(E.Var(f"x{k}" if len(dtypes) > 1 else "x", t) for k, t in enumerate(dtypes))
+            rhs = tuple(E.Var(f"y{k}" if len(dtypes) > 1 else "y", t) for k, t in enumerate(dtypes))
+            if len(dtypes) == 1:
+                result = (convert(self.fcombine(lhs[0], rhs[0])),)
+                identity = (const(self.fidentity(dtypes[0]), dtypes[0])
+                            if not isinstance(self.fidentity(dtypes[0]), E.PrimExpr)
+                            else self.fidentity(dtypes[0]),)
+            else:
+                result = tuple(convert(r) for r in self.fcombine(lhs, rhs))
+                ident = self.fidentity(*dtypes)
+                identity = tuple(i if isinstance(i, E.PrimExpr) else const(i, t)
+                                 for i, t in zip(ident, dtypes))
+            for r, t in zip(result, dtypes):
+                if r.dtype != t:
+                    raise TensorLangTypeError(
+                        f"reducer '{self.name}': the combine function returns {r.dtype} for "
+                        f"{t} operands")
+            combiner = E.CommReducer(lhs, rhs, result, identity, self.name)
+            self._cache[key] = combiner
+        return combiner
+
+    def __call__(self, expr, axis, where=None, init=None):
+        axes = tuple(axis) if isinstance(axis, (list, tuple)) else (axis,)
+        if not axes:
+            raise TensorLangTypeError(f"te.{self.name}: give at least one reduce axis")
+        for a in axes:
+            if not isinstance(a, E.IterVar) or a.iter_type != E.REDUCE:
+                raise TensorLangTypeError(
+                    f"te.{self.name}: axis {a!r} is not a reduction axis; create it with "
+                    f"te.reduce_axis((lo, hi), name=...)")
+        if len({id(a) for a in axes}) != len(axes):
+            raise TensorLangTypeError(f"te.{self.name}: an axis is given twice")
+        sources = tuple(convert(e) for e in expr) if isinstance(expr, (tuple, list)) \
+            else (convert(expr),)
+        for s in sources:
+            if s.dtype.is_bool or s.dtype.is_vector:
+                raise TensorLangTypeError(
+                    f"te.{self.name}: cannot reduce the {s.dtype} expression '{s}'")
+            if _contains_reduce(s):
+                raise TensorLangTypeError(
+                    f"te.{self.name}: the reduced expression '{s}' contains another "
+                    f"reduction; compute the inner one as its own tensor first")
+        combiner = self._combiner(tuple(s.dtype for s in sources))
+        cond = const(True) if where is None else logical_and(const(True), where)
+        inits = ()
+        if init is not None:
+            inits = tuple(convert(i) for i in (init if isinstance(init, (tuple, list)) else (init,)))
+        dtype = sources[0].dtype
+        reduces = tuple(E.Reduce(combiner, sources, axes, cond, k, s.dtype, inits)
+                        for k, s in enumerate(sources))
+        return reduces[0] if len(reduces) == 1 else reduces
+
+
+def _contains_reduce(e) -> bool:
+    from ..tir.functor import post_order_visit
+    found = []
+    post_order_visit(e, lambda n: found.append(n) if isinstance(n, E.Reduce) else None)
+    return bool(found)
+
+
+def comm_reducer(fcombine, fidentity, name: str = "reduce") -> CommReducerFn:
+    """A custom commutative reducer.
+
+    >>> mysum = te.comm_reducer(lambda x, y: x + y, lambda t: te.const(0, t), name="mysum")
+    >>> B = te.compute((n,), lambda i: mysum(A[i, k], axis=k))
+    """
+    return CommReducerFn(fcombine, fidentity, name)
+
+
+def _min_value(t):
+    return const(t.min_value(), t) if not t.is_float else const(float("-inf"), t)
+
+
+def _max_value(t):
+    return const(t.max_value(), t) if not t.is_float else const(float("inf"), t)
+
+
+sum = comm_reducer(lambda x, y: x + y, lambda t: const(0, t), name="sum")  # noqa: A001
+prod = comm_reducer(lambda x, y: x * y, lambda t: const(1, t), name="prod")
+max = comm_reducer(lambda x, y: _maximum(x, y), _min_value, name="max")  # noqa: A001
+min = comm_reducer(lambda x, y: _minimum(x, y), _max_value, name="min")  # noqa: A001
+
+
+def _maximum(a, b):
+    from ..tir.op import maximum
+    return maximum(a, b)
+
+
+def _minimum(a, b):
+    from ..tir.op import minimum
+    return minimum(a, b)

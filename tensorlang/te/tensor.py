@@ -1,0 +1,187 @@
+"""Tensors and the operations that produce them."""
+from __future__ import annotations
+
+from ..errors import TensorLangTypeError
+from ..tir import expr as E
+from ..tir.datatype import DataType
+from ..tir.functor import Visitor
+from ..tir.op import convert
+
+
+class Tensor:
+    """The ``value_index``-th output of operation ``op``: ``A[i, j]`` reads an element."""
+
+    __slots__ = ("op", "value_index", "shape", "dtype", "name")
+
+    def __init__(self, op: "Operation", value_index: int, shape, dtype: DataType, name: str):
+        self.op = op
+        self.value_index = value_index
+        self.shape = tuple(shape)
+        self.dtype = dtype
+        self.name = name
+
+    @property
+    def ndim(self) -> int:
+        return len(self.shape)
+
+    def __getitem__(self, indices) -> E.PrimExpr:
+        if not isinstance(indices, tuple):
+            indices = (indices,)
+        if any(isinstance(i, slice) for i in indices):
+            raise TensorLangTypeError(
+                f"tensor '{self.name}' cannot be sliced in an expression; index every "
+                f"dimension with an expression")
+        if len(indices) != len(self.shape):
+            raise TensorLangTypeError(
+                f"tensor '{self.name}' has {len(self.shape)} dimension(s) "
+                f"(shape {tuple(str(s) for s in self.shape)}) but is indexed with "
+                f"{len(indices)} index(es)")
+        converted = []
+        for pos, idx in enumerate(indices):
+            try:
+                idx = convert(idx)
+            except TensorLangTypeError:
+                raise TensorLangTypeError(
+                    f"tensor '{self.name}': index {pos} is {idx!r}, which is not an "
+                    f"integer expression") from None
+            if not idx.dtype.is_integer or idx.dtype.lanes != 1:
+                raise TensorLangTypeError(
+                    f"tensor '{self.name}' indexed with '{idx}' of type {idx.dtype} at "
+                    f"position {pos}; indices must be integer expressions (cast with "
+                    f".astype(\"int32\"))")
+            converted.append(idx)
+        return E.ProducerLoad(self, tuple(converted), self.dtype)
+
+    def __repr__(self) -> str:
+        shape = ", ".join(str(s) for s in self.shape)
+        return f"Tensor(name={self.name}, shape=({shape}), dtype={self.dtype})"
+
+    def __bool__(self) -> bool:
+        return True
+
+    def __iter__(self):
+        raise TensorLangTypeError(f"tensor '{self.name}' is not iterable; index it with "
+                                  f"expressions")
+
+    def __len__(self):
+        raise TensorLangTypeError(f"tensor '{self.name}' has no len(); use .shape")
+
+
+class Operation:
+    """Produces one or more tensors."""
+
+    name: str
+    tag: str = ""
+    attrs: dict
+
+    def __init__(self):
+        self._outputs: tuple[Tensor, ...] = ()
+
+    @property
+    def num_outputs(self) -> int:
+        return len(self._outputs)
+
+    def output(self, index: int) -> Tensor:
+        return self._outputs[index]
+
+    @property
+    def outputs(self) -> tuple[Tensor, ...]:
+        return self._outputs
+
+    @property
+    def input_tensors(self) -> tuple[Tensor, ...]:
+        return ()
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.name})"
+
+
+class PlaceholderOp(Operation):
+    """An input tensor of the computation."""
+
+    def __init__(self, name: str, shape, dtype: DataType):
+        super().__init__()
+        self.name = name
+        self.tag = ""
+        self.attrs = {}
+        self.shape = tuple(shape)
+        self.dtype = dtype
+        self._outputs = (Tensor(self, 0, self.shape, dtype, name),)
+        self.axis: tuple = ()
+        self.reduce_axis: tuple = ()
+
+
+class ComputeOp(Operation):
+    """``out[axis] = body`` for every point of the spatial ``axis``; ``body`` holds one
+    expression per output (Reduce nodes for reductions over ``reduce_axis``)."""
+
+    def __init__(self, name: str, tag: str, attrs: dict, axis, body, output_names=None):
+        super().__init__()
+        self.name = name
+        self.tag = tag
+        self.attrs = dict(attrs or {})
+        self.axis: tuple[E.IterVar, ...] = tuple(axis)
+        self.body: tuple[E.PrimExpr, ...] = tuple(body)
+        first = self.body[0]
+        self.reduce_axis: tuple[E.IterVar, ...] = \
+            tuple(first.axis) if isinstance(first, E.Reduce) else ()
+        shape = tuple(iv.dom.extent for iv in self.axis)
+        if output_names is None:
+            output_names = [name] if len(self.body) == 1 else \
+                [f"{name}.v{k}" for k in range(len(self.body))]
+        self._outputs = tuple(Tensor(self, k, shape, b.dtype, output_names[k])
+                              for k, b in enumerate(self.body))
+        self._inputs: tuple[Tensor, ...] | None = None
+
+    @property
+    def is_reduction(self) -> bool:
+        return bool(self.reduce_axis)
+
+    @property
+    def input_tensors(self) -> tuple[Tensor, ...]:
+        if self._inputs is None:
+            self._inputs = tuple(collect_input_tensors(self.body))
+        return self._inputs
+
+
+class _CollectProducers(Visitor):
+    def __init__(self):
+        self.found: dict[Tensor, None] = {}
+
+    def visit_ProducerLoad(self, node):
+        self.found.setdefault(node.producer, None)
+        self.generic_visit(node)
+
+
+def collect_input_tensors(exprs) -> list[Tensor]:
+    """Tensors read by the expressions, in order of first appearance."""
+    collector = _CollectProducers()
+    for e in exprs:
+        collector.visit(e)
+    return list(collector.found)
+
+
+def post_order_ops(outputs) -> list[Operation]:
+    """Every operation the outputs depend on, producers before consumers."""
+    order: list[Operation] = []
+    seen: set[int] = set()
+
+    def visit(op: Operation):
+        stack = [(op, False)]
+        while stack:
+            node, done = stack.pop()
+            if done:
+                if id(node) not in seen:
+                    seen.add(id(node))
+                    order.append(node)
+                continue
+            if id(node) in seen:
+                continue
+            stack.append((node, True))
+            for t in reversed(node.input_tensors):
+                if id(t.op) not in seen:
+                    stack.append((t.op, False))
+
+    for op in outputs:
+        visit(op)
+    return order

@@ -1,0 +1,194 @@
+"""Data types of tensorlang values and the rules that combine them.
+
+A :class:`DataType` is a scalar kind (``int``, ``uint``, ``float``, ``bfloat``, ``bool``),
+a bit width and a vector lane count: ``float32``, ``int8``, ``float32x8``.
+"""
+from __future__ import annotations
+
+import functools
+import re
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..errors import TensorLangTypeError
+
+_KINDS = ("bool", "int", "uint", "float", "bfloat", "handle")
+
+
+@dataclass(frozen=True, slots=True)
+class DataType:
+    """A scalar or vector type: ``DataType("float", 32, lanes=8)`` prints as ``float32x8``."""
+
+    kind: str
+    bits: int
+    lanes: int = 1
+
+    def __str__(self) -> str:
+        base = "bool" if self.kind == "bool" else f"{self.kind}{self.bits}"
+        if self.kind == "handle":
+            base = "handle"
+        return base if self.lanes == 1 else f"{base}x{self.lanes}"
+
+    __repr__ = __str__
+
+    # -- classification ------------------------------------------------------------
+    @property
+    def is_float(self) -> bool:
+        return self.kind in ("float", "bfloat")
+
+    @property
+    def is_int(self) -> bool:
+        return self.kind == "int"
+
+    @property
+    def is_uint(self) -> bool:
+        return self.kind == "uint"
+
+    @property
+    def is_integer(self) -> bool:
+        """Signed or unsigned integer (not bool)."""
+        return self.kind in ("int", "uint")
+
+    @property
+    def is_bool(self) -> bool:
+        return self.kind == "bool"
+
+    @property
+    def is_handle(self) -> bool:
+        return self.kind == "handle"
+
+    @property
+    def is_scalar(self) -> bool:
+        return self.lanes == 1
+
+    @property
+    def is_vector(self) -> bool:
+        return self.lanes > 1
+
+    @property
+    def bytes(self) -> int:
+        """Storage size of one element of the scalar type (bool takes one byte)."""
+        return 1 if self.kind == "bool" else self.bits // 8
+
+    def with_lanes(self, lanes: int) -> "DataType":
+        return self if lanes == self.lanes else DataType(self.kind, self.bits, lanes)
+
+    def element_of(self) -> "DataType":
+        return self.with_lanes(1)
+
+    @property
+    def numpy_dtype(self) -> np.dtype:
+        """The numpy dtype that stores values of this (scalar) type."""
+        if self.kind == "bfloat":
+            # numpy has no bfloat16: values travel as their 16-bit patterns.
+            return np.dtype("uint16")
+        if self.kind == "bool":
+            return np.dtype("bool")
+        return np.dtype(f"{self.kind}{self.bits}")
+
+    def min_value(self):
+        if self.is_integer:
+            return int(np.iinfo(self.numpy_dtype).min)
+        if self.kind == "bfloat":
+            return -3.3895313892515355e38
+        if self.is_float:
+            return -float(np.finfo(self.numpy_dtype).max)
+        if self.is_bool:
+            return False
+        raise TensorLangTypeError(f"type {self} has no minimum value")
+
+    def max_value(self):
+        if self.is_integer:
+            return int(np.iinfo(self.numpy_dtype).max)
+        if self.kind == "bfloat":
+            return 3.3895313892515355e38
+        if self.is_float:
+            return float(np.finfo(self.numpy_dtype).max)
+        if self.is_bool:
+            return True
+        raise TensorLangTypeError(f"type {self} has no maximum value")
+
+
+_PATTERN = re.compile(r"^(bool|int|uint|float|bfloat|handle)(\d*)(?:x(\d+))?$")
+_VALID_BITS = {"int": (8, 16, 32, 64), "uint": (8, 16, 32, 64), "float": (16, 32, 64),
+               "bfloat": (16,), "bool": (1,), "handle": (64,)}
+
+
+@functools.lru_cache(maxsize=None)
+def _parse(text: str) -> DataType:
+    match = _PATTERN.match(text)
+    if not match:
+        raise TensorLangTypeError(
+            f"unknown dtype {text!r}; use one of: {', '.join(SUPPORTED_DTYPES)}")
+    kind, bits, lanes = match.group(1), match.group(2), match.group(3)
+    if kind == "bool":
+        nbits = 1 if not bits else int(bits)
+    elif kind == "handle":
+        nbits = 64
+    else:
+        if not bits:
+            raise TensorLangTypeError(f"dtype {text!r} needs a bit width, e.g. {kind}32")
+        nbits = int(bits)
+    if nbits not in _VALID_BITS[kind]:
+        raise TensorLangTypeError(
+            f"unknown dtype {text!r}; use one of: {', '.join(SUPPORTED_DTYPES)}")
+    return DataType(kind, nbits, int(lanes) if lanes else 1)
+
+
+def dtype(value) -> DataType:
+    """Convert a string (``"float32"``), numpy dtype or :class:`DataType` to a DataType."""
+    if isinstance(value, DataType):
+        return value
+    if isinstance(value, str):
+        return _parse(value)
+    if value is bool:
+        return _parse("bool")
+    if value is int:
+        return _parse("int32")
+    if value is float:
+        return _parse("float32")
+    try:
+        npd = np.dtype(value)
+    except TypeError:
+        raise TensorLangTypeError(f"cannot interpret {value!r} as a dtype") from None
+    if npd == np.bool_:
+        return _parse("bool")
+    return _parse(npd.name)
+
+
+SUPPORTED_DTYPES = ("bool", "int8", "int16", "int32", "int64", "uint8", "uint16", "uint32",
+                    "uint64", "float16", "bfloat16", "float32", "float64")
+
+bool_ = _parse("bool")
+int8, int16, int32, int64 = (_parse(f"int{b}") for b in (8, 16, 32, 64))
+uint8, uint16, uint32, uint64 = (_parse(f"uint{b}") for b in (8, 16, 32, 64))
+float16, bfloat16, float32, float64 = (_parse(t) for t in
+                                       ("float16", "bfloat16", "float32", "float64"))
+handle = _parse("handle")
+
+
+def promote(a: DataType, b: DataType) -> DataType | None:
+    """The common type of two operand types, or None when the rule forbids mixing them.
+
+    Rules: identical types combine; two signed ints, two unsigned ints, or two floats widen
+    to the wider; everything else (int with float, signed with unsigned, bool with numbers)
+    needs an explicit ``astype``.  Lanes must match (a scalar broadcasts to a vector).
+    """
+    if a == b:
+        return a
+    lanes = a.lanes
+    if a.lanes != b.lanes:
+        if a.lanes == 1:
+            lanes = b.lanes
+        elif b.lanes != 1:
+            return None
+    if a.kind == b.kind:
+        return DataType(a.kind, max(a.bits, b.bits), lanes)
+    if a.is_float and b.is_float:
+        # float16 with bfloat16 has no exact common 16-bit type: use float32
+        wider = a if a.bits > b.bits else b
+        if a.bits == b.bits:
+            return DataType("float", 32, lanes)
+        return wider.with_lanes(lanes)
+    return None

@@ -1,0 +1,189 @@
+"""Readable, deterministic, Python-like text of IR nodes.
+
+Variables that share a name get numbered suffixes in order of first appearance, so the
+text of a function is the same on every run and can serve as a structural key.
+"""
+from __future__ import annotations
+
+from . import expr as E
+from . import stmt as S
+from .buffer import Buffer
+
+_BINARY = {E.Add: ("+", 5), E.Sub: ("-", 5), E.Mul: ("*", 6), E.Div: ("/", 6),
+           E.FloorDiv: ("//", 6), E.FloorMod: ("%", 6), E.EQ: ("==", 4), E.NE: ("!=", 4),
+           E.LT: ("<", 4), E.LE: ("<=", 4), E.GT: (">", 4), E.GE: (">=", 4),
+           E.And: ("and", 2), E.Or: ("or", 1)}
+_LOOP_SPELLING = {S.ForKind.SERIAL: "range", S.ForKind.PARALLEL: "T.parallel",
+                  S.ForKind.VECTORIZED: "T.vectorized", S.ForKind.UNROLLED: "T.unroll",
+                  S.ForKind.THREAD_BINDING: "T.thread_binding"}
+
+
+class Printer:
+    def __init__(self):
+        self.names: dict[object, str] = {}
+        self.used: set[str] = set()
+        self.lines: list[str] = []
+
+    # -- names -----------------------------------------------------------------------
+    def name_of(self, node, base: str) -> str:
+        name = self.names.get(node)
+        if name is None:
+            name = base or "v"
+            if name in self.used:
+                k = 1
+                while f"{base}_{k}" in self.used:
+                    k += 1
+                name = f"{base}_{k}"
+            self.used.add(name)
+            self.names[node] = name
+        return name
+
+    def buffer_name(self, buf) -> str:
+        return self.name_of(buf, buf.name)
+
+    # -- expressions -----------------------------------------------------------------
+    def expr(self, e, parent_prec: int = 0) -> str:
+        text, prec = self._expr(e)
+        return f"({text})" if prec < parent_prec else text
+
+    def _expr(self, e) -> tuple[str, int]:  # noqa: C901 - one case per node kind
+        t = type(e)
+        if t is E.Var:
+            return self.name_of(e, e.name), 9
+        if t is E.IterVar:
+            return self.name_of(e.var, e.var.name), 9
+        if t is E.IntImm:
+            if e.dtype.is_bool:
+                return ("True" if e.value else "False"), 9
+            if str(e.dtype) == "int32":
+                return (str(e.value), 9) if e.value >= 0 else (str(e.value), 7)
+            return f"T.{e.dtype}({e.value})", 9
+        if t is E.FloatImm:
+            return f"T.{e.dtype}({e.value!r})", 9
+        if t is E.StringImm:
+            return repr(e.value), 9
+        if t in _BINARY:
+            sym, prec = _BINARY[t]
+            if t is E.Sub and isinstance(e.a, (E.IntImm, E.FloatImm)) and e.a.value == 0 \
+                    and e.dtype.lanes == 1:
+                return f"-{self.expr(e.b, 8)}", 7
+            # left-associative: right operand needs parentheses at equal precedence
+            return f"{self.expr(e.a, prec)} {sym} {self.expr(e.b, prec + 1)}", prec
+        if t is E.Not:
+            return f"not {self.expr(e.a, 3)}", 3
+        if t is E.Min or t is E.Max:
+            return f"T.{t.__name__.lower()}({self.expr(e.a)}, {self.expr(e.b)})", 9
+        if t is E.Cast:
+            return f"T.Cast(\"{e.dtype}\", {self.expr(e.value)})", 9
+        if t is E.Select:
+            return (f"T.if_then_else({self.expr(e.condition)}, {self.expr(e.true_value)}, "
+                    f"{self.expr(e.false_value)})"), 9
+        if t is E.Let:
+            return (f"T.let({self.name_of(e.var, e.var.name)}, {self.expr(e.value)}, "
+                    f"{self.expr(e.body)})"), 9
+        if t is E.Call:
+            args = ", ".join(self.expr(a) for a in e.args)
+            name = e.op if e.op.startswith("tl.") else f"T.{e.op}"
+            return f"{name}({args})", 9
+        if t is E.Ramp:
+            return f"T.Ramp({self.expr(e.base)}, {self.expr(e.stride)}, {e.lanes})", 9
+        if t is E.Broadcast:
+            return f"T.Broadcast({self.expr(e.value)}, {e.lanes})", 9
+        if t is E.BufferLoad:
+            return f"{self.buffer_name(e.buffer)}[{self.indices(e.indices)}]", 9
+        if t is E.ProducerLoad:
+            return f"{self.name_of(e.producer, e.producer.name)}[{self.indices(e.indices)}]", 9
+        if t is E.Reduce:
+            axes = ", ".join(self.name_of(a.var, a.var.name) for a in e.axis)
+            src = ", ".join(self.expr(s) for s in e.source)
+            where = "" if (isinstance(e.condition, E.IntImm) and e.condition.value) \
+                else f", where={self.expr(e.condition)}"
+            index = "" if len(e.source) == 1 else f", value_index={e.value_index}"
+            return f"T.reduce({e.combiner.name}, {src}, axis=[{axes}]{where}{index})", 9
+        if t is E.Range:
+            return f"range({self.expr(e.min)}, {self.expr(e.min)} + {self.expr(e.extent)})", 9
+        if isinstance(e, Buffer):
+            return self.buffer_name(e), 9
+        return repr(e), 9
+
+    def indices(self, indices) -> str:
+        return ", ".join(self.expr(i) for i in indices)
+
+    # -- statements ------------------------------------------------------------------
+    def emit(self, depth: int, text: str) -> None:
+        self.lines.append("    " * depth + text)
+
+    def stmt(self, s, depth: int) -> None:  # noqa: C901 - one case per node kind
+        t = type(s)
+        if t is S.SeqStmt:
+            for c in s.seq:
+                self.stmt(c, depth)
+        elif t is S.For:
+            var = self.name_of(s.loop_var, s.loop_var.name)
+            fn = _LOOP_SPELLING.get(s.kind, s.kind)
+            if isinstance(s.min, E.IntImm) and s.min.value == 0:
+                bounds = self.expr(s.extent)
+            else:
+                bounds = f"{self.expr(s.min)}, {self.expr(s.min, 5)} + {self.expr(s.extent, 6)}"
+            extra = f", thread=\"{s.thread_tag}\"" if s.thread_tag else ""
+            if s.annotations:
+                extra += ", annotations={" + ", ".join(
+                    f"{k!r}: {v!r}" for k, v in s.annotations) + "}"
+            self.emit(depth, f"for {var} in {fn}({bounds}{extra}):")
+            self.stmt(s.body, depth + 1)
+        elif t is S.BufferStore:
+            self.emit(depth, f"{self.buffer_name(s.buffer)}[{self.indices(s.indices)}] = "
+                             f"{self.expr(s.value)}")
+        elif t is S.Allocate:
+            b = s.buffer
+            shape = ", ".join(self.expr(x) for x in b.shape)
+            shape = f"({shape},)" if len(b.shape) == 1 else f"({shape})"
+            strides = ""
+            if b.strides:
+                strides = ", strides=(" + ", ".join(self.expr(x) for x in b.strides) + ")"
+            self.emit(depth, f"{self.buffer_name(b)} = T.alloc_buffer({shape}, \"{b.dtype}\", "
+                             f"scope=\"{b.scope}\"{strides})")
+            self.stmt(s.body, depth)
+        elif t is S.IfThenElse:
+            self.emit(depth, f"if {self.expr(s.condition)}:")
+            self.stmt(s.then_case, depth + 1)
+            if s.else_case is not None:
+                self.emit(depth, "else:")
+                self.stmt(s.else_case, depth + 1)
+        elif t is S.LetStmt:
+            self.emit(depth, f"{self.name_of(s.var, s.var.name)}: T.{s.var.dtype} = "
+                             f"{self.expr(s.value)}")
+            self.stmt(s.body, depth)
+        elif t is S.Evaluate:
+            self.emit(depth, f"T.evaluate({self.expr(s.value)})")
+        elif t is S.AttrStmt:
+            node = s.node if isinstance(s.node, str) else self.expr(s.node)
+            self.emit(depth, f"with T.attr({node!r}, \"{s.key}\", {self.expr(s.value)}):")
+            self.stmt(s.body, depth + 1)
+        else:
+            self.emit(depth, repr(s))
+
+    def func(self, f) -> None:
+        params = []
+        for p in f.params:
+            if isinstance(p, Buffer):
+                shape = ", ".join(self.expr(x) for x in p.shape)
+                shape = f"({shape},)" if len(p.shape) == 1 else f"({shape})"
+                params.append(f"{self.buffer_name(p)}: T.Buffer({shape}, \"{p.dtype}\")")
+            else:
+                params.append(f"{self.name_of(p, p.name)}: T.{p.dtype}")
+        self.emit(0, "@T.prim_func")
+        self.emit(0, f"def {f.name}({', '.join(params)}):")
+        self.stmt(f.body, 1)
+
+
+def format_node(node) -> str:
+    """Text of an expression, statement or function."""
+    p = Printer()
+    if isinstance(node, S.PrimFunc):
+        p.func(node)
+        return "\n".join(p.lines)
+    if isinstance(node, S.Stmt):
+        p.stmt(node, 0)
+        return "\n".join(p.lines)
+    return p.expr(node)
