@@ -1,9 +1,19 @@
 """Readable, deterministic, Python-like text of IR nodes.
 
-Variables that share a name get numbered suffixes in order of first appearance, so the
-text of a function is the same on every run and can serve as a structural key.
+Names are made valid identifiers (``i.outer`` prints as ``i_outer``); distinct variables
+or buffers that end up with the same name get numbered suffixes in order of first
+appearance, so the text of a function is the same on every run and can serve as a
+structural key.  Float constants print as the shortest decimal that reads back to the
+same value of their type (``T.float32(0.1)``), non-finite ones as ``T.float32("inf")``.
+An ``AttrStmt`` with key ``stage`` prints as the comment ``# stage C`` above its body.
 """
 from __future__ import annotations
+
+import keyword
+import math
+import re
+
+import numpy as np
 
 from . import expr as E
 from . import stmt as S
@@ -18,21 +28,57 @@ _LOOP_SPELLING = {S.ForKind.SERIAL: "range", S.ForKind.PARALLEL: "T.parallel",
                   S.ForKind.THREAD_BINDING: "T.thread_binding"}
 
 
+_NOT_IDENTIFIER = re.compile(r"[^0-9a-zA-Z_]")
+#: names that would be confused with the printer's own spelling
+_RESERVED = frozenset({"T", "range"})
+
+
+def identifier(name: str) -> str:
+    """``name`` as a valid Python identifier (``i.outer`` -> ``i_outer``)."""
+    text = _NOT_IDENTIFIER.sub("_", name) or "v"
+    if text[0].isdigit():
+        text = "v" + text
+    if keyword.iskeyword(text):
+        text += "_"
+    return text
+
+
+def float_text(value: float, dtype) -> str:
+    """Shortest text that reads back to ``value`` rounded to ``dtype``."""
+    if math.isnan(value):
+        return '"nan"'
+    if dtype.bits == 64:
+        number = value
+    else:
+        # bfloat16 values are a subset of float32: the float32 text identifies them
+        scalar_type = np.float16 if (dtype.kind == "float" and dtype.bits == 16) else np.float32
+        with np.errstate(over="ignore"):
+            number = scalar_type(value)
+    if math.isinf(number):
+        return '"inf"' if number > 0 else '"-inf"'
+    text = str(float(number)) if dtype.bits == 64 else str(number)
+    return text
+
+
+def _quote(text: str) -> str:
+    return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
 class Printer:
     def __init__(self):
         self.names: dict[object, str] = {}
-        self.used: set[str] = set()
+        self.used: set[str] = set(_RESERVED)
         self.lines: list[str] = []
 
     # -- names -----------------------------------------------------------------------
     def name_of(self, node, base: str) -> str:
         name = self.names.get(node)
         if name is None:
-            name = base or "v"
-            if name in self.used:
-                k = 1
-                while f"{base}_{k}" in self.used:
-                    k += 1
+            base = identifier(base)
+            name = base
+            k = 0
+            while name in self.used:
+                k += 1
                 name = f"{base}_{k}"
             self.used.add(name)
             self.names[node] = name
@@ -59,9 +105,9 @@ class Printer:
                 return (str(e.value), 9) if e.value >= 0 else (str(e.value), 7)
             return f"T.{e.dtype}({e.value})", 9
         if t is E.FloatImm:
-            return f"T.{e.dtype}({e.value!r})", 9
+            return f"T.{e.dtype}({float_text(e.value, e.dtype)})", 9
         if t is E.StringImm:
-            return repr(e.value), 9
+            return _quote(e.value), 9
         if t in _BINARY:
             sym, prec = _BINARY[t]
             if t is E.Sub and isinstance(e.a, (E.IntImm, E.FloatImm)) and e.a.value == 0 \
@@ -157,8 +203,13 @@ class Printer:
         elif t is S.Evaluate:
             self.emit(depth, f"T.evaluate({self.expr(s.value)})")
         elif t is S.AttrStmt:
-            node = s.node if isinstance(s.node, str) else self.expr(s.node)
-            self.emit(depth, f"with T.attr({node!r}, \"{s.key}\", {self.expr(s.value)}):")
+            if s.key == "stage":
+                name = s.node if isinstance(s.node, str) else getattr(s.node, "name", s.node)
+                self.emit(depth, f"# stage {name}")
+                self.stmt(s.body, depth)
+                return
+            node = _quote(s.node) if isinstance(s.node, str) else self.expr(s.node)
+            self.emit(depth, f"with T.attr({node}, \"{s.key}\", {self.expr(s.value)}):")
             self.stmt(s.body, depth + 1)
         else:
             self.emit(depth, repr(s))
@@ -173,7 +224,7 @@ class Printer:
             else:
                 params.append(f"{self.name_of(p, p.name)}: T.{p.dtype}")
         self.emit(0, "@T.prim_func")
-        self.emit(0, f"def {f.name}({', '.join(params)}):")
+        self.emit(0, f"def {identifier(f.name)}({', '.join(params)}):")
         self.stmt(f.body, 1)
 
 

@@ -1,0 +1,393 @@
+"""Translation of TIR expressions to Python expression source for the interpreter.
+
+Value representation in the generated code:
+
+* integer scalars (``int*``, ``uint*``) are Python ints, wrapped to their type after an
+  operation only where interval analysis cannot rule out overflow;
+* bool scalars are Python (or numpy) bools;
+* float scalars are numpy scalars of their type (``np.float32``...), so each operation is
+  rounded to the type as the hardware would; ``bfloat16`` values are float32 scalars
+  (float32 arithmetic, rounded to bfloat16 when stored or cast);
+* vectors are 1-D numpy arrays of the element type (float32 for bfloat16).
+
+Every fragment carries its Python precedence (to parenthesise only where needed) and, for
+integer scalars, an interval ``[lo, hi]`` that lets the translator skip wrapping and
+bounds checks it can prove unnecessary.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from ...errors import InternalError
+from .. import expr as E
+from ..datatype import DataType
+from ..op import INTRINSICS
+from . import runtime
+
+# Python operator precedences (higher binds tighter)
+COND, OR, AND, NOT, CMP, BOR, BAND = 1, 2, 3, 4, 5, 6, 8
+ADD, MUL, UNARY, ATOM = 10, 11, 12, 14
+
+_ARITH = {E.Add: ("+", ADD), E.Sub: ("-", ADD), E.Mul: ("*", MUL), E.FloorDiv: ("//", MUL),
+          E.FloorMod: ("%", MUL)}
+_COMPARE = {E.EQ: "==", E.NE: "!=", E.LT: "<", E.LE: "<=", E.GT: ">", E.GE: ">="}
+#: builtins that compute a value (``tl.likely(c)`` is ``c``)
+_IDENTITY_BUILTINS = ("tl.likely",)
+#: builtins without effect in a sequential interpreter
+_NO_OP_BUILTINS = ("tl.syncthreads", "tl.assume")
+
+
+@dataclass(slots=True)
+class Fragment:
+    """Python source of a value: its text, precedence and integer interval."""
+    code: str
+    prec: int = ATOM
+    lo: int | None = None
+    hi: int | None = None
+
+    def at(self, need: int) -> str:
+        """The code, parenthesised if it binds looser than ``need``."""
+        return self.code if self.prec >= need else f"({self.code})"
+
+
+def numpy_scalar_name(dtype: DataType) -> str:
+    """Name of the numpy type of the interpreter's values of ``dtype`` (bfloat16 ->
+    float32) as spelled in generated code."""
+    if dtype.kind == "bfloat":
+        return "_np.float32"
+    if dtype.is_bool:
+        return "_np.bool_"
+    return f"_np.{dtype.kind}{dtype.bits}"
+
+
+def value_numpy_dtype(dtype: DataType) -> np.dtype:
+    return np.dtype(np.float32) if dtype.kind == "bfloat" else dtype.element_of().numpy_dtype
+
+
+def _full_range(dtype: DataType) -> tuple[int, int]:
+    if dtype.is_bool:
+        return 0, 1
+    return int(dtype.min_value()), int(dtype.max_value())
+
+
+def _with_range(fragment: Fragment, dtype: DataType) -> Fragment:
+    """``fragment`` with the full range of ``dtype`` where it is an integer scalar whose
+    range is unknown."""
+    if fragment.lo is None and dtype.lanes == 1 and (dtype.is_integer or dtype.is_bool):
+        fragment.lo, fragment.hi = _full_range(dtype)
+    return fragment
+
+
+def _contains_load(node) -> bool:
+    """Whether evaluating ``node`` reads memory (so lanes must not be speculated)."""
+    stack = [node]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, E.BufferLoad):
+            return True
+        for name in item._children:
+            child = getattr(item, name)
+            if isinstance(child, tuple):
+                stack.extend(c for c in child if isinstance(c, E.Node))
+            elif isinstance(child, E.Node):
+                stack.append(child)
+    return False
+
+
+class ExpressionTranslator:
+    """Expression half of the translator; the statement half (:mod:`.codegen`) provides
+    ``name_of_var``, ``unique``, ``bind_var``, ``helper``, ``buffer_access`` and the
+    name tables."""
+
+    # state provided by the subclass
+    var_names: dict
+    var_ranges: dict
+    lane_names: dict
+    constants: dict
+
+    # -- helpers -------------------------------------------------------------------
+    def constant(self, value, dtype: DataType) -> str:
+        """Name of a module-level numpy scalar constant."""
+        key = (str(dtype), repr(value))
+        name = self.constants.get(key)
+        if name is None:
+            name = f"_c{len(self.constants)}"
+            self.constants[key] = name
+            if dtype.kind == "bfloat":
+                # a bfloat16 constant holds a bfloat16 value (computed with as a float32)
+                self.constant_values[name] = runtime.to_bf16(value)
+            else:
+                self.constant_values[name] = value_numpy_dtype(dtype).type(value)
+        return name
+
+    def temp(self) -> str:
+        self.temp_count += 1
+        return f"_t{self.temp_count}"
+
+    def wrap(self, code: str, prec: int, lo: int, hi: int, dtype: DataType) -> Fragment:
+        """An integer result, wrapped to ``dtype`` unless ``[lo, hi]`` proves it fits."""
+        tmin, tmax = _full_range(dtype)
+        if tmin <= lo and hi <= tmax:
+            return Fragment(code, prec, lo, hi)
+        value = Fragment(code, prec)
+        mask = (1 << dtype.bits) - 1
+        if dtype.is_uint:
+            return Fragment(f"{value.at(BAND)} & {mask}", BAND, tmin, tmax)
+        half = 1 << (dtype.bits - 1)
+        return Fragment(f"(({value.at(ADD)} + {half}) & {mask}) - {half}", ADD, tmin, tmax)
+
+    # -- entry points ----------------------------------------------------------------
+    def expr(self, e) -> Fragment:
+        """Fragment of ``e`` (scalar or whole vector)."""
+        method = getattr(self, "expr_" + type(e).__name__, None)
+        if method is None:
+            if isinstance(e, E.CmpOp):
+                method = self.expr_compare
+            elif isinstance(e, E.BinaryOp):
+                method = self.expr_binary
+            else:
+                raise InternalError(f"the interpreter cannot evaluate {type(e).__name__} "
+                                    f"'{e}' (not loop IR)")
+        return _with_range(method(e), e.dtype)
+
+    def lane(self, e, lane: int) -> Fragment:
+        """Scalar fragment of lane ``lane`` of ``e`` (used to evaluate vector selects
+        lane by lane, so untaken lanes never load)."""
+        if e.dtype.lanes == 1:
+            return self.expr(e)
+        return _with_range(self._lane(e, lane), e.dtype.element_of())
+
+    def _lane(self, e, lane: int) -> Fragment:
+        t = type(e)
+        elem = e.dtype.element_of()
+        if t is E.Ramp:
+            base, stride = self.expr(e.base), self.expr(e.stride)
+            return self.scalar_binary(E.Add, elem, base, self.scalar_binary(
+                E.Mul, elem, stride, Fragment(str(lane), ATOM, lane, lane)))
+        if t is E.Broadcast:
+            return self.expr(e.value)
+        if t is E.Var:
+            name = self.lane_names.get((id(e), lane))
+            return Fragment(name) if name else Fragment(f"_lane({self.name_of_var(e)}, {lane})")
+        if t is E.Not:
+            return Fragment(f"not {self.lane(e.a, lane).at(NOT)}", NOT)
+        if t is E.Select:
+            return self.conditional(self.lane(e.condition, lane),
+                                    self.lane(e.true_value, lane),
+                                    self.lane(e.false_value, lane))
+        if t is E.Cast:
+            return self.scalar_cast(self.lane(e.value, lane), e.value.dtype.element_of(), elem)
+        if t is E.Call:
+            return self.scalar_call(e.op, elem, [self.lane(a, lane) for a in e.args])
+        if t is E.Let:
+            name = self.unique(f"{self.name_of_var(e.var)}_lane{lane}")
+            value = self.lane(e.value, lane)
+            # keyed by id: tuples holding Vars would compare them with `==` (an EQ node)
+            self.lane_names[(id(e.var), lane)] = name
+            body = self.lane(e.body, lane)
+            del self.lane_names[(id(e.var), lane)]
+            return Fragment(f"(({name} := {value.code}), {body.code})[1]")
+        if t is E.BufferLoad:
+            return self.buffer_access(e.buffer, [self.lane(i, lane) for i in e.indices],
+                                      list(e.indices), lanes=1, lane=lane)
+        if isinstance(e, E.CmpOp) or isinstance(e, E.BinaryOp):
+            return self.scalar_binary(t, elem, self.lane(e.a, lane), self.lane(e.b, lane))
+        raise InternalError(f"the interpreter cannot take a lane of {t.__name__} '{e}'")
+
+    # -- leaves ----------------------------------------------------------------------
+    def expr_IntImm(self, e: E.IntImm) -> Fragment:
+        if e.dtype.is_bool:
+            return Fragment("True" if e.value else "False", ATOM, e.value, e.value)
+        return Fragment(str(e.value), ATOM if e.value >= 0 else UNARY, e.value, e.value)
+
+    def expr_FloatImm(self, e: E.FloatImm) -> Fragment:
+        return Fragment(self.constant(e.value, e.dtype))
+
+    def expr_StringImm(self, e: E.StringImm) -> Fragment:
+        return Fragment(repr(e.value))
+
+    def expr_Var(self, e: E.Var) -> Fragment:
+        name = self.name_of_var(e)
+        if e.dtype.is_integer and e.dtype.lanes == 1:
+            lo, hi = self.var_ranges.get(e) or _full_range(e.dtype)
+            return Fragment(name, ATOM, lo, hi)
+        return Fragment(name)
+
+    # -- arithmetic ------------------------------------------------------------------
+    def expr_binary(self, e: E.BinaryOp) -> Fragment:
+        a, b = self.expr(e.a), self.expr(e.b)
+        if e.dtype.lanes == 1:
+            return self.scalar_binary(type(e), e.dtype, a, b)
+        return self.vector_binary(type(e), e.a.dtype, a, b)
+
+    expr_compare = expr_binary
+
+    def scalar_binary(self, t, dtype: DataType, a: Fragment, b: Fragment) -> Fragment:
+        """``a op b`` on scalars; ``dtype`` is the operands' type (bool for And/Or)."""
+        if t in _COMPARE:
+            return Fragment(f"{a.at(CMP + 1)} {_COMPARE[t]} {b.at(CMP + 1)}", CMP, 0, 1)
+        if t is E.And:
+            return Fragment(f"{a.at(AND + 1)} and {b.at(AND + 1)}", AND, 0, 1)
+        if t is E.Or:
+            return Fragment(f"{a.at(OR + 1)} or {b.at(OR + 1)}", OR, 0, 1)
+        if t is E.Min or t is E.Max:
+            code = f"{t.__name__.lower()}({a.code}, {b.code})"
+            if a.lo is None or b.lo is None:
+                return Fragment(code)
+            pick = min if t is E.Min else max
+            return Fragment(code, ATOM, pick(a.lo, b.lo), pick(a.hi, b.hi))
+        if t is E.Div:
+            if dtype.is_integer:
+                return self.wrap(f"_truncdiv({a.code}, {b.code})", ATOM,
+                                 *self._div_range(a, b, dtype), dtype)
+            return Fragment(f"{a.at(MUL)} / {b.at(MUL + 1)}", MUL)
+        symbol, prec = _ARITH[t]
+        code = f"{a.at(prec)} {symbol} {b.at(prec + 1)}"
+        if not dtype.is_integer:
+            return Fragment(code, prec)
+        if t is E.Add:
+            return self.wrap(code, prec, a.lo + b.lo, a.hi + b.hi, dtype)
+        if t is E.Sub:
+            return self.wrap(code, prec, a.lo - b.hi, a.hi - b.lo, dtype)
+        if t is E.Mul:
+            corners = (a.lo * b.lo, a.lo * b.hi, a.hi * b.lo, a.hi * b.hi)
+            return self.wrap(code, prec, min(corners), max(corners), dtype)
+        if t is E.FloorDiv:
+            return self.wrap(code, prec, *self._div_range(a, b, dtype), dtype)
+        # FloorMod: the result takes the divisor's sign and is smaller than it
+        if b.lo > 0:
+            hi = b.hi - 1 if a.lo < 0 else min(a.hi, b.hi - 1)
+            return Fragment(code, prec, 0, hi)
+        if b.hi < 0:
+            return Fragment(code, prec, b.lo + 1, 0)
+        bound = max(abs(b.lo), abs(b.hi))
+        return Fragment(code, prec, -bound, bound)
+
+    @staticmethod
+    def _div_range(a: Fragment, b: Fragment, dtype: DataType) -> tuple[int, int]:
+        if b.lo == b.hi and b.lo > 0:
+            return a.lo // b.lo, a.hi // b.lo
+        bound = max(abs(a.lo), abs(a.hi))
+        if b.lo > 0 or b.hi < 0:
+            return -bound, bound
+        # a divisor of -1 may overflow (INT_MIN // -1)
+        return -bound, bound + (1 if a.lo == dtype.min_value() else 0)
+
+    def vector_binary(self, t, operand: DataType, a: Fragment, b: Fragment) -> Fragment:
+        if t in _COMPARE:
+            return Fragment(f"{a.at(CMP + 1)} {_COMPARE[t]} {b.at(CMP + 1)}", CMP)
+        if t is E.And:
+            return Fragment(f"{a.at(BAND + 1)} & {b.at(BAND + 1)}", BAND)
+        if t is E.Or:
+            return Fragment(f"{a.at(BOR + 1)} | {b.at(BOR + 1)}", BOR)
+        if t is E.Min or t is E.Max:
+            fn = "minimum" if t is E.Min else "maximum"
+            return Fragment(f"_np.{fn}({a.code}, {b.code})")
+        if t is E.Div:
+            if operand.is_integer:
+                return Fragment(f"_vtruncdiv({a.code}, {b.code})")
+            return Fragment(f"{a.at(MUL)} / {b.at(MUL + 1)}", MUL)
+        symbol, prec = _ARITH[t]
+        return Fragment(f"{a.at(prec)} {symbol} {b.at(prec + 1)}", prec)
+
+    def expr_Not(self, e: E.Not) -> Fragment:
+        a = self.expr(e.a)
+        if e.dtype.lanes == 1:
+            return Fragment(f"not {a.at(NOT)}", NOT, 0, 1)
+        return Fragment(f"~{a.at(UNARY)}", UNARY)
+
+    def conditional(self, cond: Fragment, then: Fragment, other: Fragment) -> Fragment:
+        code = f"{then.at(COND + 1)} if {cond.at(COND + 1)} else {other.at(COND)}"
+        if then.lo is None or other.lo is None:
+            return Fragment(code, COND)
+        return Fragment(code, COND, min(then.lo, other.lo), max(then.hi, other.hi))
+
+    def expr_Select(self, e: E.Select) -> Fragment:
+        if e.condition.dtype.lanes == 1:
+            return self.conditional(self.expr(e.condition), self.expr(e.true_value),
+                                    self.expr(e.false_value))
+        if _contains_load(e.true_value) or _contains_load(e.false_value):
+            # a lane not taken must not load (it may be out of bounds, as padding is)
+            lanes = ", ".join(self.lane(e, k).code for k in range(e.dtype.lanes))
+            return Fragment(f"_np.array([{lanes}], dtype={numpy_scalar_name(e.dtype)})")
+        cond, then, other = (self.expr(x) for x in (e.condition, e.true_value, e.false_value))
+        return Fragment(f"_np.where({cond.code}, {then.code}, {other.code})")
+
+    def expr_Let(self, e: E.Let) -> Fragment:
+        value = self.expr(e.value)
+        name = self.bind_var(e.var, value)
+        body = self.expr(e.body)
+        self.unbind_var(e.var)
+        return Fragment(f"(({name} := {value.code}), {body.code})[1]", ATOM, body.lo, body.hi)
+
+    # -- casts and calls -------------------------------------------------------------
+    def expr_Cast(self, e: E.Cast) -> Fragment:
+        value = self.expr(e.value)
+        if e.dtype.lanes == 1:
+            return self.scalar_cast(value, e.value.dtype, e.dtype)
+        source, target = e.value.dtype, e.dtype
+        if target.is_bool:
+            return Fragment(f"{value.at(CMP + 1)} != 0", CMP)
+        if target.kind == "bfloat":
+            return Fragment(f"_to_bf16_array({value.code})")
+        if source.kind == "bfloat" and target.bits == 32 and target.is_float:
+            return value
+        return Fragment(f"{value.at(ATOM)}.astype({numpy_scalar_name(target)})")
+
+    def scalar_cast(self, value: Fragment, source: DataType, target: DataType) -> Fragment:
+        if source == target:
+            return value
+        if target.is_bool:
+            return Fragment(f"{value.at(CMP + 1)} != 0", CMP, 0, 1)
+        if target.is_integer:
+            if source.is_bool:
+                return Fragment(f"int({value.code})", ATOM, 0, 1)
+            if source.is_integer:
+                return self.wrap(value.code, value.prec, value.lo, value.hi, target)
+            low, high = _full_range(target)
+            return Fragment(f"_f2i({value.code}, {low}, {high})", ATOM, low, high)
+        # float targets
+        if target.kind == "bfloat":
+            return Fragment(f"_to_bf16({value.code})")
+        if source.kind == "bfloat" and target.bits == 32:
+            return value
+        return Fragment(f"{numpy_scalar_name(target)}({value.code})")
+
+    def expr_Call(self, e: E.Call) -> Fragment:
+        args = [self.expr(a) for a in e.args]
+        if e.dtype.lanes == 1:
+            return self.scalar_call(e.op, e.dtype, args)
+        if e.op in _IDENTITY_BUILTINS:
+            return args[0]
+        if e.op not in INTRINSICS:
+            raise InternalError(f"the interpreter does not know the builtin {e.op!r}")
+        name = self.helper(f"_v{e.op}_{e.dtype.element_of()}", "vector", e.op, e.dtype)
+        return Fragment(f"{name}({', '.join(a.code for a in args)})")
+
+    def scalar_call(self, op: str, dtype: DataType, args: list[Fragment]) -> Fragment:
+        if op in _IDENTITY_BUILTINS:
+            return args[0]
+        if op in _NO_OP_BUILTINS:
+            return Fragment("0", ATOM, 0, 0)
+        if op not in INTRINSICS:
+            raise InternalError(f"the interpreter does not know the builtin {op!r}")
+        if op == "fabs":
+            return Fragment(f"abs({args[0].code})")
+        name = self.helper(f"_{op}_{dtype}", "scalar", op, dtype)
+        return Fragment(f"{name}({', '.join(a.code for a in args)})")
+
+    # -- vectors ---------------------------------------------------------------------
+    def expr_Ramp(self, e: E.Ramp) -> Fragment:
+        base, stride = self.expr(e.base), self.expr(e.stride)
+        return Fragment(f"_ramp({base.code}, {stride.code}, {e.lanes}, "
+                        f"{numpy_scalar_name(e.dtype)})")
+
+    def expr_Broadcast(self, e: E.Broadcast) -> Fragment:
+        value = self.expr(e.value)
+        return Fragment(f"_np.full({e.lanes}, {value.code}, {numpy_scalar_name(e.dtype)})")
+
+    def expr_BufferLoad(self, e: E.BufferLoad) -> Fragment:
+        indices = [self.expr(i) for i in e.indices]
+        return self.buffer_access(e.buffer, indices, list(e.indices), lanes=e.dtype.lanes)
