@@ -17,6 +17,36 @@ def ceil(x): return _op.call_intrin("ceil", x)
 def round(x): return _op.call_intrin("round", x)  # noqa: A001
 def power(x, y): return _op.call_intrin("pow", x, y)
 def abs(x): return _op.abs(x)  # noqa: A001
+def exp2(x): return _op.call_intrin("exp2", x)
+def log2(x): return _op.call_intrin("log2", x)
+def log10(x): return _op.call_intrin("log10", x)
+def sin(x): return _op.call_intrin("sin", x)
+def cos(x): return _op.call_intrin("cos", x)
+def trunc(x): return _op.call_intrin("trunc", x)
+
+
+def floordiv(a, b):
+    """Integer division rounding towards minus infinity (same as ``a // b``)."""
+    return _op.floordiv(a, b)
+
+
+def floormod(a, b):
+    """Integer remainder with the sign of the divisor (same as ``a % b``)."""
+    return _op.floormod(a, b)
+
+
+def min_value(dtype):
+    """The smallest finite value of ``dtype`` as a constant (identity of a max reducer)."""
+    from ..tir import datatype as dt
+    t = dt.dtype(dtype)
+    return _op.const(t.min_value(), t)
+
+
+def max_value(dtype):
+    """The largest finite value of ``dtype`` as a constant (identity of a min reducer)."""
+    from ..tir import datatype as dt
+    t = dt.dtype(dtype)
+    return _op.const(t.max_value(), t)
 
 
 def maximum(a, b):

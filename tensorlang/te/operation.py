@@ -71,7 +71,20 @@ def reduce_axis(dom, name: str = "rv") -> E.IterVar:
             raise TensorLangValueError(
                 f"reduce_axis '{name}': empty range ({dom[0]}, {dom[1]})")
         rng = E.Range(lo, extent)
-    return E.IterVar(E.Var(name, rng.extent.dtype), rng, E.REDUCE)
+    iv = E.IterVar(E.Var(name, rng.extent.dtype), rng, E.REDUCE)
+    _REDUCE_VARS[id(iv.var)] = iv.var
+    return iv
+
+
+# Variables of reduce axes, so that te.compute can tell a reduce axis used outside its
+# reduction from a free scalar parameter.  IR nodes are slotted (no weak references); the
+# entries are small and reduce axes are created once per workload declaration.
+_REDUCE_VARS: dict[int, E.Var] = {}
+
+
+def is_reduce_var(var: E.Var) -> bool:
+    """Whether ``var`` is the variable of an axis made by :func:`reduce_axis`."""
+    return _REDUCE_VARS.get(id(var)) is var
 
 
 def thread_axis(dom=None, tag: str = "", name: str = "") -> E.IterVar:
@@ -111,14 +124,21 @@ class _FindReduce(Visitor):
         self.found.append(node)
 
 
-def compute(shape, fcompute, name: str = "compute", tag: str = "", attrs=None):
+def compute(shape, fcompute, name: str = "compute", tag: str = "", attrs=None,
+            _axis_names=None):
     """``C = te.compute((n, m), lambda i, j: A[i, j] * 2, name="C")``.
 
     ``fcompute`` may return a tuple for a multi-output operation (a tuple of tensors is
     returned).  A reduction inside a larger expression gets a stage of its own named
     ``<name>_red``."""
+    if not isinstance(name, str):
+        raise TensorLangTypeError(f"te.compute: name must be a string, got {name!r}")
+    if not callable(fcompute):
+        raise TensorLangTypeError(
+            f"compute '{name}': fcompute must be a function of the index variables, "
+            f"e.g. lambda i, j: A[i, j] * 2; got {type(fcompute).__name__}")
     shape = _shape(shape, f"compute '{name}'")
-    names = _arg_names(fcompute, len(shape), name)
+    names = _axis_names or _arg_names(fcompute, len(shape), name)
     axis = tuple(E.IterVar(E.Var(n, s.dtype), E.Range(const(0, s.dtype), s), E.DATA_PAR)
                  for n, s in zip(names, shape))
     result = fcompute(*[iv.var for iv in axis])
@@ -130,6 +150,7 @@ def compute(shape, fcompute, name: str = "compute", tag: str = "", attrs=None):
     if not body:
         raise TensorLangTypeError(f"compute '{name}': fcompute returned nothing")
     body = [_to_expr(b, name) for b in body]
+    _check_reduce_axis_use(body, name)
     body = _split_nested_reductions(body, shape, axis, name)
     _check_reductions(body, name)
     op = ComputeOp(name, tag, attrs, axis, body)
@@ -143,6 +164,36 @@ def _to_expr(value, name) -> E.PrimExpr:
         raise TensorLangTypeError(
             f"compute '{name}': fcompute must return an expression, got "
             f"{type(value).__name__} {value!r}") from None
+
+
+class _ReduceAxisUse(Visitor):
+    """Finds reduce-axis variables used outside a reduction over them."""
+
+    def __init__(self):
+        self.bound: list[E.Var] = []
+        self.misused: E.Var | None = None
+
+    def visit_Var(self, node):
+        if self.misused is None and is_reduce_var(node) \
+                and not any(node is v for v in self.bound):
+            self.misused = node
+
+    def visit_Reduce(self, node):
+        self.bound.extend(iv.var for iv in node.axis)
+        self.generic_visit(node)
+        del self.bound[len(self.bound) - len(node.axis):]
+
+
+def _check_reduce_axis_use(body, name) -> None:
+    finder = _ReduceAxisUse()
+    for b in body:
+        finder.visit(b)
+    if finder.misused is not None:
+        k = finder.misused.name
+        raise TensorLangTypeError(
+            f"compute '{name}': the reduce axis '{k}' is used outside a reduction over it; "
+            f"wrap the expression in a reducer, e.g. te.sum(..., axis={k}), or list '{k}' "
+            f"in that reducer's axis")
 
 
 def _check_reductions(body, name) -> None:
@@ -181,22 +232,27 @@ def _split_nested_reductions(body, shape, axis, name):
         return body
     from ..tir.transform.substitute import substitute
     mapping = {}
+    # One stage per reducer call: the outputs of one tuple-reducer call share their
+    # `source` tuple, while separate calls of the same reducer do not.
     groups: dict[int, list[E.Reduce]] = {}
     for red in finder.found:
-        groups.setdefault(id(red.combiner) if len(red.source) > 1 else id(red), []).append(red)
+        groups.setdefault(id(red.source) if len(red.source) > 1 else id(red), []).append(red)
     for idx, reds in enumerate(groups.values()):
         stage_name = f"{name}_red" if len(groups) == 1 else f"{name}_red{idx}"
         first = reds[0]
-        if len(first.source) > 1:
-            reds = sorted(reds, key=lambda r: r.value_index)
 
-        def fred(*indices, _first=first, _reds=reds):
+        def fred(*indices, _first=first):
             sub_map = {iv.var: v for iv, v in zip(axis, indices)}
             if len(_first.source) == 1:
                 return substitute(_first, sub_map)
-            return tuple(substitute(r, sub_map) for r in _reds)
+            # a tuple reduction produces every one of its values, used or not
+            return tuple(substitute(_first.replace(value_index=k, dtype=src.dtype), sub_map)
+                         for k, src in enumerate(_first.source))
 
-        produced = compute(tuple(shape), fred, name=stage_name)
+        # The reduction stage iterates the consumer's domain, so it borrows the
+        # consumer's axis names: printed IR then reads `B_red[i, j]`, not `i0, i1`.
+        produced = compute(tuple(shape), fred, name=stage_name,
+                           _axis_names=[iv.var.name for iv in axis])
         produced = produced if isinstance(produced, tuple) else (produced,)
         for red in reds:
             t = produced[red.value_index if len(first.source) > 1 else 0]

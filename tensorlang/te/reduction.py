@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from ..errors import TensorLangTypeError
 from ..tir import expr as E
-from ..tir.op import const, convert, logical_and
+from ..tir.op import const, convert
 
 
 class CommReducerFn:
@@ -46,11 +46,16 @@ class CommReducerFn:
             raise TensorLangTypeError(f"te.{self.name}: give at least one reduce axis")
         for a in axes:
             if not isinstance(a, E.IterVar) or a.iter_type != E.REDUCE:
+                what = f"'{a.name}'" if isinstance(a, (E.IterVar, E.Var)) else repr(a)
                 raise TensorLangTypeError(
-                    f"te.{self.name}: axis {a!r} is not a reduction axis; create it with "
+                    f"te.{self.name}: axis {what} is not a reduction axis (a compute's own "
+                    f"index variables cannot be reduced over); create one with "
                     f"te.reduce_axis((lo, hi), name=...)")
         if len({id(a) for a in axes}) != len(axes):
-            raise TensorLangTypeError(f"te.{self.name}: an axis is given twice")
+            # (this module's `sum` is the reducer, so count without it)
+            twice = next(a for k, a in enumerate(axes) if any(b is a for b in axes[k + 1:]))
+            raise TensorLangTypeError(
+                f"te.{self.name}: the reduce axis '{twice.name}' is given twice")
         sources = tuple(convert(e) for e in expr) if isinstance(expr, (tuple, list)) \
             else (convert(expr),)
         for s in sources:
@@ -62,7 +67,14 @@ class CommReducerFn:
                     f"te.{self.name}: the reduced expression '{s}' contains another "
                     f"reduction; compute the inner one as its own tensor first")
         combiner = self._combiner(tuple(s.dtype for s in sources))
-        cond = const(True) if where is None else logical_and(const(True), where)
+        if where is None:
+            cond = const(True)
+        else:
+            cond = convert(where)
+            if not cond.dtype.is_bool or cond.dtype.lanes != 1:
+                raise TensorLangTypeError(
+                    f"te.{self.name}: where= must be a boolean condition, but '{cond}' is "
+                    f"{cond.dtype}; compare it, e.g. ({cond}) != 0")
         inits = ()
         if init is not None:
             inits = tuple(convert(i) for i in (init if isinstance(init, (tuple, list)) else (init,)))

@@ -52,6 +52,10 @@ class Tensor:
             converted.append(idx)
         return E.ProducerLoad(self, tuple(converted), self.dtype)
 
+    def __call__(self, *indices) -> E.PrimExpr:
+        """``A(i, j)`` is ``A[i, j]`` (the TVM spelling)."""
+        return self[indices]
+
     def __repr__(self) -> str:
         shape = ", ".join(str(s) for s in self.shape)
         return f"Tensor(name={self.name}, shape=({shape}), dtype={self.dtype})"
