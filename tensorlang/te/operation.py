@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import inspect
+import weakref
 
 from ..errors import TensorLangTypeError, TensorLangValueError
 from ..tir import expr as E
@@ -77,9 +78,9 @@ def reduce_axis(dom, name: str = "rv") -> E.IterVar:
 
 
 # Variables of reduce axes, so that te.compute can tell a reduce axis used outside its
-# reduction from a free scalar parameter.  IR nodes are slotted (no weak references); the
-# entries are small and reduce axes are created once per workload declaration.
-_REDUCE_VARS: dict[int, E.Var] = {}
+# reduction from a free scalar parameter.  Held weakly: workloads declared again and again
+# (as a tuner does) leave nothing behind.
+_REDUCE_VARS: "weakref.WeakValueDictionary[int, E.Var]" = weakref.WeakValueDictionary()
 
 
 def is_reduce_var(var: E.Var) -> bool:

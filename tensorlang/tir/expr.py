@@ -128,7 +128,7 @@ class StringImm(PrimExpr):
     dtype: DataType = field(default_factory=lambda: DataType("handle", 64))
 
 
-@dataclass(frozen=True, slots=True, eq=False, repr=False)
+@dataclass(frozen=True, slots=True, eq=False, repr=False, weakref_slot=True)
 class Var(PrimExpr):
     """A scalar variable: loop counter, symbolic shape dimension or scalar argument.
 
