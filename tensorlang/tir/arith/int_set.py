@@ -1,0 +1,380 @@
+"""Symbolic integer intervals and their evaluation over variable domains.
+
+``eval_interval(i*4 + j, {i: Range(0, 8)})`` is ``[j, j + 28]``: variables with a domain
+are relaxed to it, the others stay symbolic.  Bound inference uses this to find the region
+of a producer that a consumer reads, so the result is exact where the arithmetic allows
+and otherwise larger than needed, never smaller.
+"""
+from __future__ import annotations
+
+from .. import expr as E
+from .. import op as _op
+from ..datatype import int64
+from ...errors import TensorLangValueError
+from .canonical import LinearSum, from_sum, to_sum
+
+#: markers for a missing lower / upper end (compared by identity)
+NEG_INF = E.Var("neg_inf", int64)
+POS_INF = E.Var("pos_inf", int64)
+
+
+def is_neg_inf(e) -> bool:
+    return e is NEG_INF
+
+
+def is_pos_inf(e) -> bool:
+    return e is POS_INF
+
+
+def _analyzer(analyzer):
+    if analyzer is None:
+        from .analyzer import Analyzer
+        analyzer = Analyzer()
+    return analyzer
+
+
+class IntervalSet:
+    """The closed interval ``[min_value, max_value]`` of integer expressions.
+
+    An unknown end is :data:`NEG_INF` / :data:`POS_INF`.  Example::
+
+        s = IntervalSet.from_range(tir.Range(0, 32))   # [0, 31]
+        s.to_range()                                   # Range(min=0, extent=32)
+    """
+
+    __slots__ = ("min_value", "max_value")
+
+    def __init__(self, min_value, max_value):
+        self.min_value = _op.convert(min_value)
+        self.max_value = _op.convert(max_value)
+
+    # -- construction ----------------------------------------------------------------
+    @staticmethod
+    def point(value) -> "IntervalSet":
+        value = _op.convert(value)
+        return IntervalSet(value, value)
+
+    @staticmethod
+    def everything() -> "IntervalSet":
+        return IntervalSet(NEG_INF, POS_INF)
+
+    @staticmethod
+    def from_range(rng, analyzer=None) -> "IntervalSet":
+        """``[min, min + extent - 1]`` of a :class:`tir.Range` (or ``(min, extent)``)."""
+        lo, extent = (rng.min, rng.extent) if isinstance(rng, E.Range) else rng
+        lo, extent = _op.convert(lo), _op.convert(extent)
+        if type(extent) is E.IntImm and extent.value == 1:
+            return IntervalSet(lo, lo)
+        hi = _analyzer(analyzer).simplify(_op.sub(_op.add(lo, extent), 1))
+        return IntervalSet(lo, hi)
+
+    # -- queries ---------------------------------------------------------------------
+    @property
+    def is_point(self) -> bool:
+        from ..structural import structural_equal
+        return self.is_bounded and structural_equal(self.min_value, self.max_value)
+
+    @property
+    def has_lower_bound(self) -> bool:
+        return self.min_value is not NEG_INF
+
+    @property
+    def has_upper_bound(self) -> bool:
+        return self.max_value is not POS_INF
+
+    @property
+    def is_bounded(self) -> bool:
+        return self.has_lower_bound and self.has_upper_bound
+
+    @property
+    def is_everything(self) -> bool:
+        return not self.has_lower_bound and not self.has_upper_bound
+
+    def to_range(self, analyzer=None) -> E.Range:
+        """The Range ``(min, max - min + 1)``; the set must be bounded."""
+        if not self.is_bounded:
+            raise TensorLangValueError(
+                f"the interval {self} is unbounded and has no range; bound the variables "
+                f"it depends on")
+        extent = _analyzer(analyzer).simplify(
+            _op.add(_op.sub(self.max_value, self.min_value), 1))
+        return E.Range(self.min_value, extent)
+
+    # -- set algebra -----------------------------------------------------------------
+    def union(self, other: "IntervalSet", analyzer=None) -> "IntervalSet":
+        """The smallest interval holding both (the hull)."""
+        analyzer = _analyzer(analyzer)
+        return IntervalSet(end_min(self.min_value, other.min_value, analyzer),
+                           end_max(self.max_value, other.max_value, analyzer))
+
+    def intersect(self, other: "IntervalSet", analyzer=None) -> "IntervalSet":
+        """The common part (may be empty: ``min > max``)."""
+        analyzer = _analyzer(analyzer)
+        return IntervalSet(end_max(self.min_value, other.min_value, analyzer),
+                           end_min(self.max_value, other.max_value, analyzer))
+
+    def __repr__(self) -> str:
+        lo = "-inf" if self.min_value is NEG_INF else str(self.min_value)
+        hi = "+inf" if self.max_value is POS_INF else str(self.max_value)
+        return f"IntervalSet[{lo}, {hi}]"
+
+
+# -- arithmetic on interval ends (PrimExpr or an infinity marker) -------------------------
+def _is_inf(x) -> bool:
+    return x is NEG_INF or x is POS_INF
+
+
+def end_min(x, y, analyzer):
+    if x is NEG_INF or y is NEG_INF:
+        return NEG_INF
+    if x is POS_INF:
+        return y
+    if y is POS_INF:
+        return x
+    return analyzer.simplify(_op.minimum(x, y))
+
+
+def end_max(x, y, analyzer):
+    if x is POS_INF or y is POS_INF:
+        return POS_INF
+    if x is NEG_INF:
+        return y
+    if y is NEG_INF:
+        return x
+    return analyzer.simplify(_op.maximum(x, y))
+
+
+def _end_add(x, y, analyzer):
+    if _is_inf(x):
+        return x
+    if _is_inf(y):
+        return y
+    return analyzer.simplify(_op.add(x, y))
+
+
+def _negate(x, analyzer):
+    if x is NEG_INF:
+        return POS_INF
+    if x is POS_INF:
+        return NEG_INF
+    return analyzer.simplify(_op.neg(x))
+
+
+def _end_scale(x, factor, sign: int, analyzer):
+    """``x * factor`` where ``factor`` has the known sign ``sign`` (+1 or -1)."""
+    if _is_inf(x):
+        return x if sign > 0 else (POS_INF if x is NEG_INF else NEG_INF)
+    return analyzer.simplify(_op.mul(x, factor))
+
+
+def _end_div(x, divisor, sign: int, analyzer):
+    if _is_inf(x):
+        return x if sign > 0 else (POS_INF if x is NEG_INF else NEG_INF)
+    return analyzer.simplify(_op.floordiv(x, divisor))
+
+
+_LINEAR = (E.Add, E.Sub, E.Mul)
+
+
+class _IntervalEvaluator:
+    def __init__(self, dom_map: dict, analyzer):
+        self.dom_map = dom_map
+        self.analyzer = analyzer
+        self.relaxing: set[int] = set()
+        self.mentions: dict[int, tuple[object, bool]] = {}
+
+    def uses_domain(self, e) -> bool:
+        """Whether a variable with a domain occurs in ``e``."""
+        hit = self.mentions.get(id(e))
+        if hit is not None:
+            return hit[1]
+        if type(e) is E.Var:
+            found = e in self.dom_map
+        else:
+            found = False
+            for name in e._children:
+                child = getattr(e, name)
+                if isinstance(child, tuple):
+                    found = any(isinstance(c, E.PrimExpr) and self.uses_domain(c)
+                                for c in child)
+                elif isinstance(child, E.PrimExpr):
+                    found = self.uses_domain(child)
+                if found:
+                    break
+        self.mentions[id(e)] = (e, found)
+        return found
+
+    def linear(self, e) -> IntervalSet:
+        """Interval of an integer sum, term by term: each relaxed atom contributes the
+        end matching its coefficient's sign, the others stay as they are."""
+        keys = self.analyzer._keys
+        s = to_sum(e, keys)
+        lo, hi = LinearSum(e.dtype, s.const), LinearSum(e.dtype, s.const)
+        lo_inf = hi_inf = False
+        for key, (atom, coef) in s.terms.items():
+            if not self.uses_domain(atom):
+                lo.add_term(key, atom, coef)
+                hi.add_term(key, atom, coef)
+                continue
+            part = self(atom)
+            low_end, high_end = (part.min_value, part.max_value) if coef > 0 else \
+                (part.max_value, part.min_value)
+            if _is_inf(low_end):
+                lo_inf = True
+            else:
+                lo.add(to_sum(low_end, keys), coef)
+            if _is_inf(high_end):
+                hi_inf = True
+            else:
+                hi.add(to_sum(high_end, keys), coef)
+        simplify = self.analyzer.simplify
+        return IntervalSet(NEG_INF if lo_inf else simplify(from_sum(lo)),
+                           POS_INF if hi_inf else simplify(from_sum(hi)))
+
+    def __call__(self, e) -> IntervalSet:  # noqa: C901 - one case per node kind
+        t = type(e)
+        a = self.analyzer
+        if t is E.IntImm:
+            return IntervalSet(e, e)
+        if t is E.Var:
+            return self.var(e)
+        if t in _LINEAR and e.dtype.is_integer and e.dtype.lanes == 1 and \
+                (t is not E.Mul or type(e.a) is E.IntImm or type(e.b) is E.IntImm):
+            return self.linear(e)
+        if t is E.Add:
+            x, y = self(e.a), self(e.b)
+            return IntervalSet(_end_add(x.min_value, y.min_value, a),
+                               _end_add(x.max_value, y.max_value, a))
+        if t is E.Sub:
+            x, y = self(e.a), self(e.b)
+            return IntervalSet(_end_add(x.min_value, _negate(y.max_value, a), a),
+                               _end_add(x.max_value, _negate(y.min_value, a), a))
+        if t is E.Mul:
+            return self.mul(e, self(e.a), self(e.b))
+        if t is E.FloorDiv:
+            return self.floordiv(e, self(e.a), self(e.b))
+        if t is E.FloorMod:
+            return self.floormod(e, self(e.a), self(e.b))
+        if t is E.Min or t is E.Max:
+            x, y = self(e.a), self(e.b)
+            pick = end_min if t is E.Min else end_max
+            return IntervalSet(pick(x.min_value, y.min_value, a),
+                               pick(x.max_value, y.max_value, a))
+        if t is E.Select:
+            return self(e.true_value).union(self(e.false_value), a)
+        if t is E.Cast and e.dtype.is_integer and e.value.dtype.is_integer:
+            x = self(e.value)
+            return IntervalSet(*(v if _is_inf(v) else a.simplify(_op.cast(v, e.dtype))
+                                 for v in (x.min_value, x.max_value)))
+        if t is E.Let:
+            inner = _IntervalEvaluator({**self.dom_map, e.var: self(e.value)}, a)
+            return inner(e.body)
+        if not self.uses_domain(e):
+            e = a.simplify(e)
+            return IntervalSet(e, e)
+        return self.type_range(e)
+
+    def type_range(self, e) -> IntervalSet:
+        return IntervalSet.everything()
+
+    def var(self, v) -> IntervalSet:
+        dom = self.dom_map.get(v)
+        if dom is None:
+            return IntervalSet(v, v)
+        if isinstance(dom, E.Range):
+            dom = IntervalSet.from_range(dom, self.analyzer)
+        elif not isinstance(dom, IntervalSet):
+            dom = IntervalSet.from_range(dom, self.analyzer)
+        # a domain may be written in terms of other relaxed variables (nested loops)
+        if id(v) in self.relaxing:
+            return IntervalSet.everything()
+        self.relaxing.add(id(v))
+        try:
+            lo, hi = dom.min_value, dom.max_value
+            if not _is_inf(lo) and self.uses_domain(lo):
+                lo = self(lo).min_value
+            if not _is_inf(hi) and self.uses_domain(hi):
+                hi = self(hi).max_value
+        finally:
+            self.relaxing.discard(id(v))
+        return IntervalSet(lo, hi)
+
+    def sign(self, e) -> int:
+        """+1 if ``e >= 0`` provably, -1 if ``e <= 0``, 0 if unknown."""
+        bound = self.analyzer.const_int_bound(e)
+        if bound.min_value >= 0:
+            return 1
+        if bound.max_value <= 0:
+            return -1
+        return 0
+
+    def mul(self, e, x: IntervalSet, y: IntervalSet) -> IntervalSet:
+        a = self.analyzer
+        if x.is_point and not y.is_point:
+            x, y = y, x
+        if y.is_point:
+            factor = y.min_value
+            if x.is_point:
+                return IntervalSet.point(a.simplify(_op.mul(x.min_value, factor)))
+            sign = self.sign(factor)
+            if sign > 0:
+                return IntervalSet(_end_scale(x.min_value, factor, 1, a),
+                                   _end_scale(x.max_value, factor, 1, a))
+            if sign < 0:
+                return IntervalSet(_end_scale(x.max_value, factor, -1, a),
+                                   _end_scale(x.min_value, factor, -1, a))
+            return IntervalSet.everything()
+        if x.is_bounded and y.is_bounded:
+            if self.sign(x.min_value) > 0 and self.sign(y.min_value) > 0:
+                return IntervalSet(a.simplify(_op.mul(x.min_value, y.min_value)),
+                                   a.simplify(_op.mul(x.max_value, y.max_value)))
+            ends = (x.min_value, x.max_value, y.min_value, y.max_value)
+            if all(type(v) is E.IntImm for v in ends):
+                corners = [p.value * q.value for p in ends[:2] for q in ends[2:]]
+                return IntervalSet(_op.const(min(corners), e.dtype),
+                                   _op.const(max(corners), e.dtype))
+        return self.type_range(e)
+
+    def floordiv(self, e, x: IntervalSet, y: IntervalSet) -> IntervalSet:
+        a = self.analyzer
+        if not y.is_point:
+            return self.type_range(e)
+        divisor = y.min_value
+        if x.is_point:
+            return IntervalSet.point(a.simplify(_op.floordiv(x.min_value, divisor)))
+        bound = a.const_int_bound(divisor)
+        if bound.min_value > 0:
+            return IntervalSet(_end_div(x.min_value, divisor, 1, a),
+                               _end_div(x.max_value, divisor, 1, a))
+        if bound.max_value < 0:
+            return IntervalSet(_end_div(x.max_value, divisor, -1, a),
+                               _end_div(x.min_value, divisor, -1, a))
+        return self.type_range(e)
+
+    def floormod(self, e, x: IntervalSet, y: IntervalSet) -> IntervalSet:
+        a = self.analyzer
+        if not y.is_point:
+            return self.type_range(e)
+        divisor = y.min_value
+        if x.is_point:
+            return IntervalSet.point(a.simplify(_op.floormod(x.min_value, divisor)))
+        if a.const_int_bound(divisor).min_value <= 0:
+            return self.type_range(e)
+        if x.is_bounded and a.can_prove_equal(_op.floordiv(x.min_value, divisor),
+                                              _op.floordiv(x.max_value, divisor)):
+            # both ends in one block of the divisor: the remainder is monotone there
+            return IntervalSet(a.simplify(_op.floormod(x.min_value, divisor)),
+                               a.simplify(_op.floormod(x.max_value, divisor)))
+        zero = _op.const(0, e.dtype)
+        return IntervalSet(zero, a.simplify(_op.sub(divisor, 1)))
+
+
+def eval_interval(expr, dom_map: dict, analyzer=None) -> IntervalSet:
+    """The interval of the integer ``expr`` when each Var in ``dom_map`` ranges over its
+    domain (a :class:`tir.Range` or an :class:`IntervalSet`); other variables stay
+    symbolic.  Example: with ``i`` in ``Range(0, 32)``, ``eval_interval(io*32 + i, ...)``
+    is ``[io*32, io*32 + 31]``."""
+    analyzer = _analyzer(analyzer)
+    expr = _op.convert(expr)
+    result = _IntervalEvaluator(dom_map, analyzer)(expr)
+    return result

@@ -1,0 +1,176 @@
+"""Loop partitioning: guards peeled into head/tail loops, main bodies guard-free."""
+import numpy as np
+import pytest
+
+from tensorlang import tir
+from tensorlang.tir import (BufferStore, For, ForKind, IfThenElse, PrimFunc, const,
+                            decl_buffer, post_order_visit)
+from tensorlang.tir.interpreter import interpret
+from tensorlang.tir.transform.loop_partition import partition_loops
+from tensorlang.tir.transform.simplify import simplify
+from tensorlang.tir.verify import verify
+
+
+def loop(var, extent, body, kind=ForKind.SERIAL):
+    return For(var, const(0), const(extent) if isinstance(extent, int) else extent, kind,
+               body)
+
+
+def count(node, cls):
+    found = []
+    post_order_visit(node, lambda n: found.append(n) if isinstance(n, cls) else None)
+    return len(found)
+
+
+def run(func, *arrays):
+    outs = [a.copy() if isinstance(a, np.ndarray) else a for a in arrays]
+    interpret(func, *outs)
+    return outs
+
+
+def split_func(extent, factor, inner_kind=ForKind.SERIAL, symbolic=False):
+    n = tir.var("n") if symbolic else extent
+    A = decl_buffer((n,), "float32", "A")
+    B = decl_buffer((n,), "float32", "B")
+    xo, xi = tir.var("xo"), tir.var("xi")
+    idx = xo * factor + xi
+    body = IfThenElse(idx < n, BufferStore(B, A[idx] * 2.0 + 1.0, (idx,)))
+    outer_extent = (n + factor - 1) // factor
+    nest = loop(xo, outer_extent, loop(xi, factor, body, inner_kind))
+    params = (A, B, n) if symbolic else (A, B)
+    return PrimFunc("f", params, nest)
+
+
+def test_split_tail_is_peeled():
+    func = split_func(100, 8, ForKind.VECTORIZED)
+    out = partition_loops(func)
+    main, tail = out.body.seq
+    assert main.extent.value == 12 and main.body.kind == ForKind.VECTORIZED
+    assert count(main, IfThenElse) == 0
+    # the single tail iteration becomes straight-line code over the 4 remaining lanes
+    assert isinstance(tail, For) and tail.extent.value == 4
+    assert tail.kind == ForKind.VECTORIZED and count(tail, IfThenElse) == 0
+    a = np.arange(100, dtype="float32")
+    want, = run(func, a, np.zeros(100, "float32"))[1:]
+    got, = run(out, a, np.zeros(100, "float32"))[1:]
+    np.testing.assert_array_equal(want, got)
+    verify(out)
+
+
+def test_divisible_split_has_no_tail():
+    func = split_func(96, 8)
+    out = simplify(func)
+    assert count(out, IfThenElse) == 0
+    assert partition_loops(out) is out
+
+
+def test_symbolic_extent():
+    func = split_func(0, 8, ForKind.VECTORIZED, symbolic=True)
+    out = simplify(partition_loops(func))
+    main = out.body.seq[0]
+    assert tir.structural_equal(main.extent, func.params[2] // 8), out.script()
+    assert count(main, IfThenElse) == 0 and main.body.kind == ForKind.VECTORIZED
+    for n in (0, 5, 8, 37, 64):
+        a = np.arange(n, dtype="float32")
+        want = run(func, a, np.zeros(n, "float32"), n)[1]
+        got = run(out, a, np.zeros(n, "float32"), n)[1]
+        np.testing.assert_array_equal(want, got)
+
+
+def test_tiles_with_two_guards():
+    A = decl_buffer((30, 20), "float32", "A")
+    B = decl_buffer((30, 20), "float32", "B")
+    yo, xo, yi, xi = (tir.var(v) for v in ("yo", "xo", "yi", "xi"))
+    y, x = yo * 8 + yi, xo * 8 + xi
+    body = IfThenElse((y < 30) & (x < 20), BufferStore(B, A[y, x] + 1.0, (y, x)))
+    nest = loop(yo, 4, loop(xo, 3, loop(yi, 8, loop(xi, 8, body, ForKind.VECTORIZED))))
+    func = PrimFunc("f", (A, B), nest)
+    out = simplify(partition_loops(func))
+    first = out.body.seq[0]
+    assert first.loop_var is yo and first.extent.value == 3
+    assert count(first.body.seq[0], IfThenElse) == 0  # the full 8x8 tiles
+    a = np.random.default_rng(0).standard_normal((30, 20)).astype("float32")
+    want = run(func, a, np.zeros((30, 20), "float32"))[1]
+    got = run(out, a, np.zeros((30, 20), "float32"))[1]
+    np.testing.assert_array_equal(want, got)
+    # every remaining guard sits outside vectorized loops
+    def no_guard_in_vector_loop(node):
+        if isinstance(node, For) and node.kind == ForKind.VECTORIZED:
+            assert count(node, IfThenElse) == 0
+    post_order_visit(out, no_guard_in_vector_loop)
+
+
+def test_guard_with_lower_bound_is_peeled_at_the_head():
+    # padding-like access: only 1 <= i < 33 reads A
+    A = decl_buffer((32,), "float32", "A")
+    B = decl_buffer((34,), "float32", "B")
+    i = tir.var("i")
+    body = IfThenElse((i >= 1) & (i < 33), BufferStore(B, A[i - 1], (i,)))
+    func = PrimFunc("f", (A, B), loop(i, 34, body))
+    out = simplify(partition_loops(func))
+    assert count(out, IfThenElse) == 0, out.script()
+    main = out.body
+    assert main.min.value == 1 and main.extent.value == 32
+    a = np.arange(32, dtype="float32")
+    np.testing.assert_array_equal(run(func, a, np.zeros(34, "float32"))[1],
+                                  run(out, a, np.zeros(34, "float32"))[1])
+
+
+def test_likely_condition_of_select():
+    A = decl_buffer((10,), "float32", "A")
+    B = decl_buffer((16,), "float32", "B")
+    i = tir.var("i")
+    likely = tir.call_builtin("tl.likely", "bool", i < 10)
+    value = tir.select(likely, A[tir.op.minimum(i, 9)], const(0.0, "float32"))
+    func = PrimFunc("f", (A, B), loop(i, 16, BufferStore(B, value, (i,))))
+    out = simplify(partition_loops(func))
+    main = out.body.seq[0]
+    assert main.extent.value == 10 and count(main, tir.Select) == 0, out.script()
+
+
+def test_likely_condition_of_if():
+    A = decl_buffer((20,), "float32", "A")
+    io, ii = tir.var("io"), tir.var("ii")
+    idx = io * 8 + ii
+    cond = tir.call_builtin("tl.likely", "bool", idx < 20)
+    func = PrimFunc("f", (A,), loop(io, 3, loop(ii, 8, IfThenElse(cond, BufferStore(
+        A, A[idx] + 1.0, (idx,))))))
+    out = simplify(partition_loops(func))
+    assert count(out.body.seq[0], IfThenElse) == 0, out.script()
+    a = np.arange(20, dtype="float32")
+    np.testing.assert_array_equal(run(func, a)[0], run(out, a)[0])
+
+
+def test_non_linear_guard_is_left_alone():
+    A = decl_buffer((30,), "float32", "A")
+    i = tir.var("i")
+    func = PrimFunc("f", (A,), loop(i, 30, IfThenElse(i % 3 == 0, BufferStore(A, const(
+        1.0, "float32"), (i,)))))
+    assert partition_loops(func) is func
+
+
+def test_unrolled_and_parallel_kinds_survive():
+    func = split_func(50, 4, ForKind.UNROLLED)
+    func = func.replace(body=func.body.replace(kind=ForKind.PARALLEL))
+    out = partition_loops(func)
+    main = out.body.seq[0]
+    assert main.kind == ForKind.PARALLEL and main.body.kind == ForKind.UNROLLED
+
+
+def test_outputs_are_well_formed():
+    for func in (split_func(21, 4), split_func(0, 8, ForKind.VECTORIZED, symbolic=True)):
+        out = partition_loops(func)
+        verify(out)
+        verify(simplify(out))
+
+
+@pytest.mark.parametrize("extent, factor", [(1, 4), (7, 8), (9, 8), (33, 4), (64, 16),
+                                            (17, 1), (100, 7)])
+def test_split_shapes_compute_the_same(extent, factor):
+    func = split_func(extent, factor)
+    out = simplify(partition_loops(simplify(func)))
+    a = np.arange(extent, dtype="float32")
+    want = run(func, a, np.zeros(extent, "float32"))[1]
+    got = run(out, a, np.zeros(extent, "float32"))[1]
+    np.testing.assert_array_equal(want, got)
+    assert count(out, IfThenElse) == 0, out.script()
