@@ -1,0 +1,593 @@
+"""Turn loops of kind VECTORIZED into straight-line vector code.
+
+The loop variable becomes ``Ramp(min, 1, lanes)``; expressions that do not depend on it
+stay scalar and are broadcast only where they meet a vector.  Integer arithmetic on ramps
+is folded back into ramps (``Ramp(b, 1, L) * 4 + c -> Ramp(b*4 + c, 4, L)``) so that a
+buffer index whose last entry is ``Ramp(base, 1, L)`` reads as a contiguous access; every
+other vector index is a gather or scatter.
+
+Vector code executes one statement for all lanes before the next one, whereas the loop ran
+all statements for one lane before the next lane.  The two agree only when lanes do not
+communicate through memory, so before a loop is replaced the pass checks that every buffer
+written in the body is touched by each lane in its own elements (one index is the same
+ramp in every access, or one index tuple names a different element in every lane, as
+``(f // 16, f % 16)`` of a fused axis does).  Lane-dependent branches become predicated stores
+(``buf[i] = select(c, v, buf[i])``) when the store is provably in bounds.  Branches of a
+vector ``select`` are evaluated for every lane, so loads there that are not provably in
+bounds get clamped indices (the lanes that really use such a load are the ones the
+original program loaded, hence in bounds; the other lanes' values are discarded).
+Whatever cannot be vectorized this way stays a serial loop: correctness first.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from ...errors import InternalError
+from .. import op
+from ..expr import (Add, And, Broadcast, BufferLoad, Call, Cast, FloorDiv, FloorMod,
+                    IntImm, Let, Max, Min, Mul, Not, PrimExpr, ProducerLoad, Ramp,
+                    Reduce, Select, Sub, Var, BinaryOp)
+from ..functor import Mutator, Visitor
+from ..stmt import (Allocate, AttrStmt, BufferStore, Evaluate, For, ForKind, IfThenElse,
+                    LetStmt, PrimFunc, SeqStmt, seq)
+from ..arith.const_int_bound import BoundEvaluator, ConstIntBound
+
+__all__ = ["vectorize_loops"]
+
+#: lane independence by evaluation is tried when the variables of an index take at most
+#: this many combined values (see _distinct_per_lane)
+_MAX_EVALUATED_POINTS = 4096
+
+
+class _CannotVectorize(Exception):
+    """Raised inside the body vectorizer: keep the loop serial."""
+
+
+def vectorize_loops(func: PrimFunc) -> PrimFunc:
+    """Replace every ``For`` of kind VECTORIZED with a constant extent by vector code.
+
+    Loops that cannot be vectorized without changing the result become serial loops.
+    Returns ``func`` itself when it has no vectorized loop.
+
+    >>> # for x in T.vectorized(8): C[i, x] = A[i, x] + 1.0
+    >>> # becomes  C[i, T.Ramp(0, 1, 8)] = A[i, T.Ramp(0, 1, 8)] + T.Broadcast(1.0, 8)
+    """
+    body = _LoopVectorizer().visit(func.body)
+    return func if body is func.body else func.replace(body=body)
+
+
+# ---------------------------------------------------------------------------------------
+# the outer walk: finds vectorized loops, innermost first, and tracks variable ranges
+
+class _LoopVectorizer(Mutator):
+    def __init__(self):
+        self.ranges: dict[Var, tuple[int, int]] = {}
+
+    def visit_For(self, node: For):
+        saved = _bind_loop_range(self.ranges, node)
+        body = self.visit(node.body)
+        _restore(self.ranges, node.loop_var, saved)
+        loop = node.replace(body=body)
+        if loop.kind != ForKind.VECTORIZED:
+            return loop
+        lanes = op.as_const_int(loop.extent)
+        if lanes is None or lanes <= 1 or _contains_vectors(loop.body):
+            return loop.replace(kind=ForKind.SERIAL)
+        try:
+            return _vectorize_loop(loop, lanes, self.ranges)
+        except _CannotVectorize:
+            return loop.replace(kind=ForKind.SERIAL)
+
+    def visit_LetStmt(self, node: LetStmt):
+        saved = self.ranges.get(node.var)
+        bounds = interval_of(node.value, self.ranges)
+        if bounds is not None:
+            self.ranges[node.var] = bounds
+        body = self.visit(node.body)
+        _restore(self.ranges, node.var, saved)
+        return node.replace(body=body)
+
+
+def interval_of(expr: PrimExpr, ranges) -> tuple[int, int] | None:
+    """Inclusive integer bounds of ``expr`` over all its lanes when its variables range
+    as ``ranges`` says (Var -> (low, high)); None when unbounded."""
+    bounds = BoundEvaluator({var: ConstIntBound(*r) for var, r in ranges.items()})(expr)
+    return (bounds.min_value, bounds.max_value) if bounds.is_bounded else None
+
+
+def _bind_loop_range(ranges, loop: For):
+    """Record the range of ``loop``'s variable; return what it replaced."""
+    saved = ranges.get(loop.loop_var)
+    low = interval_of(loop.min, ranges)
+    extent = interval_of(loop.extent, ranges)
+    if low is not None and extent is not None and extent[1] >= 1:
+        ranges[loop.loop_var] = (low[0], low[1] + extent[1] - 1)
+    else:
+        ranges.pop(loop.loop_var, None)
+    return saved
+
+
+def _restore(ranges, var, saved) -> None:
+    if saved is None:
+        ranges.pop(var, None)
+    else:
+        ranges[var] = saved
+
+
+class _VectorFinder(Visitor):
+    def __init__(self):
+        self.found = False
+
+    def generic_visit(self, node):
+        if isinstance(node, PrimExpr) and node.dtype.lanes > 1:
+            self.found = True
+            return
+        if not self.found:
+            Visitor.generic_visit(self, node)
+
+
+def _contains_vectors(stmt) -> bool:
+    """Whether ``stmt`` already holds vector values (an inner loop was vectorized)."""
+    finder = _VectorFinder()
+    finder.visit(stmt)
+    return finder.found
+
+
+def _vectorize_loop(loop: For, lanes: int, ranges) -> object:
+    var = loop.loop_var
+    base = op.cast(loop.min, var.dtype)
+    ramp = Ramp(base, IntImm(var.dtype, 1), lanes, var.dtype.with_lanes(lanes))
+    vectorizer = _BodyVectorizer(var, ramp, lanes, dict(ranges))
+    body = vectorizer.visit(loop.body)
+    if not _lanes_are_independent(body, lanes, vectorizer.bound_inside, ranges):
+        raise _CannotVectorize()
+    return body
+
+
+# ---------------------------------------------------------------------------------------
+# the body vectorizer
+
+_RAMP_FOLDABLE = (Add, Sub, Mul)
+
+
+class _BodyVectorizer(Mutator):
+    """Rewrites one loop body with its variable replaced by a ramp.
+
+    Returns scalar expressions for lane-invariant parts and vector expressions (``lanes``
+    lanes) for the rest; raises :class:`_CannotVectorize` for anything it cannot express.
+    """
+
+    def __init__(self, var: Var, ramp: Ramp, lanes: int, ranges):
+        self.var = var
+        self.ramp = ramp
+        self.lanes = lanes
+        self.ranges = ranges
+        self.renamed: dict[Var, Var] = {}   # let variables that became vectors
+        self.bound_inside: set[Var] = set()  # variables defined inside the body
+
+    # -- helpers ---------------------------------------------------------------------
+    def widen(self, value: PrimExpr) -> PrimExpr:
+        if value.dtype.lanes == self.lanes:
+            return value
+        if value.dtype.lanes != 1:
+            raise InternalError(f"vectorize: {value.dtype.lanes} lanes where 1 or "
+                                f"{self.lanes} were expected in '{value}'")
+        return Broadcast(value, self.lanes, value.dtype.with_lanes(self.lanes))
+
+    def vector_type(self, node: PrimExpr):
+        return node.dtype.with_lanes(self.lanes)
+
+    @staticmethod
+    def is_vector(value: PrimExpr) -> bool:
+        return value.dtype.lanes > 1
+
+    # -- leaves ----------------------------------------------------------------------
+    def visit_Var(self, node: Var):
+        if node is self.var:
+            return self.ramp
+        return self.renamed.get(node, node)
+
+    def visit_ProducerLoad(self, node: ProducerLoad):
+        raise _CannotVectorize()
+
+    def visit_Reduce(self, node: Reduce):
+        raise _CannotVectorize()
+
+    def visit_Ramp(self, node: Ramp):
+        raise _CannotVectorize()
+
+    def visit_Broadcast(self, node: Broadcast):
+        raise _CannotVectorize()
+
+    # -- arithmetic ------------------------------------------------------------------
+    def visit_BinaryOp(self, node: BinaryOp):
+        a, b = self.visit(node.a), self.visit(node.b)
+        if not self.is_vector(a) and not self.is_vector(b):
+            return node.replace(a=a, b=b)
+        if isinstance(node, _RAMP_FOLDABLE) and node.dtype.is_integer:
+            folded = _fold_ramp(type(node), a, b, self.lanes)
+            if folded is not None:
+                return folded
+        return type(node)(self.widen(a), self.widen(b), self.vector_type(node))
+
+    def visit_Not(self, node: Not):
+        a = self.visit(node.a)
+        if not self.is_vector(a):
+            return node.replace(a=a)
+        return Not(a, self.vector_type(node))
+
+    def visit_Cast(self, node: Cast):
+        value = self.visit(node.value)
+        if not self.is_vector(value):
+            return node.replace(value=value)
+        return Cast(self.vector_type(node), value)
+
+    def visit_Call(self, node: Call):
+        if node.op not in op.INTRINSICS:
+            raise _CannotVectorize()  # builtins may have effects: keep them per lane
+        args = self.visit_tuple(node.args)
+        if not any(self.is_vector(a) for a in args):
+            return node.replace(args=args)
+        return Call(self.vector_type(node), node.op, tuple(self.widen(a) for a in args))
+
+    def visit_Select(self, node: Select):
+        cond = self.visit(node.condition)
+        true_value, false_value = self.visit(node.true_value), self.visit(node.false_value)
+        if not any(self.is_vector(x) for x in (cond, true_value, false_value)):
+            return node.replace(condition=cond, true_value=true_value,
+                                false_value=false_value)
+        # A vector select evaluates both sides for every lane: make them safe to evaluate.
+        true_value = self.speculate(self.widen(true_value))
+        false_value = self.speculate(self.widen(false_value))
+        return Select(cond, true_value, false_value, self.vector_type(node))
+
+    def visit_Let(self, node: Let):
+        value = self.visit(node.value)
+        self.bound_inside.add(node.var)
+        if not self.is_vector(value):
+            return node.replace(value=value, body=self.visit(node.body))
+        new_var = Var(node.var.name, value.dtype)
+        self.bound_inside.add(new_var)
+        self.renamed[node.var] = new_var
+        bounds = interval_of(value, self.ranges)
+        if bounds is not None:
+            self.ranges[new_var] = bounds
+        body = self.widen(self.visit(node.body))
+        return Let(new_var, value, body, body.dtype)
+
+    # -- memory ----------------------------------------------------------------------
+    def visit_BufferLoad(self, node: BufferLoad):
+        indices = self.visit_tuple(node.indices)
+        if indices is node.indices:
+            return node
+        lanes = max(i.dtype.lanes for i in indices)
+        return BufferLoad(node.buffer, indices, node.buffer.dtype.with_lanes(lanes))
+
+    def visit_BufferStore(self, node: BufferStore):
+        indices = self.visit_tuple(node.indices)
+        value = self.visit(node.value)
+        if any(self.is_vector(i) for i in indices):
+            value = self.widen(value)
+        elif self.is_vector(value):
+            raise _CannotVectorize()  # every lane writes the same element
+        return node.replace(value=value, indices=indices)
+
+    # -- statements ------------------------------------------------------------------
+    def visit_For(self, node: For):
+        low, extent = self.visit(node.min), self.visit(node.extent)
+        if self.is_vector(low) or self.is_vector(extent) or \
+                node.kind == ForKind.THREAD_BINDING:
+            raise _CannotVectorize()
+        self.bound_inside.add(node.loop_var)
+        saved = _bind_loop_range(self.ranges, node)
+        body = self.visit(node.body)
+        _restore(self.ranges, node.loop_var, saved)
+        return node.replace(min=low, extent=extent, body=body)
+
+    def visit_LetStmt(self, node: LetStmt):
+        value = self.visit(node.value)
+        self.bound_inside.add(node.var)
+        var = node.var
+        if self.is_vector(value):
+            var = Var(node.var.name, value.dtype)
+            self.renamed[node.var] = var
+            self.bound_inside.add(var)
+        bounds = interval_of(value, self.ranges)
+        if bounds is not None:
+            self.ranges[var] = bounds
+        body = self.visit(node.body)
+        return node.replace(var=var, value=value, body=body)
+
+    def visit_Allocate(self, node: Allocate):
+        raise _CannotVectorize()
+
+    def visit_Evaluate(self, node: Evaluate):
+        if isinstance(node.value, IntImm):
+            return node
+        raise _CannotVectorize()
+
+    def visit_AttrStmt(self, node: AttrStmt):
+        value = self.visit(node.value)
+        if self.is_vector(value):
+            raise _CannotVectorize()
+        return node.replace(value=value, body=self.visit(node.body))
+
+    def visit_IfThenElse(self, node: IfThenElse):
+        cond = self.visit(node.condition)
+        if not self.is_vector(cond):
+            then_case = self.visit(node.then_case)
+            else_case = None if node.else_case is None else self.visit(node.else_case)
+            return node.replace(condition=cond, then_case=then_case, else_case=else_case)
+        then_case = self.predicate(node.then_case, cond)
+        if node.else_case is None:
+            return then_case
+        return seq(then_case, self.predicate(node.else_case, Not(cond, cond.dtype)))
+
+    # -- predication -----------------------------------------------------------------
+    def predicate(self, stmt, mask: PrimExpr):
+        """``stmt`` executed only in the lanes where the vector ``mask`` holds, as stores
+        of ``select(mask, new, old)``."""
+        if _buffers_loaded(mask) & _buffers_stored(stmt):
+            raise _CannotVectorize()  # the mask would change under its own stores
+        return self._predicate(stmt, mask)
+
+    def _predicate(self, stmt, mask: PrimExpr):
+        if isinstance(stmt, SeqStmt):
+            return seq(*(self._predicate(s, mask) for s in stmt.seq))
+        if isinstance(stmt, Evaluate) and isinstance(stmt.value, IntImm):
+            return stmt
+        if isinstance(stmt, IfThenElse):
+            inner = self.speculate(self.widen(self.visit(stmt.condition)))
+            then_case = self._predicate(stmt.then_case, And(mask, inner, mask.dtype))
+            if stmt.else_case is None:
+                return then_case
+            other = And(mask, Not(inner, inner.dtype), mask.dtype)
+            return seq(then_case, self._predicate(stmt.else_case, other))
+        if isinstance(stmt, BufferStore):
+            store = self.visit(stmt)
+            if not any(self.is_vector(i) for i in store.indices):
+                raise _CannotVectorize()
+            if not all(_index_in_bounds(index, extent, self.ranges) == (True, True)
+                       for index, extent in zip(store.indices, store.buffer.shape)):
+                raise _CannotVectorize()  # the old value cannot be loaded and rewritten
+            old = BufferLoad(store.buffer, store.indices, store.value.dtype)
+            value = Select(mask, self.speculate(store.value), old, store.value.dtype)
+            return store.replace(value=value)
+        raise _CannotVectorize()
+
+    def speculate(self, value: PrimExpr) -> PrimExpr:
+        """``value`` made safe to evaluate in lanes where the program did not evaluate it."""
+        return _Speculator(self.ranges).visit(value)
+
+
+def _fold_ramp(cls, a: PrimExpr, b: PrimExpr, lanes: int):
+    """``a op b`` as a Ramp or Broadcast when one exists, else None."""
+    def as_ramp(x):
+        if isinstance(x, Ramp):
+            return x.base, x.stride
+        if isinstance(x, Broadcast):
+            return x.value, IntImm(x.value.dtype, 0)
+        if x.dtype.lanes == 1:
+            return x, IntImm(x.dtype, 0)
+        return None
+
+    ra, rb = as_ramp(a), as_ramp(b)
+    if ra is None or rb is None:
+        return None
+    (base_a, stride_a), (base_b, stride_b) = ra, rb
+    if cls is Add:
+        base, stride = op.add(base_a, base_b), op.add(stride_a, stride_b)
+    elif cls is Sub:
+        base, stride = op.sub(base_a, base_b), op.sub(stride_a, stride_b)
+    else:
+        if not (op.is_const_int(stride_a, 0) or op.is_const_int(stride_b, 0)):
+            return None  # ramp * ramp is quadratic in the lane
+        base = op.mul(base_a, base_b)
+        stride = op.mul(stride_a, base_b) if op.is_const_int(stride_b, 0) \
+            else op.mul(base_a, stride_b)
+    if op.is_const_int(stride, 0):
+        return Broadcast(base, lanes, base.dtype.with_lanes(lanes))
+    return Ramp(base, stride, lanes, base.dtype.with_lanes(lanes))
+
+
+# ---------------------------------------------------------------------------------------
+# speculation safety
+
+def _index_in_bounds(index: PrimExpr, extent: PrimExpr, ranges) -> tuple[bool, bool]:
+    """Whether ``index`` is provably >= 0, and provably < ``extent``, in every lane."""
+    bounds = interval_of(index, ranges)
+    if bounds is None:
+        return False, False
+    extent_bounds = interval_of(extent, ranges)
+    upper_ok = extent_bounds is not None and bounds[1] <= extent_bounds[0] - 1
+    return bounds[0] >= 0, upper_ok
+
+
+class _Speculator(Mutator):
+    """Clamps load indices not provably in bounds; refuses integer division by values
+    that might be zero (which would trap in lanes the program never computed)."""
+
+    def __init__(self, ranges):
+        self.ranges = ranges
+
+    def visit_BufferLoad(self, node: BufferLoad):
+        indices = list(self.visit_tuple(node.indices))
+        for dim, (index, extent) in enumerate(zip(indices, node.buffer.shape)):
+            low_ok, high_ok = _index_in_bounds(index, extent, self.ranges)
+            if not high_ok:
+                index = op.minimum(index, op.sub(op.cast(extent, index.dtype.element_of()), 1))
+            if not low_ok:
+                index = op.maximum(index, 0)
+            indices[dim] = index
+        indices = tuple(indices)
+        if all(x is y for x, y in zip(indices, node.indices)):
+            return node
+        return node.replace(indices=indices)
+
+    def _division(self, node):
+        bounds = interval_of(node.b, self.ranges)
+        if bounds is None or bounds[0] <= 0 <= bounds[1]:
+            raise _CannotVectorize()
+        return Mutator.generic_visit(self, node)
+
+    visit_FloorDiv = _division
+    visit_FloorMod = _division
+
+    def visit_Call(self, node: Call):
+        if node.op not in op.INTRINSICS:
+            raise _CannotVectorize()
+        return Mutator.generic_visit(self, node)
+
+    def visit_Let(self, node: Let):
+        saved = self.ranges.get(node.var)
+        bounds = interval_of(node.value, self.ranges)
+        if bounds is not None:
+            self.ranges[node.var] = bounds
+        try:
+            return Mutator.generic_visit(self, node)
+        finally:
+            _restore(self.ranges, node.var, saved)
+
+
+# ---------------------------------------------------------------------------------------
+# lane independence
+
+class _AccessCollector(Visitor):
+    def __init__(self):
+        self.loads: list[BufferLoad] = []
+        self.stores: list[BufferStore] = []
+
+    def visit_BufferLoad(self, node: BufferLoad):
+        self.loads.append(node)
+        self.generic_visit(node)
+
+    def visit_BufferStore(self, node: BufferStore):
+        self.stores.append(node)
+        self.generic_visit(node)
+
+
+def _buffers_loaded(node) -> set:
+    collector = _AccessCollector()
+    collector.visit(node)
+    return {load.buffer for load in collector.loads}
+
+
+def _buffers_stored(node) -> set:
+    collector = _AccessCollector()
+    collector.visit(node)
+    return {store.buffer for store in collector.stores}
+
+
+def _free_vars(expr) -> set:
+    found = set()
+
+    class _Vars(Visitor):
+        def visit_Var(self, node):
+            found.add(node)
+
+    _Vars().visit(expr)
+    return found
+
+
+def _lanes_are_independent(body, lanes: int, bound_inside: set, ranges) -> bool:
+    """Whether each lane touches its own elements of every buffer the body writes.
+
+    Then running the body statement by statement for all lanes equals running it lane by
+    lane.  Two ways to know: some index position holds in every access to the buffer the
+    same ramp with a non-zero constant stride and a base fixed over the whole body; or
+    every access uses the same index tuple, fixed over the body, that names a different
+    element in each lane (checked by evaluation: ``(f // 16, f % 16)`` of a fused axis)."""
+    collector = _AccessCollector()
+    collector.visit(body)
+    accesses: dict[object, list[tuple]] = {}
+    for node in collector.stores:
+        accesses.setdefault(node.buffer, []).append(node.indices)
+    written = set(accesses)
+    for node in collector.loads:
+        if node.buffer in written:
+            accesses[node.buffer].append(node.indices)
+    for buffer in written:
+        tuples = accesses[buffer]
+        if not any(_same_lane_slice(tuples, dim, lanes, bound_inside)
+                   for dim in range(len(buffer.shape))) and \
+                not _distinct_per_lane(tuples, lanes, bound_inside, ranges):
+            return False
+    return True
+
+
+def _distinct_per_lane(index_tuples, lanes: int, bound_inside: set, ranges) -> bool:
+    from ..structural import structural_equal
+    first = index_tuples[0]
+    if not all(structural_equal(other, first) for other in index_tuples[1:]):
+        return False
+    free = sorted(set().union(*(_free_vars(i) for i in first)), key=lambda v: v.name)
+    if set(free) & bound_inside or any(v not in ranges for v in free):
+        return False
+    sizes = [ranges[v][1] - ranges[v][0] + 1 for v in free]
+    if int(np.prod(sizes, dtype=np.int64)) > _MAX_EVALUATED_POINTS:
+        return False
+    # one row per combination of the variables' values, one column per lane
+    grids = np.meshgrid(*(np.arange(ranges[v][0], ranges[v][1] + 1) for v in free),
+                        indexing="ij")
+    env = {v: g.reshape(-1, 1).astype(np.int64) for v, g in zip(free, grids)}
+    key = np.zeros((int(np.prod(sizes, dtype=np.int64)), lanes), dtype=np.int64)
+    for index in first:
+        values = _evaluate_index(index, env, lanes)
+        if values is None:
+            return False
+        values = np.broadcast_to(values, key.shape)
+        low, span = values.min(), int(values.max() - values.min()) + 1
+        if span * (int(key.max()) + 1) >= 2**62:
+            return False
+        key = key * span + (values - low)  # mixed-radix: distinct tuples, distinct keys
+    ordered = np.sort(key, axis=1)
+    return not np.any(ordered[:, 1:] == ordered[:, :-1])
+
+
+_INDEX_OPERATORS = {Add: np.add, Sub: np.subtract, Mul: np.multiply, Min: np.minimum,
+                    Max: np.maximum, FloorDiv: np.floor_divide, FloorMod: np.mod}
+
+
+def _evaluate_index(expr, env, lanes: int):
+    """Integer values of ``expr`` (rows: variable values, columns: lanes), or None when
+    it is not plain integer arithmetic that stays within 32 bits."""
+    kind = type(expr)
+    if kind is IntImm and not expr.dtype.is_bool:
+        return np.int64(expr.value)
+    if kind is Var:
+        return env.get(expr)
+    if kind is Broadcast:
+        return _evaluate_index(expr.value, env, lanes)
+    if kind is Ramp:
+        base = _evaluate_index(expr.base, env, lanes)
+        stride = _evaluate_index(expr.stride, env, lanes)
+        if base is None or stride is None:
+            return None
+        values = base + stride * np.arange(lanes, dtype=np.int64)
+    elif kind in _INDEX_OPERATORS:
+        a = _evaluate_index(expr.a, env, lanes)
+        b = _evaluate_index(expr.b, env, lanes)
+        if a is None or b is None or (kind in (FloorDiv, FloorMod) and np.any(b == 0)):
+            return None
+        values = _INDEX_OPERATORS[kind](a, b)
+    else:
+        return None
+    if np.any(np.abs(values) >= 2**31):
+        return None
+    return values
+
+
+def _same_lane_slice(index_tuples, dim: int, lanes: int, bound_inside: set) -> bool:
+    from ..structural import structural_equal
+    first = index_tuples[0][dim]
+    if not isinstance(first, Ramp) or first.lanes != lanes:
+        return False
+    stride = op.as_const_int(first.stride)
+    if not stride or _free_vars(first.base) & bound_inside:
+        return False
+    for indices in index_tuples[1:]:
+        other = indices[dim]
+        if not isinstance(other, Ramp) or not structural_equal(other.base, first.base) \
+                or op.as_const_int(other.stride) != stride:
+            return False
+    return True
