@@ -1,0 +1,9 @@
+"""tensorlang: a tensor compiler in Python (tensor expressions -> schedules -> loop IR ->
+LLVM / CUDA C)."""
+__version__ = "0.1.0"
+
+from . import tir, te, schedule  # noqa: F401,E402
+from .errors import (TensorLangError, ScheduleError, LoweringError, BuildError,  # noqa: F401,E402
+                     TuneError, InternalError)
+from .schedule import create_schedule  # noqa: F401,E402
+from .driver import lower  # noqa: F401,E402

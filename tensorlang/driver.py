@@ -1,0 +1,105 @@
+"""``tl.lower``: the one place that lists the lowering passes, in order.
+
+Set ``TL_DUMP_IR=1`` to print the IR after each pass that changed it, ``TL_TIME_PASSES=1``
+to print how long each pass took.  The environment is read once, here, into
+:class:`LowerOptions`.
+"""
+from __future__ import annotations
+
+import importlib
+import os
+import sys
+import time
+from dataclasses import dataclass
+
+from .errors import LoweringError
+from .tir.stmt import PrimFunc
+
+
+@dataclass(frozen=True)
+class LowerOptions:
+    """How ``lower`` reports on its work."""
+    dump_ir: bool = False
+    time_passes: bool = False
+
+    @staticmethod
+    def from_environment() -> "LowerOptions":
+        def flag(name):
+            return os.environ.get(name, "") not in ("", "0", "false", "False")
+        return LowerOptions(dump_ir=flag("TL_DUMP_IR"), time_passes=flag("TL_TIME_PASSES"))
+
+
+def _optional_pass(module: str, name: str):
+    """The pass ``module.name``, or one that changes nothing while the module is not part
+    of this build yet (the pass list stays the same either way)."""
+    try:
+        return getattr(importlib.import_module(module), name)
+    except (ImportError, AttributeError):
+        def missing(func: PrimFunc) -> PrimFunc:
+            return func
+        missing.__name__ = name
+        return missing
+
+
+class _PassRunner:
+    """Runs one pass, printing and timing it as the options ask."""
+
+    def __init__(self, options: LowerOptions):
+        self.options = options
+
+    def __call__(self, fn, func: PrimFunc) -> PrimFunc:
+        start = time.perf_counter()
+        result = fn(func)
+        elapsed = time.perf_counter() - start
+        name = getattr(fn, "__name__", repr(fn))
+        if self.options.time_passes:
+            print(f"[tl.lower] {name}: {elapsed * 1e3:.3f} ms", file=sys.stderr)
+        if self.options.dump_ir:
+            if result is func:
+                print(f"# after {name}: unchanged", file=sys.stderr)
+            else:
+                print(f"# after {name}:\n{result.script()}", file=sys.stderr)
+        return result
+
+
+def lower(sch_or_func, args=None, name: str = "main", simple_mode: bool = False,
+          options: LowerOptions | None = None) -> PrimFunc:
+    """Lower a schedule (or run the passes on a PrimFunc): ``print(tl.lower(s, [A, B, C]))``.
+
+    ``args`` lists the tensors (and scalar ``te.var``s) that become parameters, in order;
+    by default the placeholders followed by the outputs.  ``simple_mode`` skips loop
+    partitioning, for compact text.
+    """
+    from .schedule import Schedule, schedule_to_tir
+    options = options or LowerOptions.from_environment()
+    run = _PassRunner(options)
+    simplify = _optional_pass("tensorlang.tir.transform.simplify", "simplify")
+    partition_loops = _optional_pass("tensorlang.tir.transform.loop_partition",
+                                     "partition_loops")
+    remove_no_op = _optional_pass("tensorlang.tir.transform.remove_no_op", "remove_no_op")
+
+    if isinstance(sch_or_func, PrimFunc):
+        func = sch_or_func
+    elif isinstance(sch_or_func, Schedule):
+        if args is None:
+            args = _default_args(sch_or_func)
+        def schedule_to_tir_pass(_nothing):
+            return schedule_to_tir(sch_or_func, args, name)
+        schedule_to_tir_pass.__name__ = "schedule_to_tir"
+        func = run(schedule_to_tir_pass, None)  # schedule -> loop nests
+    else:
+        raise LoweringError(f"lower: expected a Schedule or a PrimFunc, got "
+                            f"{type(sch_or_func).__name__}")
+    # The pipeline, in order:
+    func = run(simplify, func)             # fold constants, simplify indices and guards
+    if not simple_mode:
+        func = run(partition_loops, func)  # peel tails so main bodies carry no guard
+        func = run(simplify, func)         # clean the peeled copies
+    func = run(remove_no_op, func)         # drop empty loops and branches
+    return func
+
+
+def _default_args(schedule) -> list:
+    placeholders = [st.op.output(0) for st in schedule.stages if st.is_placeholder]
+    outputs = [t for op in schedule._initial_outputs for t in op.outputs]
+    return placeholders + outputs

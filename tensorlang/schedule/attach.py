@@ -1,0 +1,77 @@
+"""Where a stage is computed: ``compute_at``, ``compute_inline``, ``compute_root``."""
+from __future__ import annotations
+
+from ..errors import ScheduleError
+from ..tir import expr as E
+from .stage import INLINE, ROOT, SCOPE, Stage
+
+
+def compute_at(stage: Stage, parent, axis) -> None:
+    """Compute ``stage`` inside the loop ``axis`` of stage ``parent``."""
+    schedule = stage.schedule
+    if not isinstance(parent, Stage):
+        try:
+            parent = schedule[parent]
+        except ScheduleError:
+            raise ScheduleError(f"compute_at on stage '{stage.name}': the target must be a "
+                                f"stage such as s[C], got {parent!r}") from None
+    axis_name = axis.var.name if isinstance(axis, E.IterVar) else repr(axis)
+    prim = f"compute_at(s[{parent.name}], {axis_name})"
+    stage._require_compute(prim)
+    if parent is stage:
+        raise ScheduleError(f"{prim} on stage '{stage.name}': a stage cannot be computed "
+                            f"inside its own loops")
+    if stage.is_output:
+        raise ScheduleError(f"{prim} on stage '{stage.name}': '{stage.name}' is an output, "
+                            f"which must be computed in full at the root")
+    if parent.schedule is not schedule:
+        raise ScheduleError(f"{prim} on stage '{stage.name}': s[{parent.name}] belongs to "
+                            f"another schedule")
+    if not isinstance(axis, E.IterVar) or parent.leaf_index(axis) < 0:
+        raise ScheduleError(f"{prim} on stage '{stage.name}': axis '{axis_name}' is not a "
+                            f"leaf (current loop) of stage '{parent.name}'; pass an axis of "
+                            f"s[{parent.name}] that was not split or fused")
+    if parent.attach_type == INLINE:
+        raise ScheduleError(f"{prim} on stage '{stage.name}': stage '{parent.name}' is "
+                            f"inlined and has no loops")
+    if not schedule.consumes(parent, stage):
+        raise ScheduleError(f"{prim} on stage '{stage.name}': stage '{parent.name}' does "
+                            f"not read '{stage.name}' (directly or through inlined stages); "
+                            f"compute it at one of its consumers")
+    stage.attach_type = SCOPE
+    stage.attach_stage = parent
+    stage.attach_ivar = axis
+    stage._record({"primitive": "compute_at", "target": parent.name, "axis": axis.var.name})
+
+
+def compute_inline(stage: Stage) -> None:
+    """Substitute ``stage``'s expression into every consumer."""
+    prim = "compute_inline()"
+    stage._require_compute(prim)
+    if stage.is_output:
+        raise ScheduleError(f"{prim} on stage '{stage.name}': '{stage.name}' is an output "
+                            f"of the schedule and must be stored, not inlined")
+    if stage.op.reduce_axis:
+        raise ScheduleError(f"{prim} on stage '{stage.name}': '{stage.name}' is a "
+                            f"reduction, which cannot be inlined; use compute_at instead")
+    if stage.op.num_outputs > 1:
+        raise ScheduleError(f"{prim} on stage '{stage.name}': '{stage.name}' has "
+                            f"{stage.op.num_outputs} outputs; only single-output stages can "
+                            f"be inlined")
+    for other in stage.schedule.stages:
+        if other.attach_type == SCOPE and other.attach_stage is stage:
+            raise ScheduleError(f"{prim} on stage '{stage.name}': stage '{other.name}' is "
+                                f"computed at an axis of '{stage.name}'; move it first")
+    stage.attach_type = INLINE
+    stage.attach_stage = None
+    stage.attach_ivar = None
+    stage._record({"primitive": "compute_inline"})
+
+
+def compute_root(stage: Stage) -> None:
+    """Compute ``stage`` in full at the outermost level."""
+    stage._require_compute("compute_root()")
+    stage.attach_type = ROOT
+    stage.attach_stage = None
+    stage.attach_ivar = None
+    stage._record({"primitive": "compute_root"})

@@ -1,0 +1,303 @@
+"""Bound inference: the range of every loop of every stage.
+
+For each stage, consumers first, the region of the stage that must be computed at its
+attach point is the union of what its consumers read while the consumer loops *inside*
+the attach point run over their ranges and the loops at or outside it stay fixed (TVM's
+InferRootBound).  Thread-bound loops are relaxed as the memory scope requires: a
+``shared`` buffer is filled by all threads of a block, a ``global`` one by all blocks.
+Ranges then flow from an operation's axes down to the leaf loops through the split and
+fuse relations.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from ..errors import LoweringError
+from ..tir import expr as E
+from ..tir import op as O
+from ..tir.functor import Mutator, Visitor
+from ..tir.transform.substitute import substitute
+from .interval import (Linear, eval_interval, linear, relax, union, upper_bound,
+                       _floordiv_bound, _is_point)
+from .stage import INLINE, SCOPE, Split
+
+_SCOPE_RANK = {"global": 0, "shared": 1, "local": 2}
+
+
+@dataclass(eq=False)
+class Bounds:
+    """Result of bound inference.
+
+    ``ranges[iv] = (min, extent)`` as Linear forms for every iteration variable of every
+    computed stage (roots: absolute ``min``; split/fuse results: ``min`` 0).
+    ``loop_dom[var] = (0, extent - 1)`` for every loop variable, for proofs."""
+    ranges: dict
+    loop_dom: dict
+    bodies: dict
+
+
+def thread_of(stage, iv):
+    attr = stage.iter_attrs.get(iv)
+    return None if attr is None else attr.thread
+
+
+def loop_var(stage, iv) -> E.Var:
+    """The variable a leaf loop runs: the thread index when bound, else its own."""
+    thread = thread_of(stage, iv)
+    return thread.var if thread is not None else iv.var
+
+
+def _need_relax(thread, found_attach: bool, scope: str) -> bool:
+    if thread is None:
+        return not found_attach
+    tag = thread.thread_tag
+    tag_rank = 0 if tag.startswith("blockIdx") else 1
+    return _SCOPE_RANK.get(scope, 0) <= tag_rank
+
+
+# ---------------------------------------------------------------------------------------
+# inlining
+class _Inline(Mutator):
+    def __init__(self, schedule, inlined):
+        self.schedule = schedule
+        self.inlined = inlined  # stage -> (axis vars, body)
+
+    def visit_ProducerLoad(self, node):
+        indices = self.visit_tuple(node.indices)
+        stage = self.schedule.stage_map[node.producer.op]
+        entry = self.inlined.get(stage)
+        if entry is None:
+            return node.replace(indices=indices)
+        axis_vars, body = entry
+        return substitute(body, dict(zip(axis_vars, indices)))
+
+
+def inline_bodies(schedule) -> dict:
+    """The body of every computed, non-inlined stage with inlined producers substituted."""
+    inlined: dict = {}
+    bodies: dict = {}
+    mutator = _Inline(schedule, inlined)
+    for stage in schedule.stages:
+        if stage.is_placeholder:
+            continue
+        body = [mutator.visit(b) for b in stage.op.body]
+        if stage.attach_type == INLINE:
+            inlined[stage] = ([iv.var for iv in stage.op.axis], body[0])
+        else:
+            bodies[stage] = body
+    return bodies
+
+
+class _CollectReads(Visitor):
+    def __init__(self):
+        self.reads: list[E.ProducerLoad] = []
+
+    def visit_ProducerLoad(self, node):
+        self.reads.append(node)
+        self.generic_visit(node)
+
+
+def collect_reads(exprs) -> list[E.ProducerLoad]:
+    collector = _CollectReads()
+    for e in exprs:
+        collector.visit(e)
+    return collector.reads
+
+
+# ---------------------------------------------------------------------------------------
+# passing ranges through relations
+def _ceildiv(extent: Linear, factor: int) -> Linear:
+    if extent.is_const():
+        return Linear.of_const(-(-extent.const // factor))
+    return linear(O.floordiv(extent.plus(factor - 1).to_expr(), factor))
+
+
+def _times(a: Linear, b: Linear) -> Linear:
+    if a.is_const():
+        return b.scale(a.const)
+    if b.is_const():
+        return a.scale(b.const)
+    return linear(O.mul(a.to_expr(), b.to_expr()))
+
+
+def pass_down(stage, ranges: dict) -> None:
+    """Extents of split/fuse results from the extents of their inputs."""
+    zero = Linear.of_const(0)
+    for rel in stage.relations:
+        if isinstance(rel, Split):
+            extent = ranges[rel.parent][1]
+            if rel.factor is not None:
+                outer, inner = _ceildiv(extent, rel.factor), Linear.of_const(rel.factor)
+            else:
+                outer, inner = Linear.of_const(rel.nparts), _ceildiv(extent, rel.nparts)
+            ranges[rel.outer] = (zero, outer)
+            ranges[rel.inner] = (zero, inner)
+        else:
+            ranges[rel.fused] = (zero, _times(ranges[rel.outer][1], ranges[rel.inner][1]))
+
+
+def _full(extent: Linear):
+    return (Linear.of_const(0), extent.plus(-1))
+
+
+def _covers(interval, extent: Linear) -> bool:
+    lo, hi = interval
+    if lo is None or hi is None or not lo.is_const() or lo.const != 0:
+        return False
+    d = hi.sub(extent)
+    return d.is_const() and d.const == -1
+
+
+def pass_up(stage, ranges: dict, state: dict) -> None:
+    """Offset intervals of the operation's axes from those of the leaves (``state``)."""
+    for rel in reversed(stage.relations):
+        if isinstance(rel, Split):
+            outer, inner = state[rel.outer], state[rel.inner]
+            if _covers(outer, ranges[rel.outer][1]) and _covers(inner, ranges[rel.inner][1]):
+                state[rel.parent] = _full(ranges[rel.parent][1])
+                continue
+            factor = ranges[rel.inner][1]
+            if factor.is_const():
+                lo = None if outer[0] is None or inner[0] is None else \
+                    outer[0].scale(factor.const).add(inner[0])
+                hi = None if outer[1] is None or inner[1] is None else \
+                    outer[1].scale(factor.const).add(inner[1])
+                state[rel.parent] = (lo, hi)
+            else:
+                state[rel.parent] = _full(ranges[rel.parent][1])
+        else:
+            fused = state[rel.fused]
+            inner_extent = ranges[rel.inner][1]
+            if _covers(fused, ranges[rel.fused][1]) or not inner_extent.is_const():
+                state[rel.outer] = _full(ranges[rel.outer][1])
+                state[rel.inner] = _full(inner_extent)
+            elif _is_point(fused):
+                value = fused[0].to_expr()
+                c = inner_extent.const
+                outer = linear(O.floordiv(value, c))
+                inner = linear(O.floormod(value, c))
+                state[rel.outer] = (outer, outer)
+                state[rel.inner] = (inner, inner)
+            else:
+                c = inner_extent.const
+                state[rel.outer] = (_floordiv_bound(fused[0], c), _floordiv_bound(fused[1], c))
+                state[rel.inner] = _full(inner_extent)
+
+
+# ---------------------------------------------------------------------------------------
+def attach_path(stage, cache: dict) -> list:
+    """``(stage, iv)`` for the loops enclosing ``stage``'s attach point, innermost first."""
+    path = cache.get(stage)
+    if path is not None:
+        return path
+    path = []
+    if stage.attach_type == SCOPE:
+        parent = stage.attach_stage
+        k = parent.leaf_index(stage.attach_ivar)
+        if k < 0 or parent.attach_type == INLINE:
+            raise LoweringError(
+                f"stage '{stage.name}' is computed at axis '{stage.attach_ivar.var.name}' of "
+                f"stage '{parent.name}', which is no longer a loop of '{parent.name}' (it was "
+                f"split, fused or inlined afterwards); call compute_at with a current leaf")
+        path = [(parent, iv) for iv in reversed(parent.leaf_iter_vars[:k + 1])]
+        path += attach_path(parent, cache)
+    cache[stage] = path
+    return path
+
+
+def infer_bounds(schedule, bodies: dict) -> Bounds:
+    """Ranges of all iteration variables of the computed stages of ``schedule``."""
+    ranges: dict = {}
+    paths: dict = {}
+    loop_dom: dict = {}  # loop variable -> (0, extent - 1), consumers first
+    readers: dict = {}  # producer stage -> [(consumer stage, [ProducerLoad])]
+    for stage, body in bodies.items():
+        grouped: dict = {}
+        for load in collect_reads(body):
+            producer = schedule.stage_map[load.producer.op]
+            grouped.setdefault(producer, []).append(load)
+        for producer, loads in grouped.items():
+            readers.setdefault(producer, []).append((stage, loads))
+    for stage in reversed(schedule.stages):
+        if stage not in bodies:
+            continue
+        op = stage.op
+        consumers = readers.get(stage, [])
+        if stage.is_output or not consumers:
+            for iv in op.axis:
+                ranges[iv] = (linear(iv.dom.min), linear(iv.dom.extent))
+        else:
+            _infer_root(stage, op, consumers, ranges, paths, loop_dom)
+        for iv in op.reduce_axis:
+            ranges[iv] = (linear(iv.dom.min), linear(iv.dom.extent))
+        pass_down(stage, ranges)
+        for iv in stage.leaf_iter_vars:
+            loop_dom[loop_var(stage, iv)] = _full(ranges[iv][1])
+    return Bounds(ranges, loop_dom, bodies)
+
+
+def _infer_root(stage, op, consumers, ranges, paths, loop_dom) -> None:
+    own_path = attach_path(stage, paths)
+    stage_attach = {id(iv) for _, iv in own_path}
+    region = [None] * len(op.axis)
+    for consumer, loads in consumers:
+        found = False
+        state: dict = {}
+        for iv in reversed(consumer.leaf_iter_vars):
+            if id(iv) in stage_attach:
+                found = True
+            extent = ranges[iv][1]
+            if extent.is_const() and extent.const == 1:
+                state[iv] = (Linear.of_const(0), Linear.of_const(0))
+            elif _need_relax(thread_of(consumer, iv), found, stage.scope):
+                state[iv] = _full(extent)
+            else:
+                p = Linear.of_atom(loop_var(consumer, iv))
+                state[iv] = (p, p)
+        relax_dom: dict = {}
+        for owner, iv in attach_path(consumer, paths):
+            if id(iv) in stage_attach:
+                found = True
+            if _need_relax(thread_of(owner, iv), found, stage.scope):
+                relax_dom[loop_var(owner, iv)] = _full(ranges[iv][1])
+        if stage_attach and not found:
+            where = stage.attach_stage.name
+            raise LoweringError(
+                f"stage '{stage.name}' is computed at axis '{stage.attach_ivar.var.name}' of "
+                f"stage '{where}', but its consumer '{consumer.name}' runs outside that "
+                f"loop; compute '{consumer.name}' inside it too, or move '{stage.name}'")
+        pass_up(consumer, ranges, state)
+        dom = {}
+        for iv in consumer.op.axis + consumer.op.reduce_axis:
+            lo, hi = state[iv]
+            base = ranges[iv][0]
+            interval = (None if lo is None else base.add(lo), None if hi is None else base.add(hi))
+            dom[iv.var] = relax(interval, relax_dom) if relax_dom else interval
+        for load in loads:
+            for d, index in enumerate(load.indices):
+                interval = eval_interval(index, dom)
+                region[d] = interval if region[d] is None else union(region[d], interval)
+    for d, iv in enumerate(op.axis):
+        dom_min, dom_extent = linear(iv.dom.min), linear(iv.dom.extent)
+        lo, hi = region[d] if region[d] is not None else (None, None)
+        if lo is None or hi is None:
+            ranges[iv] = (dom_min, dom_extent)
+            continue
+        if lo.is_const() and dom_min.is_const():
+            lo = Linear.of_const(max(lo.const, dom_min.const))
+        if hi.is_const() and dom_min.is_const() and dom_extent.is_const():
+            hi = Linear.of_const(min(hi.const, dom_min.const + dom_extent.const - 1))
+        extent = hi.sub(lo).plus(1)
+        if not extent.is_const():
+            # An extent that varies with the enclosing loops (a fused or divided index)
+            # is widened to its constant bound: the extra points lie inside the
+            # operation's domain or are guarded, and constant extents make fixed-size
+            # buffers and vectorizable loops.
+            bound = upper_bound(extent, loop_dom)
+            if bound is not None:
+                extent = Linear.of_const(bound)
+        ranges[iv] = (lo, extent)
+
+
+__all__ = ["Bounds", "infer_bounds", "inline_bodies", "collect_reads", "pass_down",
+           "pass_up", "attach_path", "loop_var", "thread_of"]

@@ -1,0 +1,144 @@
+"""``cache_read`` and ``cache_write``: stage data through a buffer in another memory scope."""
+from __future__ import annotations
+
+from ..errors import ScheduleError
+from ..te.tensor import ComputeOp, Tensor
+from ..tir import expr as E
+from ..tir.buffer import SCOPES
+from ..tir.functor import Mutator
+from ..tir.op import const
+from .schedule import _ReplaceProducers, rebuild_compute
+from .stage import INLINE, SCOPE, Stage
+
+
+def check_scope(scope, prim: str, stage_name: str) -> None:
+    if scope not in SCOPES:
+        raise ScheduleError(f"{prim} on stage '{stage_name}': unknown memory scope "
+                            f"{scope!r}; use one of {', '.join(SCOPES)}")
+
+
+def _tensor_arg(schedule, tensor, prim: str) -> Tensor:
+    if not isinstance(tensor, Tensor):
+        raise ScheduleError(f"{prim}: expected a tensor, got {tensor!r}")
+    schedule[tensor]  # raises when foreign
+    return schedule.current_tensor(tensor)
+
+
+def _copy_axes(shape, names) -> tuple[E.IterVar, ...]:
+    return tuple(E.IterVar(E.Var(n, s.dtype), E.Range(const(0, s.dtype), s), E.DATA_PAR)
+                 for n, s in zip(names, shape))
+
+
+def cache_read(schedule, tensor, scope: str, readers) -> Tensor:
+    """``AA = s.cache_read(A, "shared", [C])``: ``readers`` read ``AA``, a copy of ``A``
+    in ``scope`` computed by a new stage."""
+    name = getattr(tensor, "name", repr(tensor))
+    prim = f"cache_read({name}, {scope!r})"
+    current = _tensor_arg(schedule, tensor, prim)
+    producer = schedule[tensor]
+    check_scope(scope, prim, producer.name)
+    if isinstance(readers, (Tensor, Stage)) or not isinstance(readers, (list, tuple)) \
+            or not readers:
+        raise ScheduleError(f"{prim}: readers must be a non-empty list of tensors or stages "
+                            f"that read '{name}', got {readers!r}")
+    reader_stages: list[Stage] = []
+    for r in readers:
+        try:
+            stage = schedule[r]
+        except (ScheduleError, AttributeError):
+            raise ScheduleError(f"{prim}: reader {r!r} is not a stage of this schedule") \
+                from None
+        if not any(t is current for t in getattr(stage.op, "input_tensors", ())):
+            raise ScheduleError(f"{prim}: stage '{stage.name}' does not read '{name}'; "
+                                f"readers must read the cached tensor directly")
+        if not any(s is stage for s in reader_stages):
+            reader_stages.append(stage)
+    axes = _copy_axes(current.shape, [f"ax{k}" for k in range(len(current.shape))])
+    body = E.ProducerLoad(current, tuple(iv.var for iv in axes), current.dtype)
+    cache_op = ComputeOp(f"{current.name}.{scope}", "", {}, axes, [body])
+    position = schedule.stages.index(producer) + 1
+    cache_stage = schedule._add_stage(cache_op, position)
+    cache_stage.scope = scope
+    for stage in reader_stages:
+        old = stage.op
+        mutator = _ReplaceProducers({current: cache_op.output(0)})
+        new_op = rebuild_compute(old, [mutator.visit(b) for b in old.body])
+        schedule.set_stage_op(stage, new_op, keep_loops=True)
+        schedule.replace_dataflow(dict(zip(old.outputs, new_op.outputs)))
+    schedule._record({"primitive": "cache_read", "stage": producer.name,
+                      "value_index": tensor.value_index, "scope": scope,
+                      "readers": [s.name for s in reader_stages],
+                      "outputs": [cache_stage.name]})
+    return cache_op.output(0)
+
+
+class _RenameAxes(Mutator):
+    """Substitute axis variables, rebuilding Reduce nodes over renamed reduce axes."""
+
+    def __init__(self, var_map, iv_map):
+        self.var_map = var_map
+        self.iv_map = iv_map
+
+    def visit_Var(self, node):
+        return self.var_map.get(node, node)
+
+    def visit_Reduce(self, node):
+        changed = self.generic_visit(node)
+        return E.Reduce(node.combiner, changed.source, tuple(self.iv_map[a] for a in node.axis),
+                        changed.condition, node.value_index, node.dtype, changed.init)
+
+
+def copy_with_new_axes(op: ComputeOp, name: str, suffix: str = ""):
+    """The body of ``op`` over fresh axes: ``(axes, reduce_axes, body)``."""
+    axes = tuple(E.IterVar(E.Var(iv.var.name + suffix, iv.var.dtype), iv.dom, E.DATA_PAR)
+                 for iv in op.axis)
+    red = tuple(E.IterVar(E.Var(iv.var.name, iv.var.dtype), iv.dom, E.REDUCE)
+                for iv in op.reduce_axis)
+    var_map = {old.var: new.var for old, new in zip(op.axis + op.reduce_axis, axes + red)}
+    iv_map = dict(zip(op.reduce_axis, red))
+    renamer = _RenameAxes(var_map, iv_map)
+    return axes, red, [renamer.visit(b) for b in op.body]
+
+
+def cache_write(schedule, tensor, scope: str) -> Tensor:
+    """``CC = s.cache_write(C, "local")``: ``C``'s computation moves to a new stage
+    ``CC`` writing a buffer in ``scope``; ``C``'s stage then copies ``CC`` out."""
+    name = getattr(tensor, "name", repr(tensor))
+    prim = f"cache_write({name}, {scope!r})"
+    _tensor_arg(schedule, tensor, prim)
+    stage = schedule[tensor]
+    check_scope(scope, prim, stage.name)
+    stage._require_compute(prim)
+    if stage.attach_type == INLINE:
+        raise ScheduleError(f"{prim} on stage '{stage.name}': the stage is inlined")
+    if stage.relations or stage.iter_attrs or \
+            any(a is not b for a, b in zip(stage.leaf_iter_vars, stage.root_iter_vars)):
+        raise ScheduleError(f"{prim} on stage '{stage.name}': call cache_write before "
+                            f"split/fuse/reorder/annotations of '{stage.name}', then "
+                            f"schedule s[{name}].op.axis")
+    for other in schedule.stages:
+        if other.attach_type == SCOPE and other.attach_stage is stage:
+            raise ScheduleError(f"{prim} on stage '{stage.name}': stage '{other.name}' is "
+                                f"computed at an axis of '{stage.name}'; call cache_write "
+                                f"first")
+    op = stage.op
+    axes, red, body = copy_with_new_axes(op, op.name, ".c")
+    names = None if op.num_outputs == 1 else \
+        [f"{t.name}.{scope}" for t in op.outputs]
+    cache_op = ComputeOp(f"{op.name}.{scope}", op.tag, op.attrs, axes, body,
+                         output_names=names)
+    # the copy-out reuses the original axes, so s[C].op.axis and C.op.axis stay valid
+    out_axes = op.axis
+    out_body = [E.ProducerLoad(t, tuple(iv.var for iv in out_axes), t.dtype)
+                for t in cache_op.outputs]
+    new_op = ComputeOp(op.name, op.tag, op.attrs, out_axes, out_body,
+                       output_names=[t.name for t in op.outputs])
+    cache_stage = schedule._add_stage(cache_op, schedule.stages.index(stage))
+    cache_stage.scope = scope
+    schedule.set_stage_op(stage, new_op, keep_loops=False)
+    schedule.replace_dataflow(dict(zip(op.outputs, new_op.outputs)),
+                              skip=(cache_stage, stage))
+    schedule._record({"primitive": "cache_write", "stage": stage.name,
+                      "value_index": tensor.value_index, "scope": scope,
+                      "outputs": [cache_stage.name]})
+    return cache_op.output(tensor.value_index)

@@ -1,0 +1,350 @@
+"""Lowering a schedule to a TIR :class:`PrimFunc` (TVM's ScheduleOps).
+
+Each computed stage becomes the loop nest of its leaf iteration variables, wrapped in
+``AttrStmt(stage name, "stage")``; the values of the operation's axes are rebuilt from
+the loop variables through the split/fuse relations; a guard ``if axis < extent`` is
+emitted only where the loop ranges do not prove it.  A reduction gets an initialisation
+nest placed just outside its first reduction loop.  A stage attached with ``compute_at``
+is emitted (with its buffer) at the top of the chosen loop of its consumer and computes
+only the region bound inference found; inlined stages are substituted into readers.
+"""
+from __future__ import annotations
+
+from ..errors import InternalError, LoweringError
+from ..te.tensor import Tensor
+from ..tir import expr as E
+from ..tir import op as O
+from ..tir.buffer import Buffer
+from ..tir.datatype import int32
+from ..tir.functor import Mutator
+from ..tir.stmt import (Allocate, AttrStmt, BufferStore, For, ForKind, IfThenElse,
+                        LetStmt, PrimFunc, seq)
+from .bound import attach_path, infer_bounds, inline_bodies, loop_var, thread_of
+from .interval import Linear, _simplify_lin, linear, prove_at_least, prove_less, upper_bound
+from .stage import INLINE, ROOT, SCOPE, Split
+
+
+def schedule_to_tir(schedule, args, name: str = "main") -> PrimFunc:
+    """Lower ``schedule`` to a PrimFunc whose parameters are ``args`` (tensors become
+    buffers; ``te.var`` scalars stay scalars)."""
+    return _Lowering(schedule, args).run(name)
+
+
+class _Convert(Mutator):
+    """Tensor expression -> TIR: axis variables -> values, tensor reads -> buffer loads."""
+
+    def __init__(self, lowering, var_map, dom):
+        self.lowering = lowering
+        self.var_map = var_map
+        self.dom = dom
+
+    def visit_Var(self, node):
+        return self.var_map.get(node, node)
+
+    def visit_ProducerLoad(self, node):
+        indices = [self.visit(i) for i in node.indices]
+        buf, mins = self.lowering.buffer_of(node.producer)
+        return E.BufferLoad(buf, self.lowering.index(indices, mins, self.dom), buf.dtype)
+
+    def visit_Reduce(self, node):  # pragma: no cover - reductions are lowered apart
+        raise InternalError("a reduction was left inside an expression during lowering")
+
+
+class _Lowering:
+    def __init__(self, schedule, args):
+        self.schedule = schedule
+        self.bodies = inline_bodies(schedule)
+        self.bounds = infer_bounds(schedule, self.bodies)
+        self.ranges = self.bounds.ranges
+        self.global_dom = self.bounds.loop_dom
+        self.buffers: dict = {}     # (stage, value_index) -> Buffer
+        self.arg_stages: set = set()
+        self.params: list = []
+        self._bind_args(args)
+        self.attached: dict = {}
+        paths: dict = {}
+        for stage in schedule.stages:
+            if stage in self.bodies and stage.attach_type == SCOPE:
+                attach_path(stage, paths)  # validates the attach point
+                key = (id(stage.attach_stage), id(stage.attach_ivar))
+                self.attached.setdefault(key, []).append(stage)
+
+    # -- parameters and buffers --------------------------------------------------------
+    def _bind_args(self, args) -> None:
+        if not isinstance(args, (list, tuple)):
+            raise LoweringError(f"lower: args must be a list of tensors and te.vars, got "
+                                f"{args!r}")
+        seen = set()
+        for arg in args:
+            if isinstance(arg, Tensor):
+                try:
+                    stage = self.schedule[arg]
+                except Exception:
+                    raise LoweringError(f"lower: tensor '{arg.name}' in args is not part of "
+                                        f"the schedule") from None
+                key = (stage, arg.value_index)
+                if key in seen:
+                    raise LoweringError(f"lower: tensor '{arg.name}' appears twice in args")
+                seen.add(key)
+                if stage.attach_type == INLINE:
+                    raise LoweringError(
+                        f"lower: tensor '{arg.name}' is inlined (compute_inline), so it is "
+                        f"never stored; remove it from args or call compute_root on it")
+                buf = Buffer(arg.name, tuple(arg.shape), arg.dtype)
+                self.buffers[key] = buf
+                self.arg_stages.add(key)
+                self.params.append(buf)
+            elif isinstance(arg, E.Var):
+                self.params.append(arg)
+            else:
+                raise LoweringError(f"lower: args must hold tensors and te.vars, got {arg!r}")
+
+    def buffer_of(self, tensor: Tensor):
+        """``(buffer, region mins)`` holding ``tensor``; mins are None for parameters."""
+        stage = self.schedule.stage_map[tensor.op]
+        key = (stage, tensor.value_index)
+        buf = self.buffers.get(key)
+        if key in self.arg_stages:
+            return buf, None
+        if stage.is_placeholder:
+            raise LoweringError(f"lower: tensor '{tensor.name}' is read but is not in args; "
+                                f"add it to the argument list")
+        mins = [self.ranges[iv][0] for iv in stage.op.axis]
+        if buf is None:
+            shape = []
+            for iv in stage.op.axis:
+                extent = self.ranges[iv][1]
+                if not extent.is_const():
+                    bound = upper_bound(extent, self.global_dom)
+                    extent = Linear.of_const(bound) if bound is not None else extent
+                shape.append(extent.to_expr(iv.var.dtype))
+            out = stage.op.output(tensor.value_index)
+            buf = Buffer(out.name, tuple(shape), out.dtype, stage.scope,
+                         _aligned_strides(stage, shape))
+            self.buffers[key] = buf
+        return buf, mins
+
+    def index(self, values, mins, dom) -> tuple:
+        result = []
+        for value, m in zip(values, mins or [None] * len(values)):
+            lin = linear(value)
+            if m is not None:
+                lin = lin.sub(m)
+            result.append(_simplify_lin(lin, dom).to_expr(value.dtype))
+        return tuple(result)
+
+    # -- function ------------------------------------------------------------------------
+    def run(self, name: str) -> PrimFunc:
+        stmts, allocated = [], []
+        for stage in self.schedule.stages:
+            if stage in self.bodies and stage.attach_type == ROOT:
+                stmts.append(self.stage_stmt(stage))
+                allocated.append(stage)
+        body = seq(*stmts)
+        for stage in reversed(allocated):
+            body = self.allocate(stage, body)
+        return PrimFunc(name, tuple(self.params), body, (("global_symbol", name),))
+
+    def allocate(self, stage, body):
+        for k in reversed(range(stage.op.num_outputs)):
+            if (stage, k) not in self.arg_stages:
+                buf, _ = self.buffer_of(stage.op.output(k))
+                body = Allocate(buf, body)
+        return body
+
+    # -- one stage -----------------------------------------------------------------------
+    def stage_stmt(self, stage):
+        dom = dict(self.global_dom)
+        for iv in stage.leaf_iter_vars:
+            dom[loop_var(stage, iv)] = (Linear.of_const(0), self.ranges[iv][1].plus(-1))
+        leaves = stage.leaf_iter_vars
+        values = {iv: self.leaf_value(stage, iv) for iv in leaves}
+        if stage.op.reduce_axis:
+            nest = self.reduction(stage, values, dom)
+        else:
+            roots, offsets = self.root_values(stage, values, dom)
+            body = self.stores(stage, roots, dom)
+            body = self.guard(stage, roots, offsets, dom, body, with_reduce=False)
+            nest = self.loops(stage, leaves, body)
+        return AttrStmt(stage.name, "stage", E.IntImm(int32, 0), nest)
+
+    def leaf_value(self, stage, iv):
+        extent = self.ranges[iv][1]
+        if extent.is_const() and extent.const == 1 and thread_of(stage, iv) is None:
+            return E.IntImm(iv.var.dtype, 0)
+        return loop_var(stage, iv)
+
+    def root_values(self, stage, values, dom):
+        """Absolute value of every axis of the operation, from the leaf values, and the
+        offset (value minus range start) of every iteration variable."""
+        state = dict(values)
+        for rel in reversed(stage.relations):
+            if isinstance(rel, Split):
+                factor = self.ranges[rel.inner][1].to_expr(rel.parent.var.dtype)
+                state[rel.parent] = O.add(O.mul(state[rel.outer], factor), state[rel.inner])
+            else:
+                fused = state[rel.fused]
+                extent = self.ranges[rel.inner][1].to_expr(rel.fused.var.dtype)
+                state[rel.outer] = O.floordiv(fused, extent)
+                state[rel.inner] = O.floormod(fused, extent)
+        result = {}
+        for iv in stage.op.axis + stage.op.reduce_axis:
+            lin = self.ranges[iv][0].add(linear(state[iv]))
+            result[iv] = (_simplify_lin(lin, dom), iv.var.dtype)
+        return result, state
+
+    def guard(self, stage, roots, offsets, dom, body, with_reduce: bool):
+        """Wrap ``body`` in the checks the loop ranges do not prove: every split or fused
+        variable stays below its extent (a split that does not divide), and every axis
+        inside the operation's domain (a region that overhangs it)."""
+        conds = []
+        leaves = {id(iv) for iv in stage.leaf_iter_vars}
+        for iv in stage.all_iter_vars:
+            if id(iv) in leaves or not with_reduce and iv.iter_type == E.REDUCE:
+                continue
+            offset = linear(offsets[iv])
+            extent = self.ranges[iv][1]
+            if not prove_less(offset, extent, dom):
+                conds.append(O.lt(_simplify_lin(offset, dom).to_expr(iv.var.dtype),
+                                  extent.to_expr(iv.var.dtype)))
+        for iv in stage.op.axis + (stage.op.reduce_axis if with_reduce else ()):
+            value, dtype = roots[iv]
+            lo = linear(iv.dom.min)
+            end = lo.add(linear(iv.dom.extent))
+            expr = None
+            if not prove_at_least(value, lo, dom):
+                expr = value.to_expr(dtype)
+                conds.append(O.ge(expr, lo.to_expr(dtype)))
+            if not prove_less(value, end, dom):
+                expr = expr if expr is not None else value.to_expr(dtype)
+                conds.append(O.lt(expr, end.to_expr(dtype)))
+        if not conds:
+            return body
+        cond = conds[0]
+        for c in conds[1:]:
+            cond = O.logical_and(cond, c)
+        return IfThenElse(cond, body)
+
+    def converter(self, roots, dom) -> _Convert:
+        var_map = {iv.var: value.to_expr(dtype) for iv, (value, dtype) in roots.items()}
+        return _Convert(self, var_map, dom)
+
+    def stores(self, stage, roots, dom):
+        conv = self.converter(roots, dom)
+        stmts = []
+        for k, body in enumerate(self.bodies[stage]):
+            buf, mins = self.buffer_of(stage.op.output(k))
+            idx = self.index([roots[iv][0].to_expr(roots[iv][1]) for iv in stage.op.axis],
+                             mins, dom)
+            stmts.append(BufferStore(buf, conv.visit(body), idx))
+        return seq(*stmts)
+
+    def reduction(self, stage, values, dom):
+        leaves = stage.leaf_iter_vars
+        first = next(k for k, iv in enumerate(leaves) if iv.iter_type == E.REDUCE)
+        reduces = self.bodies[stage]
+        red = reduces[0]
+        # update: acc = combine(acc, source)
+        roots, offsets = self.root_values(stage, values, dom)
+        conv = self.converter(roots, dom)
+        targets = []
+        for k in range(len(reduces)):
+            buf, mins = self.buffer_of(stage.op.output(k))
+            idx = self.index([roots[iv][0].to_expr(roots[iv][1]) for iv in stage.op.axis],
+                             mins, dom)
+            targets.append((buf, idx))
+        accs = [E.BufferLoad(buf, idx, buf.dtype) for buf, idx in targets]
+        sources = [conv.visit(s) for s in red.source]
+        combined = red.combiner.combine(accs, sources)
+        if len(targets) == 1:
+            update = BufferStore(targets[0][0], combined[0], targets[0][1])
+        else:
+            temps = [E.Var(f"{buf.name}.v", buf.dtype) for buf, _ in targets]
+            update = seq(*[BufferStore(buf, t, idx) for (buf, idx), t in zip(targets, temps)])
+            for t, value in reversed(list(zip(temps, combined))):
+                update = LetStmt(t, value, update)
+        condition = conv.visit(red.condition)
+        if not (isinstance(condition, E.IntImm) and condition.value):
+            update = IfThenElse(condition, update)
+        update = self.guard(stage, roots, offsets, dom, update, with_reduce=True)
+        main = self.loops(stage, leaves[first:], update)
+        # init, in copies of the data-parallel loops inside the first reduction loop
+        init_values = dict(values)
+        copies = {}
+        for iv in leaves[first:]:
+            if iv.iter_type == E.REDUCE:
+                init_values[iv] = E.IntImm(iv.var.dtype, 0)
+            elif isinstance(values[iv], E.Var) and thread_of(stage, iv) is None:
+                copies[iv] = E.Var(iv.var.name + ".init", iv.var.dtype)
+                init_values[iv] = copies[iv]
+        init_dom = dict(dom)
+        for iv, v in copies.items():
+            init_dom[v] = dom[iv.var]
+        init_roots, init_offsets = self.root_values(stage, init_values, init_dom)
+        init_conv = self.converter(init_roots, init_dom)
+        inits = red.init if red.init else red.combiner.identity
+        init_stmts = []
+        for k in range(len(reduces)):
+            buf, mins = self.buffer_of(stage.op.output(k))
+            idx = self.index([init_roots[iv][0].to_expr(init_roots[iv][1])
+                              for iv in stage.op.axis], mins, init_dom)
+            init_stmts.append(BufferStore(buf, init_conv.visit(inits[k]), idx))
+        init = self.guard(stage, init_roots, init_offsets, init_dom, seq(*init_stmts),
+                          with_reduce=False)
+        spatial_inside = [iv for iv in leaves[first:] if iv.iter_type != E.REDUCE]
+        init = self.loops(stage, spatial_inside, init, copies=copies, attach=False)
+        return self.loops(stage, leaves[:first], seq(init, main))
+
+    # -- loops -----------------------------------------------------------------------------
+    def loops(self, stage, leaves, body, copies=None, attach=True):
+        for iv in reversed(leaves):
+            if attach:
+                body = self.insert_attached(stage, iv, body)
+            body = self.make_for(stage, iv, body, copies)
+        return body
+
+    def insert_attached(self, stage, iv, body):
+        producers = self.attached.get((id(stage), id(iv)))
+        if not producers:
+            return body
+        body = seq(*[self.stage_stmt(p) for p in producers], body)
+        for p in reversed(producers):
+            body = self.allocate(p, body)
+        return body
+
+    def make_for(self, stage, iv, body, copies=None):
+        extent = self.ranges[iv][1]
+        attr = stage.iter_attrs.get(iv)
+        thread = None if attr is None else attr.thread
+        if extent.is_const() and extent.const == 1 and thread is None:
+            return body
+        var = copies.get(iv) if copies and iv in copies else loop_var(stage, iv)
+        kind = ForKind.SERIAL if attr is None else attr.kind
+        if kind == ForKind.VECTORIZED and not extent.is_const():
+            raise LoweringError(
+                f"vectorize({iv.var.name}) on stage '{stage.name}': the loop extent "
+                f"'{extent.to_expr()}' is not a constant; split the axis by a constant "
+                f"factor and vectorize the inner part")
+        if kind == ForKind.UNROLLED and not extent.is_const():
+            kind = ForKind.SERIAL  # nothing to unroll without a known trip count
+        annotations = () if attr is None else tuple(
+            sorted((f"pragma_{k}", v) for k, v in attr.pragmas))
+        return For(var, E.IntImm(var.dtype, 0), extent.to_expr(var.dtype), kind, body,
+                   thread.thread_tag if thread is not None else "", annotations)
+
+
+def _aligned_strides(stage, shape) -> tuple:
+    """Strides padded as ``storage_align`` asks, or () for a compact layout."""
+    if not stage.storage_aligns:
+        return ()
+    aligns = {dim: (factor, offset) for dim, factor, offset in stage.storage_aligns}
+    strides = [None] * len(shape)
+    stride = E.IntImm(shape[-1].dtype, 1) if shape else None
+    for dim in reversed(range(len(shape))):
+        if dim in aligns:
+            factor, offset = aligns[dim]
+            stride = O.add(stride, O.floormod(O.sub(factor + offset, O.floormod(stride, factor)),
+                                              factor))
+        strides[dim] = stride
+        stride = O.mul(stride, shape[dim])
+    return tuple(strides)

@@ -1,0 +1,205 @@
+"""The :class:`Schedule`: one :class:`Stage` per operation, in dataflow order, plus the
+list of primitive steps applied so far (a schedule is plain data)."""
+from __future__ import annotations
+
+from ..errors import ScheduleError
+from ..te.tensor import ComputeOp, Operation, Tensor, post_order_ops
+from ..tir import expr as E
+from ..tir.functor import Mutator
+from .stage import INLINE, Stage
+
+
+def _as_ops(ops, what: str) -> list[Operation]:
+    if isinstance(ops, (Tensor, Operation)):
+        ops = [ops]
+    if not isinstance(ops, (list, tuple)) or not ops:
+        raise ScheduleError(f"{what}: expected a tensor, an operation or a list of them, "
+                            f"got {ops!r}")
+    result = []
+    for item in ops:
+        if isinstance(item, Tensor):
+            item = item.op
+        if not isinstance(item, Operation):
+            raise ScheduleError(f"{what}: expected tensors or operations, got {item!r}")
+        if not any(item is r for r in result):
+            result.append(item)
+    return result
+
+
+def create_schedule(ops) -> "Schedule":
+    """A default schedule (every stage computed at the root, loops in axis order) for the
+    given output tensors or operations: ``s = tl.create_schedule(C)``."""
+    return Schedule(_as_ops(ops, "create_schedule"))
+
+
+class _ReplaceProducers(Mutator):
+    def __init__(self, mapping):
+        self.mapping = mapping
+
+    def visit_ProducerLoad(self, node):
+        indices = self.visit_tuple(node.indices)
+        new = self.mapping.get(node.producer)
+        if new is None:
+            return node.replace(indices=indices)
+        return E.ProducerLoad(new, indices, node.dtype)
+
+
+def rebuild_compute(op: ComputeOp, body) -> ComputeOp:
+    """A copy of ``op`` with another body over the same axes."""
+    return ComputeOp(op.name, op.tag, op.attrs, op.axis, body,
+                     output_names=[t.name for t in op.outputs])
+
+
+class Schedule:
+    """Stages of a computation and the steps that scheduled them.
+
+    ``s[C]`` is the stage of tensor ``C`` (also after ``cache_write``/``rfactor`` replaced
+    its operation); ``s.steps`` lists the primitives applied, ``str(s)`` prints them as the
+    Python code that rebuilds the schedule.
+    """
+
+    def __init__(self, outputs: list[Operation]):
+        self.outputs: list[Operation] = list(outputs)
+        self.stages: list[Stage] = []
+        self.stage_map: dict[Operation, Stage] = {}
+        self.steps: list[dict] = []
+        self._lines: list[str] = []
+        self._initial_outputs = list(outputs)
+        self._stage_names: dict[str, Stage] = {}
+        for op in post_order_ops(self.outputs):
+            self._add_stage(op, len(self.stages))
+        for op in self.outputs:
+            self.stage_map[op].is_output = True
+
+    # -- stages ------------------------------------------------------------------------
+    def _unique_name(self, base: str) -> str:
+        name, k = base, 1
+        while name in self._stage_names:
+            name = f"{base}_{k}"
+            k += 1
+        return name
+
+    def _add_stage(self, op: Operation, position: int) -> Stage:
+        stage = Stage(self, op, self._unique_name(op.name))
+        self._stage_names[stage.name] = stage
+        self.stages.insert(position, stage)
+        self.stage_map[op] = stage
+        return stage
+
+    def __getitem__(self, key) -> Stage:
+        if isinstance(key, Stage):
+            return key
+        op = key.op if isinstance(key, Tensor) else key
+        stage = self.stage_map.get(op) if isinstance(op, Operation) else None
+        if stage is None:
+            name = getattr(key, "name", repr(key))
+            raise ScheduleError(f"s[{name}]: '{name}' is not part of this schedule; create "
+                                f"the schedule from the outputs that depend on it")
+        return stage
+
+    def stage_by_name(self, name: str) -> Stage:
+        stage = self._stage_names.get(name)
+        if stage is None:
+            raise ScheduleError(f"no stage named '{name}' in this schedule (stages: "
+                                f"{', '.join(s.name for s in self.stages)})")
+        return stage
+
+    def current_tensor(self, tensor: Tensor) -> Tensor:
+        """The tensor that now holds the values of ``tensor`` (operations are rebuilt by
+        cache_read/cache_write/rfactor)."""
+        return self[tensor].op.output(tensor.value_index)
+
+    def stage_of_tensor(self, tensor: Tensor) -> Stage:
+        return self.stage_map[tensor.op]
+
+    def read_stages(self, stage: Stage) -> list[Stage]:
+        """Stages whose outputs ``stage`` reads directly."""
+        result: list[Stage] = []
+        for t in getattr(stage.op, "input_tensors", ()):
+            producer = self.stage_map[t.op]
+            if not any(p is producer for p in result):
+                result.append(producer)
+        return result
+
+    def consumes(self, consumer: Stage, producer: Stage) -> bool:
+        """Whether ``consumer`` reads ``producer``, directly or through inlined stages."""
+        todo, seen = [consumer], set()
+        while todo:
+            stage = todo.pop()
+            for p in self.read_stages(stage):
+                if p is producer:
+                    return True
+                if p.attach_type == INLINE and id(p) not in seen:
+                    seen.add(id(p))
+                    todo.append(p)
+        return False
+
+    def replace_dataflow(self, mapping: dict[Tensor, Tensor], skip=()) -> None:
+        """Make every stage read ``mapping[t]`` instead of ``t``; rebuilt operations are
+        mapped in turn so that downstream readers follow.  Stages in ``skip`` keep their
+        reads."""
+        mapping = dict(mapping)
+        for stage in self.stages:
+            if stage.is_placeholder or any(stage is s for s in skip):
+                continue
+            op = stage.op
+            if not any(t in mapping for t in op.input_tensors):
+                continue
+            mutator = _ReplaceProducers(mapping)
+            new_op = rebuild_compute(op, [mutator.visit(b) for b in op.body])
+            self.set_stage_op(stage, new_op, keep_loops=True)
+            for old, new in zip(op.outputs, new_op.outputs):
+                mapping[old] = new
+
+    def set_stage_op(self, stage: Stage, new_op, keep_loops: bool) -> None:
+        """Point ``stage`` at ``new_op`` (same axes when ``keep_loops``)."""
+        old = stage.op
+        if keep_loops:
+            stage.op = new_op
+        else:
+            stage._reset(new_op)
+        self.stage_map[new_op] = stage
+        self.outputs = [new_op if o is old else o for o in self.outputs]
+
+    # -- steps -------------------------------------------------------------------------
+    def _record(self, step: dict) -> None:
+        from .steps import format_step
+        self.steps.append(step)
+        self._lines.append(format_step(self, step))
+
+    def __str__(self) -> str:
+        from .steps import steps_to_python
+        return steps_to_python(self)
+
+    def __repr__(self) -> str:
+        return f"Schedule({', '.join(s.name for s in self.stages)}; {len(self.steps)} steps)"
+
+    def to_json(self) -> str:
+        """The steps as a JSON string (see :meth:`from_json`)."""
+        from .steps import steps_to_json
+        return steps_to_json(self.steps)
+
+    @staticmethod
+    def from_json(text: str, outputs) -> "Schedule":
+        """Rebuild a schedule of the compute definition ``outputs`` from :meth:`to_json`."""
+        from .steps import replay, steps_from_json
+        return replay(steps_from_json(text), outputs)
+
+    # -- primitives on several stages ----------------------------------------------------
+    def cache_read(self, tensor, scope: str, readers) -> Tensor:
+        """A copy of ``tensor`` in memory ``scope`` that ``readers`` read instead:
+        ``AA = s.cache_read(A, "shared", [C])``."""
+        from .cache import cache_read
+        return cache_read(self, tensor, scope, readers)
+
+    def cache_write(self, tensor, scope: str) -> Tensor:
+        """Compute ``tensor`` into a buffer in ``scope`` first, then copy it out:
+        ``CC = s.cache_write(C, "local")``."""
+        from .cache import cache_write
+        return cache_write(self, tensor, scope)
+
+    def rfactor(self, tensor, axis, factor_axis: int = 0) -> Tensor:
+        """Factor the reduction of ``tensor`` over the leaf ``axis`` into a new stage that
+        keeps ``axis`` as a data-parallel dimension: ``CF = s.rfactor(C, ki)``."""
+        from .rfactor import rfactor
+        return rfactor(self, tensor, axis, factor_axis)

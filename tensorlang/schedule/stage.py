@@ -1,0 +1,413 @@
+"""Stages and the loop primitives: split, fuse, reorder, tile, vectorize, unroll, parallel,
+bind, pragma, storage_align.
+
+A :class:`Stage` schedules one operation.  Its loops are *leaf iteration variables*
+derived from the operation's axes through relations (:class:`Split`, :class:`Fuse`), as in
+TVM; annotations (parallel, vectorized, thread binding, pragmas) sit on leaves.  Every
+primitive validates its arguments first and raises :class:`ScheduleError` naming the
+stage, the axis and the rule, then appends a step to ``schedule.steps``.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from ..errors import ScheduleError
+from ..tir import expr as E
+from ..tir.stmt import ForKind
+
+
+@dataclass(eq=False)
+class Split:
+    """``parent = outer * factor + inner`` (``factor`` or ``nparts`` given)."""
+    parent: E.IterVar
+    outer: E.IterVar
+    inner: E.IterVar
+    factor: int | None
+    nparts: int | None
+
+
+@dataclass(eq=False)
+class Fuse:
+    """``fused = outer * extent(inner) + inner``."""
+    outer: E.IterVar
+    inner: E.IterVar
+    fused: E.IterVar
+
+
+@dataclass(eq=False)
+class IterAttr:
+    """Annotations of a leaf loop."""
+    kind: str = ForKind.SERIAL
+    thread: E.IterVar | None = None
+    pragmas: list = field(default_factory=list)
+
+
+ROOT, INLINE, SCOPE = "root", "inline", "scope"
+
+
+def _axis_name(iv) -> str:
+    return iv.var.name if isinstance(iv, E.IterVar) else repr(iv)
+
+
+def _check_int(value, what: str, prim: str, stage: str) -> int:
+    if isinstance(value, E.IntImm) and not value.dtype.is_bool:
+        value = value.value
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ScheduleError(f"{prim} on stage '{stage}': {what} must be a positive int, "
+                            f"got {value!r}")
+    if value <= 0:
+        raise ScheduleError(f"{prim} on stage '{stage}': {what} must be a positive int, "
+                            f"got {value}")
+    return value
+
+
+class Stage:
+    """The schedule of one operation: ``s[C]``.
+
+    ``op`` is the stage's current operation (``cache_write`` and ``rfactor`` replace it;
+    use ``s[C].op.axis`` afterwards); ``leaf_iter_vars`` are its loops, outermost first.
+    """
+
+    def __init__(self, schedule, op, name: str):
+        self.schedule = schedule
+        self.origin_op = op
+        self.name = name
+        self.scope = "global"
+        self.is_output = False
+        self.attach_type = ROOT
+        self.attach_stage: Stage | None = None
+        self.attach_ivar: E.IterVar | None = None
+        self.storage_aligns: list[tuple[int, int, int]] = []
+        self._reset(op)
+
+    def _reset(self, op) -> None:
+        """Point the stage at ``op`` with fresh, unscheduled loops."""
+        self.op = op
+        roots = list(getattr(op, "axis", ())) + list(getattr(op, "reduce_axis", ()))
+        self.all_iter_vars: list[E.IterVar] = list(roots)
+        self.leaf_iter_vars: list[E.IterVar] = list(roots)
+        self.relations: list = []
+        self.iter_attrs: dict[E.IterVar, IterAttr] = {}
+        self._names = {iv.var.name for iv in roots}
+
+    # -- helpers --------------------------------------------------------------------
+    @property
+    def is_placeholder(self) -> bool:
+        return not hasattr(self.op, "body")
+
+    @property
+    def root_iter_vars(self) -> list[E.IterVar]:
+        return list(self.op.axis) + list(self.op.reduce_axis)
+
+    def __repr__(self) -> str:
+        return f"Stage({self.name})"
+
+    def leaf_index(self, iv) -> int:
+        for k, leaf in enumerate(self.leaf_iter_vars):
+            if leaf is iv:
+                return k
+        return -1
+
+    def _fresh_name(self, base: str) -> str:
+        name = base
+        k = 1
+        while name in self._names:
+            name = f"{base}_{k}"
+            k += 1
+        self._names.add(name)
+        return name
+
+    def _new_iter_var(self, name: str, like: E.IterVar, iter_type: str) -> E.IterVar:
+        iv = E.IterVar(E.Var(self._fresh_name(name), like.var.dtype), None, iter_type)
+        self.all_iter_vars.append(iv)
+        return iv
+
+    def _require_leaf(self, iv, prim: str) -> None:
+        if not isinstance(iv, E.IterVar):
+            raise ScheduleError(f"{prim} on stage '{self.name}': expected an axis (IterVar), "
+                                f"got {type(iv).__name__} {iv!r}")
+        if self.leaf_index(iv) < 0:
+            if any(x is iv for x in self.all_iter_vars):
+                why = "it was already split or fused; use the axes that returned"
+            elif self.is_placeholder:
+                why = "placeholders have no loops to schedule"
+            else:
+                why = ("it belongs to another stage or to an earlier operation of this "
+                       "stage (after cache_write/rfactor use s[...].op.axis)")
+            raise ScheduleError(f"{prim} on stage '{self.name}': axis '{iv.var.name}' is "
+                                f"not a leaf of this stage: {why}")
+
+    def _require_compute(self, prim: str) -> None:
+        if self.is_placeholder:
+            raise ScheduleError(f"{prim} on stage '{self.name}': '{self.name}' is a "
+                                f"placeholder (an input); only computed stages can be "
+                                f"scheduled")
+
+    def _record(self, step: dict) -> None:
+        self.schedule._record(dict(step, stage=self.name))
+
+    def _attr(self, iv) -> IterAttr:
+        attr = self.iter_attrs.get(iv)
+        if attr is None:
+            attr = self.iter_attrs[iv] = IterAttr()
+        return attr
+
+    def static_extent(self, iv) -> int | None:
+        """The loop extent of ``iv`` when known before bound inference, else None."""
+        if iv.dom is not None:
+            return iv.dom.extent.value if isinstance(iv.dom.extent, E.IntImm) else None
+        for rel in self.relations:
+            if isinstance(rel, Split) and (rel.outer is iv or rel.inner is iv):
+                parent = self.static_extent(rel.parent)
+                if rel.factor is not None:
+                    if rel.inner is iv:
+                        return rel.factor
+                    return None if parent is None else -(-parent // rel.factor)
+                if rel.outer is iv:
+                    return rel.nparts
+                return None if parent is None else -(-parent // rel.nparts)
+            if isinstance(rel, Fuse) and rel.fused is iv:
+                a, b = self.static_extent(rel.outer), self.static_extent(rel.inner)
+                return None if a is None or b is None else a * b
+        return None
+
+    # -- loop primitives --------------------------------------------------------------
+    def split(self, parent, factor=None, nparts=None):
+        """Split ``parent`` into ``(outer, inner)`` with ``inner`` of extent ``factor``
+        (or ``outer`` of extent ``nparts``): ``xo, xi = s[C].split(x, factor=32)``."""
+        prim = f"split({_axis_name(parent)})"
+        self._require_compute(prim)
+        self._require_leaf(parent, prim)
+        if (factor is None) == (nparts is None):
+            raise ScheduleError(f"{prim} on stage '{self.name}': give exactly one of "
+                                f"factor= or nparts=")
+        if factor is not None:
+            factor = _check_int(factor, "factor", prim, self.name)
+        else:
+            nparts = _check_int(nparts, "nparts", prim, self.name)
+        step = {"primitive": "split", "axis": parent.var.name}
+        step.update({"factor": factor} if factor is not None else {"nparts": nparts})
+        outer, inner = self._split(parent, factor, nparts)
+        step["outputs"] = [outer.var.name, inner.var.name]
+        self._record(step)
+        return outer, inner
+
+    def _split(self, parent, factor, nparts):
+        outer = self._new_iter_var(parent.var.name + ".outer", parent, parent.iter_type)
+        inner = self._new_iter_var(parent.var.name + ".inner", parent, parent.iter_type)
+        self.relations.append(Split(parent, outer, inner, factor, nparts))
+        k = self.leaf_index(parent)
+        self.leaf_iter_vars[k:k + 1] = [outer, inner]
+        return outer, inner
+
+    def fuse(self, *axes):
+        """Fuse adjacent leaves (outer first) into one loop: ``f = s[C].fuse(x, y)``."""
+        if len(axes) == 1 and isinstance(axes[0], (list, tuple)):
+            axes = tuple(axes[0])
+        prim = f"fuse({', '.join(_axis_name(a) for a in axes)})"
+        self._require_compute(prim)
+        if not axes:
+            raise ScheduleError(f"fuse() on stage '{self.name}': give at least one axis")
+        for iv in axes:
+            self._require_leaf(iv, prim)
+        positions = [self.leaf_index(iv) for iv in axes]
+        for a, b, pa, pb in zip(axes, axes[1:], positions, positions[1:]):
+            if a is b:
+                raise ScheduleError(f"{prim} on stage '{self.name}': axis '{a.var.name}' "
+                                    f"given twice")
+            if pb != pa + 1:
+                raise ScheduleError(
+                    f"{prim} on stage '{self.name}': axes '{a.var.name}' and "
+                    f"'{b.var.name}' are not adjacent loops (outer first); reorder them "
+                    f"next to each other before fusing")
+        kinds = {iv.iter_type for iv in axes}
+        if E.REDUCE in kinds and len(kinds) > 1:
+            raise ScheduleError(f"{prim} on stage '{self.name}': cannot fuse a reduction "
+                                f"axis with a data-parallel axis")
+        for iv in axes:
+            if iv in self.iter_attrs and self.iter_attrs[iv].kind != ForKind.SERIAL:
+                raise ScheduleError(f"{prim} on stage '{self.name}': axis '{iv.var.name}' "
+                                    f"is already {self.iter_attrs[iv].kind}; fuse before "
+                                    f"annotating")
+        fused = self._fuse(axes)
+        self._record({"primitive": "fuse", "axes": [a.var.name for a in axes],
+                      "outputs": [fused.var.name]})
+        return fused
+
+    def _fuse(self, axes):
+        fused = axes[0]
+        for inner in axes[1:]:
+            name = f"{fused.var.name}.{inner.var.name}.fused" if fused is axes[0] else \
+                fused.var.name[:-len(".fused")] + f".{inner.var.name}.fused"
+            new = self._new_iter_var(name, fused, fused.iter_type)
+            self.relations.append(Fuse(fused, inner, new))
+            k = self.leaf_index(fused)
+            self.leaf_iter_vars[k:k + 2] = [new]
+            fused = new
+        return fused
+
+    def reorder(self, *axes):
+        """Put the given leaves in this order (the positions they occupy among the leaves
+        are refilled in the order given): ``s[C].reorder(xo, yo, k, xi, yi)``."""
+        if len(axes) == 1 and isinstance(axes[0], (list, tuple)):
+            axes = tuple(axes[0])
+        prim = f"reorder({', '.join(_axis_name(a) for a in axes)})"
+        self._require_compute(prim)
+        for k, iv in enumerate(axes):
+            self._require_leaf(iv, prim)
+            if any(x is iv for x in axes[:k]):
+                raise ScheduleError(f"{prim} on stage '{self.name}': axis '{iv.var.name}' "
+                                    f"given twice")
+        self._reorder(axes)
+        self._record({"primitive": "reorder", "axes": [a.var.name for a in axes]})
+
+    def _reorder(self, axes):
+        positions = sorted(self.leaf_index(iv) for iv in axes)
+        for pos, iv in zip(positions, axes):
+            self.leaf_iter_vars[pos] = iv
+
+    def tile(self, x_parent, y_parent, x_factor, y_factor):
+        """Split ``x`` and ``y`` and reorder to ``(xo, yo, xi, yi)``, which it returns."""
+        prim = f"tile({_axis_name(x_parent)}, {_axis_name(y_parent)})"
+        self._require_compute(prim)
+        self._require_leaf(x_parent, prim)
+        self._require_leaf(y_parent, prim)
+        if x_parent is y_parent:
+            raise ScheduleError(f"{prim} on stage '{self.name}': axis "
+                                f"'{x_parent.var.name}' given twice")
+        x_factor = _check_int(x_factor, "x_factor", prim, self.name)
+        y_factor = _check_int(y_factor, "y_factor", prim, self.name)
+        xo, xi = self._split(x_parent, x_factor, None)
+        yo, yi = self._split(y_parent, y_factor, None)
+        self._reorder((xo, yo, xi, yi))
+        self._record({"primitive": "tile", "x": x_parent.var.name, "y": y_parent.var.name,
+                      "x_factor": x_factor, "y_factor": y_factor,
+                      "outputs": [v.var.name for v in (xo, yo, xi, yi)]})
+        return xo, yo, xi, yi
+
+    def _annotate(self, iv, kind: str, prim: str, allow_reduce: bool) -> None:
+        self._require_compute(prim)
+        self._require_leaf(iv, prim)
+        if not allow_reduce and iv.iter_type == E.REDUCE:
+            verb = {ForKind.VECTORIZED: "vectorized", ForKind.PARALLEL: "run in parallel",
+                    ForKind.THREAD_BINDING: "bound to a thread"}.get(kind, kind)
+            raise ScheduleError(f"{prim} on stage '{self.name}': axis '{iv.var.name}' is a "
+                                f"reduction axis, which cannot be {verb}; factor it out "
+                                f"with rfactor first, or unroll it")
+        attr = self.iter_attrs.get(iv)
+        if attr is not None and attr.thread is not None and kind != ForKind.THREAD_BINDING:
+            raise ScheduleError(f"{prim} on stage '{self.name}': axis '{iv.var.name}' is "
+                                f"already bound to '{attr.thread.thread_tag}'")
+
+    def vectorize(self, iv) -> None:
+        """Run the leaf ``iv`` (of constant extent) as SIMD lanes."""
+        prim = f"vectorize({_axis_name(iv)})"
+        self._annotate(iv, ForKind.VECTORIZED, prim, allow_reduce=False)
+        if not _constant_extent_possible(self, iv):
+            raise ScheduleError(f"{prim} on stage '{self.name}': axis '{iv.var.name}' has "
+                                f"a non-constant extent; split it by a constant factor and "
+                                f"vectorize the inner axis")
+        self._attr(iv).kind = ForKind.VECTORIZED
+        self._record({"primitive": "vectorize", "axis": iv.var.name})
+
+    def unroll(self, iv) -> None:
+        """Unroll the leaf ``iv``."""
+        self._annotate(iv, ForKind.UNROLLED, f"unroll({_axis_name(iv)})", allow_reduce=True)
+        self._attr(iv).kind = ForKind.UNROLLED
+        self._record({"primitive": "unroll", "axis": iv.var.name})
+
+    def parallel(self, iv) -> None:
+        """Run the leaf ``iv`` on several CPU threads."""
+        self._annotate(iv, ForKind.PARALLEL, f"parallel({_axis_name(iv)})",
+                       allow_reduce=False)
+        self._attr(iv).kind = ForKind.PARALLEL
+        self._record({"primitive": "parallel", "axis": iv.var.name})
+
+    def bind(self, iv, thread_ivar) -> None:
+        """Bind the leaf ``iv`` to a GPU thread index: ``bind(bx, te.thread_axis("blockIdx.x"))``."""
+        tag = getattr(thread_ivar, "thread_tag", "")
+        prim = f"bind({_axis_name(iv)}, {tag or repr(thread_ivar)})"
+        self._annotate(iv, ForKind.THREAD_BINDING, prim, allow_reduce=False)
+        if not isinstance(thread_ivar, E.IterVar) or thread_ivar.iter_type != E.THREAD \
+                or not tag:
+            raise ScheduleError(f"{prim} on stage '{self.name}': bind needs a thread axis "
+                                f"made by te.thread_axis(\"threadIdx.x\"), got "
+                                f"{thread_ivar!r}")
+        for other, attr in self.iter_attrs.items():
+            if attr.thread is not None and attr.thread.thread_tag == tag and other is not iv:
+                raise ScheduleError(f"{prim} on stage '{self.name}': thread tag '{tag}' is "
+                                    f"already bound to axis '{other.var.name}' of this stage")
+        attr = self._attr(iv)
+        attr.kind = ForKind.THREAD_BINDING
+        attr.thread = thread_ivar
+        self._record({"primitive": "bind", "axis": iv.var.name, "thread": tag})
+
+    def pragma(self, iv, name: str, value=1) -> None:
+        """Attach the pragma ``name`` (with ``value``) to the leaf loop ``iv``."""
+        prim = f"pragma({_axis_name(iv)}, {name!r})"
+        self._require_compute(prim)
+        self._require_leaf(iv, prim)
+        if not isinstance(name, str) or not name.isidentifier():
+            raise ScheduleError(f"{prim} on stage '{self.name}': the pragma name must be an "
+                                f"identifier string, got {name!r}")
+        if isinstance(value, E.IntImm):
+            value = value.value
+        if not isinstance(value, (int, float, str)):
+            raise ScheduleError(f"{prim} on stage '{self.name}': the pragma value must be an "
+                                f"int, float or str, got {value!r}")
+        self._attr(iv).pragmas.append((name, value))
+        self._record({"primitive": "pragma", "axis": iv.var.name, "name": name,
+                      "value": value})
+
+    def storage_align(self, iv, factor: int, offset: int) -> None:
+        """Pad the buffer of this stage so that the stride of the dimension of ``iv`` is
+        ``k * factor + offset`` (avoids shared-memory bank conflicts)."""
+        prim = f"storage_align({_axis_name(iv)}, {factor!r}, {offset!r})"
+        self._require_compute(prim)
+        axes = list(self.op.axis)
+        dim = next((k for k, a in enumerate(axes) if a is iv), -1)
+        if dim < 0:
+            raise ScheduleError(f"{prim} on stage '{self.name}': axis '{_axis_name(iv)}' is "
+                                f"not a data-parallel axis of s[{self.name}].op.axis")
+        factor = _check_int(factor, "factor", prim, self.name)
+        if isinstance(offset, bool) or not isinstance(offset, int) or not 0 <= offset < factor:
+            raise ScheduleError(f"{prim} on stage '{self.name}': offset must be an int in "
+                                f"[0, factor), got {offset!r}")
+        self.storage_aligns = [a for a in self.storage_aligns if a[0] != dim]
+        self.storage_aligns.append((dim, factor, offset))
+        self._record({"primitive": "storage_align", "axis": iv.var.name,
+                      "factor": factor, "offset": offset})
+
+    def set_scope(self, scope: str) -> None:
+        """Store this stage's result in memory scope ``scope``."""
+        from .cache import check_scope
+        check_scope(scope, f"set_scope({scope!r})", self.name)
+        self._require_compute(f"set_scope({scope!r})")
+        self.scope = scope
+        self._record({"primitive": "set_scope", "scope": scope})
+
+    # -- attachment (see attach.py) ---------------------------------------------------
+    def compute_at(self, parent, axis) -> None:
+        """Compute this stage inside loop ``axis`` of stage ``parent``, only the region
+        that one iteration of ``parent`` needs."""
+        from .attach import compute_at
+        compute_at(self, parent, axis)
+
+    def compute_inline(self) -> None:
+        """Substitute this stage's expression into its consumers."""
+        from .attach import compute_inline
+        compute_inline(self)
+
+    def compute_root(self) -> None:
+        """Compute this stage fully, at the outermost level (the default)."""
+        from .attach import compute_root
+        compute_root(self)
+
+
+def _constant_extent_possible(stage: Stage, iv) -> bool:
+    """False when ``iv``'s extent is certainly symbolic.  An output always covers its whole
+    domain, so its extents are known now; other stages may still be attached somewhere
+    that makes the extent constant, which lowering checks."""
+    if stage.static_extent(iv) is not None:
+        return True
+    return not stage.is_output

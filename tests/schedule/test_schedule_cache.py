@@ -1,0 +1,122 @@
+"""cache_read / cache_write / set_scope / storage_align."""
+from __future__ import annotations
+
+import tensorlang as tl
+from tensorlang import te
+from tensorlang.tir import stmt as S
+from tensorlang.tir.functor import post_order_visit
+
+
+
+def matmul(m, n, k):
+    A = te.placeholder((m, k), name="A")
+    B = te.placeholder((k, n), name="B")
+    r = te.reduce_axis((0, k), name="k")
+    C = te.compute((m, n), lambda i, j: te.sum(A[i, r] * B[r, j], axis=r), name="C")
+    return A, B, C
+
+
+def allocations(func):
+    found = {}
+    post_order_visit(func.body, lambda n: found.__setitem__(n.buffer.name, n.buffer)
+                     if isinstance(n, S.Allocate) else None)
+    return found
+
+
+def test_cache_write_keeps_original_axes_and_names(check):
+    A, B, C = matmul(16, 16, 8)
+    s = tl.create_schedule(C)
+    CC = s.cache_write(C, "local")
+    assert CC.name == "C.local" and s[CC].scope == "local"
+    assert s[C].op.axis == C.op.axis  # the copy-out keeps C's axes
+    assert [iv.var.name for iv in s[CC].op.axis] == ["i.c", "j.c"]
+    xo, yo, xi, yi = s[C].tile(C.op.axis[0], C.op.axis[1], 4, 4)
+    s[CC].compute_at(s[C], yo)
+    func = check(s, [A, B], [C])
+    buf = allocations(func)["C.local"]
+    assert buf.scope == "local" and [e.value for e in buf.shape] == [4, 4]
+
+
+def test_cache_write_reduction_reorder(check):
+    A, B, C = matmul(10, 12, 9)
+    s = tl.create_schedule(C)
+    CC = s.cache_write(C, "global")
+    xo, yo, xi, yi = s[C].tile(C.op.axis[0], C.op.axis[1], 4, 8)
+    s[CC].compute_at(s[C], yo)
+    xc, yc = s[CC].op.axis
+    ko, ki = s[CC].split(s[CC].op.reduce_axis[0], factor=4)
+    s[CC].reorder(ko, xc, ki, yc)
+    s[CC].vectorize(yc)
+    check(s, [A, B], [C])
+
+
+def test_cache_read_into_shared_with_threads(check):
+    A, B, C = matmul(16, 16, 16)
+    s = tl.create_schedule(C)
+    AA = s.cache_read(A, "shared", [C])
+    BB = s.cache_read(B, "shared", [C])
+    CL = s.cache_write(C, "local")
+    assert AA.name == "A.shared" and BB.name == "B.shared"
+    by, bx, ty, tx = s[C].tile(C.op.axis[0], C.op.axis[1], 8, 8)
+    s[C].bind(by, te.thread_axis("blockIdx.y"))
+    s[C].bind(bx, te.thread_axis("blockIdx.x"))
+    s[C].bind(ty, te.thread_axis("threadIdx.y"))
+    s[C].bind(tx, te.thread_axis("threadIdx.x"))
+    s[CL].compute_at(s[C], tx)
+    ko, ki = s[CL].split(s[CL].op.reduce_axis[0], factor=4)
+    s[AA].compute_at(s[CL], ko)
+    s[BB].compute_at(s[CL], ko)
+    for XX in (AA, BB):
+        fused = s[XX].fuse(*s[XX].op.axis)
+        _, t = s[XX].split(fused, factor=8)
+        s[XX].bind(t, te.thread_axis("threadIdx.x"))
+    func = check(s, [A, B], [C])
+    bufs = allocations(func)
+    # shared tiles cover the whole block: threads are relaxed for shared scope
+    assert [e.value for e in bufs["A.shared"].shape] == [8, 4]
+    assert [e.value for e in bufs["B.shared"].shape] == [4, 8]
+    assert bufs["C.local"].scope == "local" and [e.value for e in bufs["C.local"].shape] == [1, 1]
+
+
+def test_cache_read_for_one_of_two_readers(check):
+    A = te.placeholder((12,), name="A")
+    B = te.compute((12,), lambda i: A[i] + 1.0, name="B")
+    C = te.compute((12,), lambda i: A[i] * B[i], name="C")
+    s = tl.create_schedule(C)
+    AL = s.cache_read(A, "local", [B])
+    assert [t.name for t in s[B].op.input_tensors] == ["A.local"]
+    assert [t.name for t in s[C].op.input_tensors] == ["A", "B"]
+    check(s, [A], [C])
+    assert s[AL].op.input_tensors[0] is A
+
+
+def test_cache_read_of_computed_tensor_follows_dataflow(check):
+    A = te.placeholder((12,), name="A")
+    B = te.compute((12,), lambda i: A[i] + 1.0, name="B")
+    C = te.compute((12,), lambda i: B[i] * 2.0, name="C")
+    D = te.compute((12,), lambda i: C[i] - B[i], name="D")
+    s = tl.create_schedule(D)
+    s.cache_read(B, "global", [C])
+    s.cache_write(C, "local")
+    check(s, [A], [D])
+
+
+def test_storage_align_pads_rows(check):
+    A = te.placeholder((8, 8), name="A")
+    B = te.compute((8, 8), lambda i, j: A[i, j] + 1.0, name="B")
+    C = te.compute((8, 8), lambda i, j: B[j, i] * 2.0, name="C")
+    s = tl.create_schedule(C)
+    s[B].storage_align(s[B].op.axis[0], 8, 1)
+    func = check(s, [A], [C])
+    buf = allocations(func)["B"]
+    assert [e.value for e in buf.strides] == [9, 1]
+
+
+def test_set_scope(check):
+    A = te.placeholder((8,), name="A")
+    B = te.compute((8,), lambda i: A[i] + 1.0, name="B")
+    C = te.compute((8,), lambda i: B[i] * 2.0, name="C")
+    s = tl.create_schedule(C)
+    s[B].set_scope("local")
+    func = check(s, [A], [C])
+    assert allocations(func)["B"].scope == "local"
