@@ -1,0 +1,46 @@
+"""Shared helpers of the benchmark scripts: medians of repeated timings, numpy baselines
+measured in the same run, and a table printer."""
+from __future__ import annotations
+
+import os
+import platform
+import statistics
+import sys
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+
+def median_seconds(fn, repeat: int = 7, number: int = 1, warmup: int = 1) -> float:
+    """Median over ``repeat`` runs of the mean time of ``number`` calls of ``fn()``."""
+    for _ in range(warmup):
+        fn()
+    samples = []
+    for _ in range(repeat):
+        start = time.perf_counter()
+        for _ in range(number):
+            fn()
+        samples.append((time.perf_counter() - start) / number)
+    return statistics.median(samples)
+
+
+def module_seconds(mod, *args, repeat: int = 7, number: int = 3) -> float:
+    """Median over ``repeat`` of ``mod.time`` (each the mean of ``number`` calls)."""
+    return statistics.median(mod.time(*args, number=number, repeat=1) for _ in range(repeat))
+
+
+def machine_description() -> str:
+    import llvmlite.binding as llvm
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    threads = os.environ.get("TL_NUM_THREADS", str(cores))
+    return (f"{platform.processor() or platform.machine()}, LLVM cpu {llvm.get_host_cpu_name()}, "
+            f"{cores} cores, TL_NUM_THREADS={threads}, python {platform.python_version()}")
+
+
+def print_table(title: str, header: list[str], rows: list[list]) -> None:
+    print(f"\n{title}")
+    widths = [max(len(str(h)), *(len(str(r[i])) for r in rows)) for i, h in enumerate(header)]
+    print("| " + " | ".join(str(h).ljust(w) for h, w in zip(header, widths)) + " |")
+    print("|" + "|".join("-" * (w + 2) for w in widths) + "|")
+    for row in rows:
+        print("| " + " | ".join(str(c).ljust(w) for c, w in zip(row, widths)) + " |")

@@ -1,0 +1,9 @@
+"""The LLVM CPU backend: code generation with llvmlite, JIT loading, the parallel
+runtime, the compile cache and shared-library export.
+
+>>> mod = tensorlang.target.llvm.build(func, "llvm")
+>>> mod(a, b, c)
+"""
+from .build import BuildOptions, build, prepare_for_codegen  # noqa: F401
+from .export import load_module  # noqa: F401
+from .module import Module  # noqa: F401

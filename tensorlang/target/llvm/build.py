@@ -1,0 +1,143 @@
+"""``build``: a lowered PrimFunc to a callable CPU :class:`Module`.
+
+The steps, in order: look the function up in the compile cache; on a miss run the
+code-generation preparation passes (vectorize, unroll, simplify), generate LLVM IR,
+optimise it at O3 with the new pass manager, emit position-independent object code,
+store it in the cache; finally load the object code into the process.
+"""
+from __future__ import annotations
+
+import dataclasses
+import importlib
+from dataclasses import dataclass
+
+from ...errors import BuildError, TensorLangValueError
+from ...tir import stmt as S
+from ...tir.functor import post_order_visit
+from ...tir.printer import format_node
+from ..target import Target, as_target
+from . import cache
+from .codegen import CodeGenLLVM
+from .jit import JitLibrary, add_function_attributes, compile_ir, function_attributes, \
+    target_machine
+from .module import Module
+from .signature import Signature
+
+
+@dataclass(frozen=True)
+class BuildOptions:
+    """Options of an llvm build.
+
+    ``bounds_check``: every buffer access checks its index and the call raises
+    ``IndexError`` instead of touching memory out of bounds (slower).
+    ``opt_level``: LLVM optimisation level 0-3.  ``use_cache``: read and write the
+    on-disk compile cache."""
+    bounds_check: bool = False
+    opt_level: int = 3
+    use_cache: bool = True
+
+    def key(self) -> str:
+        # use_cache does not change the code, so it is not part of the key
+        return f"bounds_check={self.bounds_check} opt_level={self.opt_level}"
+
+
+def make_options(options=None, **overrides) -> BuildOptions:
+    """BuildOptions from an instance, a dict, keyword arguments, or nothing."""
+    if options is None:
+        options = BuildOptions()
+    elif isinstance(options, dict):
+        overrides = {**options, **overrides}
+        options = BuildOptions()
+    elif not isinstance(options, BuildOptions):
+        raise TensorLangValueError(f"build options must be a BuildOptions or a dict, got "
+                                   f"{type(options).__name__}")
+    known = {f.name for f in dataclasses.fields(BuildOptions)}
+    unknown = sorted(set(overrides) - known)
+    if unknown:
+        raise TensorLangValueError(f"unknown llvm build option(s) {unknown}; known: "
+                                   f"{sorted(known)}")
+    options = dataclasses.replace(options, **overrides)
+    if options.opt_level not in (0, 1, 2, 3):
+        raise TensorLangValueError(f"opt_level={options.opt_level} must be 0, 1, 2 or 3")
+    return options
+
+
+#: passes that shape TIR for code generation: (module, function); absent ones are skipped
+_PREPARATION_PASSES = (("vectorize", "vectorize_loops"), ("unroll", "unroll_loops"),
+                       ("simplify", "simplify"))
+
+
+def prepare_for_codegen(func: S.PrimFunc) -> S.PrimFunc:
+    """Turn vectorized loops into vector code, unroll unrolled loops, simplify."""
+    for module_name, function_name in _PREPARATION_PASSES:
+        try:
+            module = importlib.import_module(f"tensorlang.tir.transform.{module_name}")
+        except ImportError:
+            continue
+        transform = getattr(module, function_name, None)
+        if transform is not None:
+            func = transform(func)
+    return func
+
+
+def _ir_key(func: S.PrimFunc) -> str:
+    """Text identifying the function's IR, including what the printer leaves implicit
+    (loop variable types, parameter strides)."""
+    extra = []
+
+    def note(node):
+        if isinstance(node, S.For):
+            extra.append(str(node.loop_var.dtype))
+    post_order_visit(func.body, note)
+    strides = [format_node(s) for b in func.buffers for s in b.strides]
+    return "\n".join([format_node(func), " ".join(extra), " ".join(strides),
+                      repr(sorted((k, repr(v)) for k, v in func.attrs))])
+
+
+def build(func: S.PrimFunc, target: Target | str | None = None, options=None,
+          **option_values) -> Module:
+    """Compile ``func`` (a lowered PrimFunc) for the CPU ``target`` (default: host).
+
+    >>> mod = build(func, "llvm", bounds_check=True)
+    >>> mod(a, b, c)
+    """
+    if not isinstance(func, S.PrimFunc):
+        raise TensorLangValueError(f"build needs a PrimFunc (from tl.lower), got "
+                                   f"{type(func).__name__}")
+    target = as_target(target)
+    if target.kind != "llvm":
+        raise BuildError(f"tensorlang.target.llvm.build cannot compile for target "
+                         f"'{target}'; use target \"llvm\"")
+    if not target.is_host:
+        raise BuildError(f"target '{target}' names another machine (-mtriple); only the "
+                         f"host can run compiled code")
+    options = make_options(options, **option_values)
+    triple, cpu, features = target.triple, target.mcpu, ",".join(target.mattr)
+
+    key = None
+    if options.use_cache:
+        key = cache.make_key(_ir_key(func), target.cache_key(), options.key())
+        entry = cache.load(key)
+        if entry is not None:
+            object_code, header, ir_blob = entry
+            signature = Signature.from_json(header["signature"])
+            return _load(signature, object_code,
+                         lambda: cache.decompress_ir(ir_blob), (triple, cpu, features))
+
+    prepared = prepare_for_codegen(func)
+    generator = CodeGenLLVM(target, bounds_check=options.bounds_check)
+    ir_module, signature = generator.generate(prepared)
+    attributes = function_attributes(cpu, features, target.vector_bits)
+    ir_text = add_function_attributes(str(ir_module), attributes)
+    machine = target_machine(triple, cpu, features, options.opt_level)
+    object_code, optimised = compile_ir(ir_text, machine, options.opt_level)
+    if key is not None:
+        cache.store(key, object_code, {"signature": signature.to_json()}, optimised)
+    return _load(signature, object_code, optimised, (triple, cpu, features))
+
+
+def _load(signature: Signature, object_code: bytes, ir_text, target_info) -> Module:
+    library = JitLibrary(object_code, *target_info)
+    address = library.address_of(signature.symbol)
+    return Module(signature, address, library, object_code=object_code, ir_text=ir_text,
+                  target_info=target_info)

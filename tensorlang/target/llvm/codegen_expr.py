@@ -1,0 +1,343 @@
+"""Code generation of TIR expressions into LLVM instructions.
+
+The operator spellings live in tables keyed by node class; the visitor methods only choose
+the table (integer, unsigned or float) and handle the cases that need more than one
+instruction: floor division, casts, bfloat16 rounding, selects that must not evaluate the
+branch not taken, ramps and broadcasts.
+"""
+from __future__ import annotations
+
+import llvmlite.ir as ir
+
+from ...errors import BuildError, InternalError
+from ...tir import expr as E
+from ...tir.datatype import DataType
+from ...tir.functor import Visitor
+from .fallback_math import emit_fallback_math
+from .types import I1, I32, const_of, float_compute_type, value_type
+
+try:  # vector polynomial expansions of the math functions, where available
+    from .math import emit_math as _emit_math
+except ImportError:  # pragma: no cover - depends on the math library being present
+    _emit_math = None
+
+#: integer arithmetic; the bool says whether signed overflow is undefined (nsw), which
+#: lets LLVM widen 32-bit index arithmetic to 64-bit addresses as C compilers do
+_INT_BINARY = {E.Add: "add", E.Sub: "sub", E.Mul: "mul"}
+_FLOAT_BINARY = {E.Add: "fadd", E.Sub: "fsub", E.Mul: "fmul", E.Div: "fdiv"}
+_COMPARE = {E.EQ: "==", E.NE: "!=", E.LT: "<", E.LE: "<=", E.GT: ">", E.GE: ">="}
+#: fused multiply-add may be formed from fmul + fadd (as C compilers do by default)
+_FLOAT_FLAGS = ("contract",)
+
+
+def _has_memory_access(expr) -> bool:
+    """Whether evaluating ``expr`` reads memory or may trap (so it must not be speculated)."""
+    found = False
+
+    class _Finder(Visitor):
+        def visit_BufferLoad(self, node):
+            nonlocal found
+            found = True
+
+        def visit_FloorDiv(self, node):
+            nonlocal found
+            if node.dtype.is_integer and not isinstance(node.b, (E.IntImm, E.Broadcast)):
+                found = True
+            self.generic_visit(node)
+
+        visit_FloorMod = visit_Div = visit_FloorDiv
+
+    _Finder().visit(expr)
+    return found
+
+
+def _power_of_two(expr) -> int | None:
+    """log2 of a positive power-of-two integer constant (or broadcast of one), else None."""
+    if isinstance(expr, E.Broadcast):
+        expr = expr.value
+    if isinstance(expr, E.IntImm) and expr.value > 0 and expr.value & (expr.value - 1) == 0:
+        return expr.value.bit_length() - 1
+    return None
+
+
+class ExprCodeGen(Visitor):
+    """Expression half of the LLVM code generator (mixed into :class:`CodeGenLLVM`)."""
+
+    builder: ir.IRBuilder
+    var_values: dict
+    #: lanes that are active while evaluating a branch of a vector select (None: all)
+    mask: ir.Value | None = None
+
+    # -- leaves ----------------------------------------------------------------------
+    def visit_IntImm(self, node: E.IntImm):
+        return ir.Constant(value_type(node.dtype), node.value)
+
+    def visit_FloatImm(self, node: E.FloatImm):
+        return ir.Constant(value_type(node.dtype), node.value)
+
+    def visit_StringImm(self, node: E.StringImm):
+        raise BuildError(f"the string {node.value!r} cannot be used as a value in compiled "
+                         f"code")
+
+    def visit_Var(self, node: E.Var):
+        value = self.var_values.get(node)
+        if value is None:
+            raise BuildError(f"variable '{node.name}' is used but nothing defines it: it is "
+                             f"not a parameter, a dimension of a parameter's shape, or a "
+                             f"loop or let variable in scope; add it to the arguments")
+        return value
+
+    def visit_IterVar(self, node: E.IterVar):
+        return self.visit(node.var)
+
+    # -- arithmetic ------------------------------------------------------------------
+    def visit_BinaryOp(self, node: E.BinaryOp):
+        a, b = self.visit(node.a), self.visit(node.b)
+        dtype, cls = node.dtype, type(node)
+        if dtype.is_float:
+            if cls not in _FLOAT_BINARY:
+                raise BuildError(f"'{node}': {cls.__name__} is not defined on {dtype}")
+            result = getattr(self.builder, _FLOAT_BINARY[cls])(a, b, flags=_FLOAT_FLAGS)
+            return self.round_bfloat(result, dtype)
+        if cls is E.Div:  # integer division produced by passes: C semantics
+            return (self.builder.sdiv if dtype.is_int else self.builder.udiv)(a, b)
+        if cls not in _INT_BINARY:
+            raise InternalError(f"no code generation for {cls.__name__}")
+        flags = ("nsw",) if dtype.is_int and dtype.bits >= 32 else ()
+        return getattr(self.builder, _INT_BINARY[cls])(a, b, flags=flags)
+
+    def visit_FloorDiv(self, node: E.FloorDiv):
+        return self._floor_div_mod(node, want_quotient=True)
+
+    def visit_FloorMod(self, node: E.FloorMod):
+        return self._floor_div_mod(node, want_quotient=False)
+
+    def _floor_div_mod(self, node, want_quotient: bool):
+        b_ = self.builder
+        a, b = self.visit(node.a), self.visit(node.b)
+        if node.dtype.is_uint:
+            return b_.udiv(a, b) if want_quotient else b_.urem(a, b)
+        if not node.dtype.is_int:
+            raise BuildError(f"'{node}': floor division needs integers, got {node.dtype}")
+        shift = _power_of_two(node.b)
+        if shift is not None:
+            # two's complement shifts and masks round towards minus infinity already
+            if want_quotient:
+                return b_.ashr(a, const_of(a.type, shift))
+            return b_.and_(a, const_of(a.type, (1 << shift) - 1))
+        quotient, remainder = b_.sdiv(a, b), b_.srem(a, b)
+        zero = const_of(a.type, 0)
+        # the C quotient rounds towards zero: step down when the signs differ
+        signs_differ = b_.icmp_signed("<", b_.xor(remainder, b), zero)
+        adjust = b_.and_(b_.icmp_signed("!=", remainder, zero), signs_differ)
+        if want_quotient:
+            return b_.sub(quotient, b_.zext(adjust, a.type))
+        return b_.add(remainder, b_.select(adjust, b, zero))
+
+    def visit_Min(self, node: E.Min):
+        return self._min_max(node, "<")
+
+    def visit_Max(self, node: E.Max):
+        return self._min_max(node, ">")
+
+    def _min_max(self, node, op: str):
+        a, b = self.visit(node.a), self.visit(node.b)
+        return self.builder.select(self._compare(op, a, b, node.a.dtype), a, b)
+
+    def _compare(self, op: str, a, b, dtype: DataType):
+        if dtype.is_float:
+            if op == "!=":  # NaN != x holds, as in numpy
+                return self.builder.fcmp_unordered(op, a, b)
+            return self.builder.fcmp_ordered(op, a, b)
+        if dtype.is_int:
+            return self.builder.icmp_signed(op, a, b)
+        return self.builder.icmp_unsigned(op, a, b)
+
+    def visit_CmpOp(self, node: E.CmpOp):
+        a, b = self.visit(node.a), self.visit(node.b)
+        return self._compare(_COMPARE[type(node)], a, b, node.a.dtype)
+
+    def visit_And(self, node):
+        return self.builder.and_(self.visit(node.a), self.visit(node.b))
+
+    def visit_Or(self, node):
+        return self.builder.or_(self.visit(node.a), self.visit(node.b))
+
+    def visit_Not(self, node: E.Not):
+        a = self.visit(node.a)
+        return self.builder.xor(a, const_of(a.type, 1))
+
+    # -- conversions -----------------------------------------------------------------
+    def visit_Cast(self, node: E.Cast):
+        return self.convert(self.visit(node.value), node.value.dtype, node.dtype)
+
+    def convert(self, value, src: DataType, dst: DataType):
+        """``value`` of type ``src`` converted to ``dst`` (same lane count)."""
+        b_ = self.builder
+        if src.lanes != dst.lanes:
+            if src.lanes == 1:
+                value = self.broadcast(value, dst.lanes)
+                src = src.with_lanes(dst.lanes)
+            else:
+                raise InternalError(f"cast from {src} to {dst} changes the lane count")
+        if src == dst:
+            return value
+        target = value_type(dst)
+        if dst.is_bool:
+            if src.is_float:
+                return b_.fcmp_unordered("!=", value, const_of(value.type, 0.0))
+            return b_.icmp_unsigned("!=", value, const_of(value.type, 0))
+        if src.is_bool:
+            return b_.uitofp(value, target) if dst.is_float else b_.zext(value, target)
+        if src.is_integer and dst.is_integer:
+            if dst.bits < src.bits:
+                return b_.trunc(value, target)
+            if dst.bits > src.bits:
+                return (b_.sext if src.is_int else b_.zext)(value, target)
+            return value
+        if src.is_integer:  # to float
+            result = (b_.sitofp if src.is_int else b_.uitofp)(value, target)
+            return self.round_bfloat(result, dst)
+        if dst.is_integer:  # from float
+            return (b_.fptosi if dst.is_int else b_.fptoui)(value, target)
+        # float to float, by register type (bfloat16 lives in float registers)
+        if src.kind == "bfloat" and dst.bits == 32:
+            return value
+        source_bits = 32 if src.kind == "bfloat" else src.bits
+        target_bits = 32 if dst.kind == "bfloat" else dst.bits
+        if target_bits > source_bits:
+            value = b_.fpext(value, target)
+        elif target_bits < source_bits:
+            value = b_.fptrunc(value, target)
+        return self.round_bfloat(value, dst)
+
+    def round_bfloat(self, value, dtype: DataType):
+        """Round a float32 register to the nearest bfloat16 (ties to even) for bfloat16
+        values; other types pass through."""
+        if dtype.kind != "bfloat":
+            return value
+        b_ = self.builder
+        int_type = ir.IntType(32) if dtype.lanes == 1 else ir.VectorType(ir.IntType(32),
+                                                                          dtype.lanes)
+        bits = b_.bitcast(value, int_type)
+        lsb = b_.and_(b_.lshr(bits, const_of(int_type, 16)), const_of(int_type, 1))
+        rounded = b_.add(b_.add(bits, const_of(int_type, 0x7FFF)), lsb)
+        rounded = b_.and_(rounded, const_of(int_type, 0xFFFF0000))
+        # NaN stays a (quiet) NaN instead of rounding into infinity
+        quiet_nan = b_.and_(b_.or_(bits, const_of(int_type, 0x400000)),
+                            const_of(int_type, 0xFFFF0000))
+        is_nan = b_.fcmp_unordered("uno", value, value)
+        return b_.bitcast(b_.select(is_nan, quiet_nan, rounded), value.type)
+
+    # -- control within expressions ------------------------------------------------
+    def visit_Select(self, node: E.Select):
+        b_ = self.builder
+        cond = self.visit(node.condition)
+        lazy = _has_memory_access(node.true_value) or _has_memory_access(node.false_value)
+        if not lazy:
+            return b_.select(cond, self.visit(node.true_value), self.visit(node.false_value))
+        if node.condition.dtype.lanes > 1:
+            # evaluate both sides with the lanes that take them active (masked loads)
+            outer = self.mask
+            not_cond = b_.xor(cond, const_of(cond.type, 1))
+            self.mask = cond if outer is None else b_.and_(outer, cond)
+            true_value = self.visit(node.true_value)
+            self.mask = not_cond if outer is None else b_.and_(outer, not_cond)
+            false_value = self.visit(node.false_value)
+            self.mask = outer
+            if true_value.type != false_value.type:
+                raise InternalError(f"select '{node}' has branches of different types")
+            return b_.select(cond, true_value, false_value)
+        # a scalar condition: only the branch taken runs (it may read out of bounds)
+        true_block = b_.append_basic_block("select.true")
+        false_block = b_.append_basic_block("select.false")
+        merge = b_.append_basic_block("select.end")
+        b_.cbranch(cond, true_block, false_block)
+        b_.position_at_end(true_block)
+        true_value = self.visit(node.true_value)
+        true_end = b_.block
+        b_.branch(merge)
+        b_.position_at_end(false_block)
+        false_value = self.visit(node.false_value)
+        false_end = b_.block
+        b_.branch(merge)
+        b_.position_at_end(merge)
+        phi = b_.phi(true_value.type)
+        phi.add_incoming(true_value, true_end)
+        phi.add_incoming(false_value, false_end)
+        return phi
+
+    def visit_Let(self, node: E.Let):
+        value = self.visit(node.value)
+        previous = self.var_values.get(node.var)
+        self.var_values[node.var] = value
+        try:
+            return self.visit(node.body)
+        finally:
+            if previous is None:
+                del self.var_values[node.var]
+            else:
+                self.var_values[node.var] = previous
+
+    # -- vectors ---------------------------------------------------------------------
+    def broadcast(self, value, lanes: int):
+        """A vector of ``lanes`` copies of the scalar register ``value``."""
+        vector_type = ir.VectorType(value.type, lanes)
+        if isinstance(value, ir.Constant):
+            return ir.Constant(vector_type, [value] * lanes)
+        first = self.builder.insert_element(ir.Constant(vector_type, ir.Undefined), value,
+                                            ir.Constant(I32, 0))
+        zeros = ir.Constant(ir.VectorType(I32, lanes), [0] * lanes)
+        return self.builder.shuffle_vector(first, ir.Constant(vector_type, ir.Undefined),
+                                           zeros)
+
+    def visit_Broadcast(self, node: E.Broadcast):
+        return self.broadcast(self.visit(node.value), node.lanes)
+
+    def visit_Ramp(self, node: E.Ramp):
+        base = self.visit(node.base)
+        vector_type = ir.VectorType(base.type, node.lanes)
+        if isinstance(node.stride, E.IntImm):
+            offsets = ir.Constant(vector_type, [i * node.stride.value for i in range(node.lanes)])
+        else:
+            lane_ids = ir.Constant(vector_type, list(range(node.lanes)))
+            offsets = self.builder.mul(lane_ids, self.broadcast(self.visit(node.stride),
+                                                                node.lanes))
+        flags = ("nsw",) if node.dtype.is_int and node.dtype.bits >= 32 else ()
+        return self.builder.add(self.broadcast(base, node.lanes), offsets, flags=flags)
+
+    # -- calls -----------------------------------------------------------------------
+    def visit_Call(self, node: E.Call):
+        if node.op in ("tl.likely", "tl.assume_value"):
+            return self.visit(node.args[0])
+        from ...tir.op import INTRINSICS
+        if node.op not in INTRINSICS:
+            hint = " (build for cuda, or remove it)" if node.op.startswith("tl.") else ""
+            raise BuildError(f"the llvm target cannot compile the call '{node}'{hint}")
+        dtype = node.dtype
+        compute = float_compute_type(dtype)
+        args = [self.convert(self.visit(a), a.dtype, compute) for a in node.args]
+        result = None
+        if _emit_math is not None:
+            try:
+                result = _emit_math(self.builder, node.op, args, compute)
+            except NotImplementedError:
+                result = None
+        if result is None:
+            result = emit_fallback_math(self.builder, node.op, args, compute)
+        return self.convert(result, compute, dtype)
+
+    def visit_Reduce(self, node):
+        raise InternalError(f"reduction '{node}' reached code generation; it must be lowered "
+                            f"to loops first")
+
+    def visit_ProducerLoad(self, node):
+        raise InternalError(f"tensor access '{node}' reached code generation; lower the "
+                            f"schedule first")
+
+    def truth(self, value, dtype: DataType):
+        """An i1 (or i1 vector) register from a condition value."""
+        if value.type == I1 or (isinstance(value.type, ir.VectorType)
+                                and value.type.element == I1):
+            return value
+        return self.convert(value, dtype, DataType("bool", 1, dtype.lanes))

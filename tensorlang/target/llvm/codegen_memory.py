@@ -1,0 +1,358 @@
+"""Code generation of buffer accesses: address arithmetic, vector loads and stores,
+gathers and scatters, masked loads, the alignment they may assume, and bounds checks.
+
+A contiguous vector access (a stride-1 Ramp on the last dimension) becomes one vector
+load or store; any other vector index is split into one scalar access per lane.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import llvmlite.ir as ir
+
+from ...errors import InternalError
+from ...tir import expr as E
+from ...tir.buffer import Buffer
+from ...tir.datatype import DataType
+from .types import I1, I32, I64, PTR, VOID, const_of, storage_type, value_type
+
+#: status codes the generated function reports through its context array
+STATUS_OK, STATUS_OUT_OF_BOUNDS, STATUS_NO_MEMORY = 0, 1, 2
+#: slots of the context array shared by the caller and the generated code
+CTX_STATUS, CTX_BUFFER, CTX_DIM, CTX_INDEX, CTX_EXTENT, CTX_THREADS = range(6)
+CTX_SIZE = 8
+
+
+@dataclass
+class BufferBinding:
+    """Where a buffer lives in the function being generated."""
+    buffer: Buffer
+    pointer: ir.Value
+    shape: list            # i64 registers, for bounds checks
+    strides: list          # i64 registers, in elements
+    const_strides: list    # Python ints where known, else None
+    alignment: int         # bytes the base pointer is known to be aligned to
+    buffer_id: int         # index into the module's list of buffer names (error messages)
+
+
+def _known_multiple(expr, multiples: dict) -> int:
+    """A positive integer that ``expr`` is known to be a multiple of (0: the value is 0)."""
+    if isinstance(expr, E.IntImm):
+        return abs(expr.value)
+    if isinstance(expr, E.Var):
+        return multiples.get(expr, 1)
+    if isinstance(expr, E.Mul):
+        return _known_multiple(expr.a, multiples) * _known_multiple(expr.b, multiples)
+    if isinstance(expr, (E.Add, E.Sub)):
+        return math.gcd(_known_multiple(expr.a, multiples), _known_multiple(expr.b, multiples))
+    if isinstance(expr, E.Cast) and expr.dtype.is_integer:
+        return _known_multiple(expr.value, multiples)
+    if isinstance(expr, E.Broadcast):
+        return _known_multiple(expr.value, multiples)
+    return 1
+
+
+class MemoryCodeGen:
+    """Buffer-access half of the LLVM code generator (mixed into :class:`CodeGenLLVM`)."""
+
+    builder: ir.IRBuilder
+    buffers: dict
+    mask: ir.Value | None
+    bounds_check: bool
+    module: ir.Module
+    ctx_pointer: ir.Value
+    #: Var -> known multiple (let-bound values), for alignment of vector accesses
+    var_multiples: dict
+
+    def binding(self, buffer: Buffer) -> BufferBinding:
+        found = self.buffers.get(buffer)
+        if found is None:
+            raise InternalError(f"buffer '{buffer.name}' is accessed outside its allocation "
+                                f"and is not a parameter")
+        return found
+
+    # -- addresses -------------------------------------------------------------------
+    def _index64(self, value, dtype: DataType):
+        target = I64 if dtype.lanes == 1 else ir.VectorType(I64, dtype.lanes)
+        if value.type == target:
+            return value
+        return (self.builder.sext if dtype.is_int else self.builder.zext)(value, target)
+
+    def _flat_offset(self, binding: BufferBinding, index_values: list, lanes: int):
+        """Element offset (i64, or <lanes x i64>) of the given per-dimension indices."""
+        b_ = self.builder
+        offset = None
+        for value, stride, const_stride in zip(index_values, binding.strides,
+                                                binding.const_strides):
+            if isinstance(value.type, ir.VectorType) is False and lanes > 1:
+                value = self.broadcast(value, lanes)
+            stride_value = stride if lanes == 1 else self.broadcast(stride, lanes)
+            term = value if const_stride == 1 else b_.mul(value, stride_value, flags=("nsw",))
+            offset = term if offset is None else b_.add(offset, term, flags=("nsw",))
+        if offset is None:  # a zero-dimensional buffer
+            offset = ir.Constant(I64, 0) if lanes == 1 else const_of(ir.VectorType(I64, lanes), 0)
+        return offset
+
+    def _element_pointer(self, binding: BufferBinding, offset, storage):
+        return self.builder.gep(binding.pointer, [offset], inbounds=True, source_etype=storage)
+
+    def _access_alignment(self, binding: BufferBinding, indices, lanes: int) -> int:
+        """Bytes a vector access at ``indices`` may assume its address is aligned to."""
+        elem = binding.buffer.dtype.bytes
+        multiple = 0
+        for index, stride in zip(indices, binding.const_strides):
+            base = index.base if isinstance(index, E.Ramp) else index
+            # an unknown stride keeps only the index's own factor
+            term = _known_multiple(base, self.var_multiples) * (stride or 1)
+            multiple = math.gcd(multiple, term)
+        byte_multiple = (multiple or (1 << 30)) * elem
+        alignment = byte_multiple & -byte_multiple  # largest power of two dividing it
+        return max(elem, min(alignment, binding.alignment, elem * lanes))
+
+    def _contiguous(self, binding: BufferBinding, indices) -> bool:
+        """Whether a vector index covers consecutive elements of the last dimension."""
+        if not indices:
+            return False
+        last = indices[-1]
+        if not (isinstance(last, E.Ramp) and isinstance(last.stride, E.IntImm)
+                and last.stride.value == 1 and binding.const_strides[-1] == 1):
+            return False
+        return all(i.dtype.lanes == 1 or isinstance(i, E.Broadcast) for i in indices[:-1])
+
+    def _scalar_indices(self, indices) -> list:
+        """Per-dimension registers of a contiguous access, taking the Ramp's base."""
+        values = []
+        for index in indices:
+            if isinstance(index, E.Ramp):
+                index = index.base
+            elif isinstance(index, E.Broadcast):
+                index = index.value
+            values.append(self._index64(self.visit(index), index.dtype))
+        return values
+
+    def _vector_indices(self, indices, lanes: int) -> list:
+        values = []
+        for index in indices:
+            value = self._index64(self.visit(index), index.dtype)
+            values.append(value)
+        return values
+
+    # -- storage conversions -----------------------------------------------------------
+    def _from_storage(self, value, dtype: DataType):
+        if dtype.kind == "bool":
+            return self.builder.trunc(value, value_type(dtype))
+        if dtype.kind == "bfloat":
+            int32 = I32 if dtype.lanes == 1 else ir.VectorType(I32, dtype.lanes)
+            bits = self.builder.shl(self.builder.zext(value, int32), const_of(int32, 16))
+            return self.builder.bitcast(bits, value_type(dtype))
+        return value
+
+    def _to_storage(self, value, dtype: DataType):
+        if dtype.kind == "bool":
+            return self.builder.zext(value, storage_type(dtype))
+        if dtype.kind == "bfloat":
+            int32 = I32 if dtype.lanes == 1 else ir.VectorType(I32, dtype.lanes)
+            bits = self.builder.bitcast(self.round_bfloat(value, dtype), int32)
+            return self.builder.trunc(self.builder.lshr(bits, const_of(int32, 16)),
+                                      storage_type(dtype))
+        return value
+
+    # -- loads and stores --------------------------------------------------------------
+    def visit_BufferLoad(self, node: E.BufferLoad):
+        binding = self.binding(node.buffer)
+        lanes = node.dtype.lanes
+        elem_dtype = node.buffer.dtype
+        storage = storage_type(elem_dtype)
+        b_ = self.builder
+        mask = self.mask if lanes > 1 else None
+        if lanes == 1 or self._contiguous(binding, node.indices):
+            values = self._scalar_indices(node.indices)
+            offset = self._flat_offset(binding, values, 1)
+            checks = self._bounds_checks(binding, node.indices, values, lanes, mask)
+
+            def load():
+                pointer = self._element_pointer(binding, offset, storage)
+                if lanes == 1:
+                    return b_.load(pointer, typ=storage, align=elem_dtype.bytes)
+                vector = storage_type(node.dtype)
+                align = self._access_alignment(binding, node.indices, lanes)
+                if mask is None:
+                    return b_.load(pointer, typ=vector, align=align)
+                return self._masked_load(pointer, vector, align, mask)
+            raw = self._guarded(checks, load, storage_type(node.dtype), binding)
+            return self._from_storage(raw, node.dtype)
+        # a gather: one scalar load per lane (lanes masked off read element 0 instead)
+        values = self._vector_indices(node.indices, lanes)
+        offsets = self._flat_offset(binding, values, lanes)
+        checks = self._bounds_checks(binding, node.indices, values, lanes, mask)
+
+        def gather():
+            result = ir.Constant(storage_type(node.dtype), ir.Undefined)
+            for lane in range(lanes):
+                lane_id = ir.Constant(I32, lane)
+                offset = b_.extract_element(offsets, lane_id)
+                if mask is not None:
+                    active = b_.extract_element(mask, lane_id)
+                    offset = b_.select(active, offset, ir.Constant(I64, 0))
+                element = b_.load(self._element_pointer(binding, offset, storage),
+                                  typ=storage, align=elem_dtype.bytes)
+                result = b_.insert_element(result, element, lane_id)
+            return result
+        return self._from_storage(self._guarded(checks, gather, storage_type(node.dtype), binding),
+                                  node.dtype)
+
+    def _masked_load(self, pointer, vector: ir.VectorType, align: int, mask):
+        suffix = f"v{vector.count}{_type_suffix(vector.element)}"
+        name = f"llvm.masked.load.{suffix}.p0"
+        fn = self.module.globals.get(name)
+        if fn is None:
+            fn = ir.Function(self.module, ir.FunctionType(
+                vector, [PTR, I32, mask.type, vector]), name)
+        return self.builder.call(fn, [pointer, ir.Constant(I32, align), mask,
+                                      const_of(vector, 0)])
+
+    def visit_BufferStore(self, node):
+        binding = self.binding(node.buffer)
+        value_dtype = node.value.dtype
+        lanes = max([value_dtype.lanes] + [i.dtype.lanes for i in node.indices])
+        value = self.visit(node.value)
+        if lanes > 1 and value_dtype.lanes == 1:
+            value = self.broadcast(value, lanes)
+            value_dtype = value_dtype.with_lanes(lanes)
+        elem_dtype = node.buffer.dtype
+        if value_dtype.element_of() != elem_dtype:
+            raise InternalError(f"store of a {value_dtype} value into buffer "
+                                f"'{node.buffer.name}' of {elem_dtype}")
+        raw = self._to_storage(value, value_dtype)
+        storage = storage_type(elem_dtype)
+        b_ = self.builder
+        if lanes == 1 or self._contiguous(binding, node.indices):
+            values = self._scalar_indices(node.indices)
+            offset = self._flat_offset(binding, values, 1)
+            checks = self._bounds_checks(binding, node.indices, values, lanes, None)
+
+            def store():
+                pointer = self._element_pointer(binding, offset, storage)
+                align = elem_dtype.bytes if lanes == 1 else \
+                    self._access_alignment(binding, node.indices, lanes)
+                b_.store(raw, pointer, align=align)
+            self._guarded(checks, store, None, binding)
+            return
+        values = self._vector_indices(node.indices, lanes)
+        offsets = self._flat_offset(binding, values, lanes)
+        checks = self._bounds_checks(binding, node.indices, values, lanes, None)
+
+        def scatter():
+            for lane in range(lanes):
+                lane_id = ir.Constant(I32, lane)
+                pointer = self._element_pointer(binding, b_.extract_element(offsets, lane_id),
+                                                storage)
+                b_.store(b_.extract_element(raw, lane_id), pointer, align=elem_dtype.bytes)
+        self._guarded(checks, scatter, None, binding)
+
+    # -- bounds checks -------------------------------------------------------------------
+    def _bounds_checks(self, binding, indices, values, lanes: int, mask) -> list:
+        """(dim, index i64, extent i64, active i1 or None) per scalar check to emit."""
+        if not self.bounds_check:
+            return []
+        b_ = self.builder
+        checks = []
+        for dim, (index, value) in enumerate(zip(indices, values)):
+            extent = binding.shape[dim]
+            if isinstance(value.type, ir.VectorType):
+                for lane in range(value.type.count):
+                    lane_id = ir.Constant(I32, lane)
+                    active = None if mask is None else b_.extract_element(mask, lane_id)
+                    checks.append((dim, b_.extract_element(value, lane_id), extent, active))
+            elif isinstance(index, E.Ramp) and mask is not None:  # each active lane
+                for lane in range(lanes):
+                    lane_index = b_.add(value, ir.Constant(I64, lane * index.stride.value))
+                    active = b_.extract_element(mask, ir.Constant(I32, lane))
+                    checks.append((dim, lane_index, extent, active))
+            elif isinstance(index, E.Ramp):  # contiguous: first and last lane
+                last = b_.add(value, ir.Constant(I64, (lanes - 1) * index.stride.value))
+                checks.append((dim, value, extent, None if mask is None else
+                               self._any_lane(mask)))
+                checks.append((dim, last, extent, None if mask is None else
+                               self._any_lane(mask)))
+            else:
+                checks.append((dim, value, extent, None if mask is None else
+                               self._any_lane(mask)))
+        return checks
+
+    def _any_lane(self, mask):
+        bits = self.builder.bitcast(mask, ir.IntType(mask.type.count))
+        return self.builder.icmp_unsigned("!=", bits, ir.Constant(bits.type, 0))
+
+    def _guarded(self, checks, emit_access, result_type, binding):
+        """Run ``emit_access`` when every check passes; otherwise record the first failing
+        check in the context array and skip the access (a load then yields zero)."""
+        if not checks:
+            return emit_access()
+        b_ = self.builder
+        ok = None
+        failing = None
+        for dim, index, extent, active in reversed(checks):
+            # one unsigned comparison catches negative indices as well as large ones
+            inside = b_.icmp_unsigned("<", index, extent)
+            if active is not None:
+                inside = b_.or_(inside, b_.xor(active, ir.Constant(I1, 1)))
+            ok = inside if ok is None else b_.and_(ok, inside)
+            record = (ir.Constant(I64, dim), index, extent)
+            if failing is None:
+                failing = record
+            else:
+                failing = tuple(b_.select(inside, old, new) for old, new in zip(failing, record))
+        access_block = b_.append_basic_block("access")
+        fail_block = b_.append_basic_block("out_of_bounds")
+        merge = b_.append_basic_block("access.end")
+        b_.cbranch(ok, access_block, fail_block)
+        b_.position_at_end(access_block)
+        result = emit_access()
+        access_end = b_.block
+        b_.branch(merge)
+        b_.position_at_end(fail_block)
+        b_.call(self._record_error_function(), [
+            self.ctx_pointer, ir.Constant(I64, STATUS_OUT_OF_BOUNDS),
+            ir.Constant(I64, binding.buffer_id), *failing])
+        b_.branch(merge)
+        b_.position_at_end(merge)
+        if result_type is None:
+            return None
+        phi = b_.phi(result_type)
+        phi.add_incoming(result, access_end)
+        phi.add_incoming(const_of(result_type, 0), fail_block)
+        return phi
+
+    def _record_error_function(self) -> ir.Function:
+        """``record(ctx, status, buffer, dim, index, extent)``: the first error wins."""
+        name = "__tensorlang_record_error"
+        fn = self.module.globals.get(name)
+        if fn is not None:
+            return fn
+        fn = ir.Function(self.module, ir.FunctionType(VOID, [PTR] + [I64] * 5), name)
+        fn.linkage = "internal"
+        fn.attributes.add("noinline")
+        fn.attributes.add("cold")
+        ctx, status, buffer_id, dim, index, extent = fn.args
+        builder = ir.IRBuilder(fn.append_basic_block("entry"))
+        exchange = builder.cmpxchg(ctx, ir.Constant(I64, STATUS_OK), status, "monotonic",
+                                   "monotonic")
+        first = builder.extract_value(exchange, 1)
+        with builder.if_then(first):
+            for slot, value in ((CTX_BUFFER, buffer_id), (CTX_DIM, dim), (CTX_INDEX, index),
+                                (CTX_EXTENT, extent)):
+                builder.store(value, builder.gep(ctx, [ir.Constant(I64, slot)],
+                                                 source_etype=I64))
+        builder.ret_void()
+        return fn
+
+
+def _type_suffix(ty) -> str:
+    text = str(ty)
+    return {"float": "f32", "double": "f64", "half": "f16"}.get(text, text)
+
+
+__all__ = ["BufferBinding", "MemoryCodeGen", "STATUS_OK", "STATUS_OUT_OF_BOUNDS",
+           "STATUS_NO_MEMORY", "CTX_SIZE"]

@@ -1,0 +1,100 @@
+"""Shared libraries of compiled functions: ``Module.export_library`` and ``load_module``.
+
+The library holds the function's object code, linked by the system C compiler against
+libgomp, plus two read-only strings that make it self-describing: the signature (JSON)
+under ``__tensorlang_signature`` and the optimised LLVM IR under ``__tensorlang_ir``.
+"""
+from __future__ import annotations
+
+import ctypes
+import json
+import os
+import shutil
+import subprocess
+import tempfile
+
+import llvmlite.ir as ir
+
+from ...errors import BuildError, TensorLangValueError
+from .signature import Signature
+
+_SIGNATURE_SYMBOL = "__tensorlang_signature"
+_IR_SYMBOL = "__tensorlang_ir"
+
+
+def _string_global(module: ir.Module, name: str, text: str) -> None:
+    data = bytearray(text.encode()) + b"\0"
+    ty = ir.ArrayType(ir.IntType(8), len(data))
+    var = ir.GlobalVariable(module, ty, name)
+    var.global_constant = True
+    var.initializer = ir.Constant(ty, data)
+
+
+def _metadata_object(module, triple: str, cpu: str, features: str) -> bytes:
+    from .jit import compile_ir, target_machine
+    meta = ir.Module(name="tensorlang_metadata")
+    meta.triple = triple
+    _string_global(meta, _SIGNATURE_SYMBOL, json.dumps(module.signature.to_json()))
+    _string_global(meta, _IR_SYMBOL, module.get_source("ll"))
+    object_code, _ = compile_ir(str(meta), target_machine(triple, cpu, features), 0)
+    return object_code
+
+
+def _compiler() -> str:
+    for name in (os.environ.get("CC"), "cc", "gcc", "clang"):
+        if name and shutil.which(name):
+            return name
+    raise BuildError("export_library needs a C compiler to link (cc, gcc or clang); "
+                     "install one (apt-get install gcc) or set CC")
+
+
+def export_library(module, path: str) -> None:
+    """Link ``module``'s object code into the shared library ``path`` (atomically)."""
+    from .runtime import libgomp_path
+    if not isinstance(path, (str, os.PathLike)):
+        raise TensorLangValueError(f"export_library(path): path must be a file name, got "
+                                   f"{type(path).__name__}")
+    path = os.fspath(path)
+    triple, cpu, features = module._target_info
+    gomp = libgomp_path()
+    directory = os.path.dirname(os.path.abspath(path))
+    with tempfile.TemporaryDirectory(prefix="tensorlang-export-") as work:
+        code_path = os.path.join(work, "code.o")
+        meta_path = os.path.join(work, "metadata.o")
+        with open(code_path, "wb") as f:
+            f.write(module._object_code)
+        with open(meta_path, "wb") as f:
+            f.write(_metadata_object(module, triple, cpu, features))
+        temp_out = os.path.join(directory, f".{os.path.basename(path)}.{os.getpid()}.tmp")
+        command = [_compiler(), "-shared", "-o", temp_out, code_path, meta_path, gomp,
+                   f"-Wl,-rpath,{os.path.dirname(gomp)}", "-lm"]
+        result = subprocess.run(command, capture_output=True, text=True)
+        if result.returncode != 0:
+            raise BuildError(f"linking {path} failed:\n{' '.join(command)}\n{result.stderr}")
+        os.replace(temp_out, path)
+
+
+def load_module(path: str):
+    """Load a library written by ``Module.export_library`` as a callable Module."""
+    from .module import Module
+    path = os.fspath(path)
+    if not os.path.exists(path):
+        raise TensorLangValueError(f"load_module: no file {path!r}")
+    try:
+        library = ctypes.CDLL(os.path.abspath(path))
+    except OSError as error:
+        raise TensorLangValueError(f"load_module: cannot load {path!r}: {error}") from None
+    try:
+        raw = ctypes.cast(getattr(library, _SIGNATURE_SYMBOL), ctypes.c_char_p).value
+    except AttributeError:
+        raise TensorLangValueError(f"load_module: {path!r} was not written by "
+                                   f"export_library (it has no tensorlang signature)") from None
+    signature = Signature.from_json(json.loads(raw.decode()))
+    ir_text = ctypes.cast(getattr(library, _IR_SYMBOL), ctypes.c_char_p).value
+    address = ctypes.cast(getattr(library, signature.symbol), ctypes.c_void_p).value
+    from .jit import _initialise  # noqa: F401  (assembly needs the native target)
+    from ..target import Target
+    host = Target("llvm")
+    return Module(signature, address, library, object_code=None,
+                  ir_text=ir_text.decode() if ir_text else None,
+                  target_info=(host.triple, host.mcpu, ",".join(host.mattr)))

@@ -1,0 +1,127 @@
+"""A compiled CPU function callable on numpy arrays (API.md section 3).
+
+>>> mod = tl.build(s, [A, B, C], target="llvm")
+>>> mod(a, b, c)                 # arguments checked, outputs written in place
+>>> mod.time(a, b, c)            # seconds per call
+>>> print(mod.get_source("ll"))  # optimised LLVM IR ("asm": assembly)
+>>> mod.export_library("matmul.so")
+
+Calls go through ctypes, which releases the GIL while compiled code runs.
+"""
+from __future__ import annotations
+
+import ctypes
+import time as _time
+
+from ...errors import TensorLangValueError
+from .codegen_memory import (CTX_BUFFER, CTX_DIM, CTX_EXTENT, CTX_INDEX, CTX_SIZE,
+                             CTX_STATUS, CTX_THREADS, STATUS_NO_MEMORY, STATUS_OUT_OF_BOUNDS)
+from .runtime import num_threads
+from .signature import Signature
+
+_Context = ctypes.c_int64 * CTX_SIZE
+
+
+class Module:
+    """A function compiled for the CPU.
+
+    Built by :func:`tensorlang.target.llvm.build` or loaded by
+    :func:`tensorlang.target.llvm.load_module`; not constructed directly.
+    """
+
+    type_key = "llvm"
+
+    def __init__(self, signature: Signature, address: int, keep_alive, *,
+                 object_code: bytes | None = None, ir_text=None, target_info=None):
+        self.signature = signature
+        self._keep_alive = keep_alive
+        self._object_code = object_code
+        self._ir_source = ir_text  # str, or a callable producing it on first use
+        self._target_info = target_info  # (triple, cpu, features) for assembly
+        arg_types = [ctypes.c_void_p] * (signature.num_buffers + 2)
+        self._function = ctypes.CFUNCTYPE(ctypes.c_int32, *arg_types)(address)
+
+    @property
+    def entry_name(self) -> str:
+        """Symbol of the compiled entry point."""
+        return self.signature.symbol
+
+    def __repr__(self) -> str:
+        return f"Module(llvm, {self.entry_name}({self.signature.describe()}))"
+
+    # -- calling -----------------------------------------------------------------------
+    def __call__(self, *args) -> None:
+        """Run on numpy arrays (outputs are written in place) and scalars."""
+        pointers, scalars, copy_backs = self.signature.pack(args)
+        context = _Context()
+        context[CTX_THREADS] = num_threads()
+        status = self._function(*pointers, scalars, context)
+        for copy, original in copy_backs:
+            original[...] = copy
+        if status:
+            self._raise_status(status, context)
+
+    def time(self, *args, number: int = 10, repeat: int = 3) -> float:
+        """Seconds per call: the mean over ``number`` calls, the minimum over ``repeat``
+        such measurements (arguments are checked once, before timing)."""
+        if number < 1 or repeat < 1:
+            raise TensorLangValueError(f"time(number={number}, repeat={repeat}): both must "
+                                       f"be at least 1")
+        pointers, scalars, copy_backs = self.signature.pack(args)
+        context = _Context()
+        context[CTX_THREADS] = num_threads()
+        function = self._function
+        call_args = (*pointers, scalars, context)
+        status = function(*call_args)  # warm-up: page faults, thread start-up
+        if status:
+            self._raise_status(status, context)
+        best = float("inf")
+        clock = _time.perf_counter
+        for _ in range(repeat):
+            start = clock()
+            for _ in range(number):
+                function(*call_args)
+            best = min(best, (clock() - start) / number)
+        for copy, original in copy_backs:
+            original[...] = copy
+        return best
+
+    def _raise_status(self, status: int, context) -> None:
+        names = self.signature.buffer_names
+        buffer_id = context[CTX_BUFFER]
+        name = names[buffer_id] if 0 <= buffer_id < len(names) else f"#{buffer_id}"
+        if context[CTX_STATUS] == STATUS_OUT_OF_BOUNDS:
+            raise IndexError(
+                f"{self.entry_name}: index {context[CTX_INDEX]} is out of bounds for "
+                f"dimension {context[CTX_DIM]} of buffer '{name}' with extent "
+                f"{context[CTX_EXTENT]}")
+        if context[CTX_STATUS] == STATUS_NO_MEMORY:
+            raise MemoryError(f"{self.entry_name}: could not allocate {context[CTX_INDEX]} "
+                              f"bytes for buffer '{name}'")
+        raise RuntimeError(f"{self.entry_name} failed with status {status}")
+
+    # -- inspection ----------------------------------------------------------------------
+    def get_source(self, fmt: str = "ll") -> str:
+        """The optimised LLVM IR (``"ll"``) or the assembly (``"asm"``/``"s"``)."""
+        if fmt not in ("ll", "llvm", "asm", "s"):
+            raise TensorLangValueError(f"get_source({fmt!r}): the llvm module has sources "
+                                       f"\"ll\" and \"asm\"")
+        if callable(self._ir_source):
+            self._ir_source = self._ir_source()
+        if self._ir_source is None:
+            raise TensorLangValueError(f"module '{self.entry_name}' was loaded without its "
+                                       f"LLVM IR, so it has no {fmt!r} source")
+        if fmt in ("ll", "llvm"):
+            return self._ir_source
+        from .jit import emit_assembly, target_machine
+        triple, cpu, features = self._target_info
+        return emit_assembly(self._ir_source, target_machine(triple, cpu, features))
+
+    def export_library(self, path: str) -> None:
+        """Write a shared library loadable by :func:`tensorlang.target.llvm.load_module`
+        (or any C program: the entry point is ``int32 <name>(...)``)."""
+        from .export import export_library
+        if self._object_code is None:
+            raise TensorLangValueError(f"module '{self.entry_name}' was loaded from a shared "
+                                       f"library; copy that file instead of exporting it")
+        export_library(self, path)

@@ -1,0 +1,166 @@
+"""Parallel loops on the CPU through libgomp.
+
+A ``parallel`` loop is outlined: its body becomes a *chunk* function running iterations
+``[lo, hi)``, called from a *launch* function that libgomp runs on every worker thread
+(``GOMP_parallel``).  The launch function reads the captured values from a closure struct
+on the caller's stack and computes its thread's static share of the iterations from
+``omp_get_thread_num`` / ``omp_get_num_threads``.  Buffer pointers reach the chunk function
+as ``noalias`` arguments, so its code is optimised as well as the caller's.
+
+Parallel loops nested inside a parallel region run serially in their thread; sibling
+parallel loops each get their own region.
+"""
+from __future__ import annotations
+
+import llvmlite.ir as ir
+
+from ...tir import stmt as S
+from ...tir.functor import Visitor
+from .codegen_memory import CTX_THREADS, BufferBinding
+from .types import I32, I64, PTR, VOID
+
+
+class _Uses(Visitor):
+    """Variables and buffers a statement refers to, in order of first use."""
+
+    def __init__(self):
+        self.vars: dict = {}
+        self.buffers: dict = {}
+
+    def visit_Var(self, node):
+        self.vars[node] = None
+
+    def visit_BufferLoad(self, node):
+        self.buffers[node.buffer] = None
+        self.generic_visit(node)
+
+    def visit_BufferStore(self, node):
+        self.buffers[node.buffer] = None
+        self.generic_visit(node)
+
+    def visit_Allocate(self, node):
+        for extent in node.buffer.shape + node.buffer.strides:
+            self.visit(extent)
+        self.generic_visit(node)
+
+
+class ParallelCodeGen:
+    """Outlining of parallel loops (mixed into :class:`CodeGenLLVM`)."""
+
+    def _runtime_function(self, name: str, ret, args) -> ir.Function:
+        fn = self.module.globals.get(name)
+        if fn is None:
+            fn = ir.Function(self.module, ir.FunctionType(ret, args), name)
+        return fn
+
+    def emit_parallel(self, node: S.For) -> None:
+        b_ = self.builder
+        loop_type = self.loop_type(node.loop_var)
+        begin = self.convert_index(self.visit(node.min), node.min.dtype, loop_type)
+        extent = self.convert_index(self.visit(node.extent), node.extent.dtype, loop_type)
+
+        uses = _Uses()
+        uses.visit(node.body)
+        captured_vars = [v for v in uses.vars if v in self.var_values]
+        captured_buffers = [buf for buf in uses.buffers if buf in self.buffers]
+        # every non-constant register the body needs travels through the closure
+        registers: dict[int, ir.Value] = {}
+
+        def need(value):
+            if not isinstance(value, ir.Constant):
+                registers.setdefault(id(value), value)
+        need(self.ctx_pointer)
+        for v in captured_vars:
+            need(self.var_values[v])
+        for buf in captured_buffers:
+            binding = self.buffers[buf]
+            for value in [binding.pointer, *binding.shape, *binding.strides]:
+                need(value)
+        captured = list(registers.values())
+        pointer_attrs = {id(self.buffers[buf].pointer): self.buffers[buf]
+                         for buf in captured_buffers}
+
+        chunk = self._emit_chunk_function(node, loop_type, captured, pointer_attrs,
+                                          captured_vars, captured_buffers)
+        launch = self._emit_launch_function(chunk, loop_type, captured)
+
+        closure_type = ir.LiteralStructType([loop_type, loop_type] + [v.type for v in captured])
+        closure = self.entry_alloca(closure_type, 8)
+        for slot, value in enumerate([begin, extent] + captured):
+            b_.store(value, b_.gep(closure, [ir.Constant(I32, 0), ir.Constant(I32, slot)],
+                                   source_etype=closure_type))
+        threads = b_.load(b_.gep(self.ctx_pointer, [ir.Constant(I64, CTX_THREADS)],
+                                 source_etype=I64), typ=I64)
+        wide_extent = extent if loop_type == I64 else b_.sext(extent, I64)
+        threads = b_.select(b_.icmp_signed("<", wide_extent, threads), wide_extent, threads)
+        many = b_.icmp_signed(">", threads, ir.Constant(I64, 1))
+        with b_.if_else(many) as (in_parallel, serial):
+            with in_parallel:
+                gomp = self._runtime_function("GOMP_parallel", VOID, [PTR, PTR, I32, I32])
+                b_.call(gomp, [launch, closure, b_.trunc(threads, I32), ir.Constant(I32, 0)])
+            with serial:
+                b_.call(launch, [closure])
+
+    def _emit_launch_function(self, chunk: ir.Function, loop_type, captured) -> ir.Function:
+        fn = ir.Function(self.module, ir.FunctionType(VOID, [PTR]),
+                         self.unique_name(f"{self.func_name}_parallel_launch"))
+        fn.linkage = "internal"
+        self.mark_function(fn)
+        b_ = ir.IRBuilder(fn.append_basic_block("entry"))
+        closure = fn.args[0]
+        closure_type = ir.LiteralStructType([loop_type, loop_type] + [v.type for v in captured])
+        fields = [b_.load(b_.gep(closure, [ir.Constant(I32, 0), ir.Constant(I32, slot)],
+                                 source_etype=closure_type), typ=ty)
+                  for slot, ty in enumerate(closure_type.elements)]
+        begin, extent = fields[0], fields[1]
+        thread = b_.call(self._runtime_function("omp_get_thread_num", I32, []), [])
+        count = b_.call(self._runtime_function("omp_get_num_threads", I32, []), [])
+        if loop_type != I32:
+            thread, count = b_.sext(thread, loop_type), b_.sext(count, loop_type)
+        one = ir.Constant(loop_type, 1)
+        chunk_size = b_.sdiv(b_.sub(b_.add(extent, count), one), count)
+        lo = b_.mul(thread, chunk_size)
+        hi = b_.add(lo, chunk_size)
+        hi = b_.select(b_.icmp_signed("<", hi, extent), hi, extent)
+        with b_.if_then(b_.icmp_signed("<", lo, hi)):
+            b_.call(chunk, [b_.add(begin, lo), b_.add(begin, hi)] + fields[2:])
+        b_.ret_void()
+        return fn
+
+    def _emit_chunk_function(self, node: S.For, loop_type, captured, pointer_attrs,
+                             captured_vars, captured_buffers) -> ir.Function:
+        fn_type = ir.FunctionType(VOID, [loop_type, loop_type] + [v.type for v in captured])
+        fn = ir.Function(self.module, fn_type,
+                         self.unique_name(f"{self.func_name}_parallel_body"))
+        fn.linkage = "internal"
+        self.mark_function(fn)
+        remap = {}
+        for value, arg in zip(captured, fn.args[2:]):
+            remap[id(value)] = arg
+            binding = pointer_attrs.get(id(value))
+            if binding is not None:
+                arg.add_attribute("noalias")
+                arg.attributes.align = binding.alignment
+
+        def moved(value):
+            return value if isinstance(value, ir.Constant) else remap[id(value)]
+
+        saved = self.save_function_state()
+        try:
+            self.begin_function(fn)
+            self.in_parallel = True
+            self.ctx_pointer = moved(saved["ctx_pointer"])
+            self.var_values = {v: moved(saved["var_values"][v]) for v in captured_vars}
+            self.buffers = {}
+            for buf in captured_buffers:
+                old: BufferBinding = saved["buffers"][buf]
+                self.buffers[buf] = BufferBinding(
+                    old.buffer, moved(old.pointer), [moved(x) for x in old.shape],
+                    [moved(x) for x in old.strides], old.const_strides, old.alignment,
+                    old.buffer_id)
+            lo, hi = fn.args[0], fn.args[1]
+            self.emit_loop(node, lo, hi)
+            self.builder.ret_void()
+        finally:
+            self.restore_function_state(saved)
+        return fn

@@ -1,0 +1,335 @@
+"""The calling convention of a compiled function and the checks of its arguments.
+
+A :class:`Signature` describes, as plain JSON-serialisable data, what the entry point
+expects: one pointer per buffer parameter (dtype, shape with symbolic dimensions, whether
+the function writes it) and a table of int64 *slots* for scalar parameters and symbolic
+dimensions.  :meth:`Signature.pack` checks a call's Python arguments against it and
+produces the raw values for the entry point, raising ``TypeError``/``ValueError`` that
+name the parameter at fault, so no bad argument reaches compiled code.
+"""
+from __future__ import annotations
+
+import ctypes
+import struct
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from ...errors import BuildError
+from ...tir import expr as E
+from ...tir import stmt as S
+from ...tir.buffer import Buffer
+from ...tir.datatype import dtype as to_dtype
+from ...tir.functor import post_order_visit
+
+#: shape expression node -> operator name in the serialised form, and its evaluation
+_SHAPE_OPS = {E.Add: ("add", lambda a, b: a + b), E.Sub: ("sub", lambda a, b: a - b),
+              E.Mul: ("mul", lambda a, b: a * b), E.FloorDiv: ("floordiv", lambda a, b: a // b),
+              E.FloorMod: ("floormod", lambda a, b: a % b), E.Min: ("min", min),
+              E.Max: ("max", max)}
+_EVAL = {name: fn for name, fn in _SHAPE_OPS.values()}
+
+
+def _serialise_dim(expr, slots: dict, param_name: str):
+    if isinstance(expr, E.IntImm):
+        return expr.value
+    if isinstance(expr, E.Var):
+        if expr not in slots:
+            raise BuildError(f"the shape of '{param_name}' uses the variable '{expr.name}', "
+                             f"which no argument determines; pass '{expr.name}' as a scalar "
+                             f"argument or use it alone as a dimension of an argument")
+        return {"slot": slots[expr]}
+    op = _SHAPE_OPS.get(type(expr))
+    if op is None:
+        raise BuildError(f"the shape of '{param_name}' has the dimension '{expr}', which "
+                         f"compiled code cannot check; use variables, constants and + - * //")
+    return [op[0], _serialise_dim(expr.a, slots, param_name),
+            _serialise_dim(expr.b, slots, param_name)]
+
+
+def _evaluate_dim(spec, values: list):
+    if isinstance(spec, int):
+        return spec
+    if isinstance(spec, dict):
+        return values[spec["slot"]]
+    a, b = _evaluate_dim(spec[1], values), _evaluate_dim(spec[2], values)
+    if a is None or b is None:
+        return None
+    return _EVAL[spec[0]](a, b)
+
+
+@dataclass
+class Signature:
+    """What the entry point ``symbol`` expects; see the module docstring."""
+    symbol: str
+    params: list[dict]
+    slots: list[dict]
+    buffer_names: list[str] = field(default_factory=list)
+
+    def add_internal_buffer(self, name: str) -> int:
+        """Register an allocated buffer for error messages; returns its id."""
+        self.buffer_names.append(name)
+        return len(self.buffer_names) - 1
+
+    @property
+    def num_buffers(self) -> int:
+        return sum(1 for p in self.params if p["kind"] == "buffer")
+
+    def to_json(self) -> dict:
+        return {"symbol": self.symbol, "params": self.params, "slots": self.slots,
+                "buffer_names": self.buffer_names}
+
+    @staticmethod
+    def from_json(data: dict) -> "Signature":
+        signature = Signature(data["symbol"], data["params"], data["slots"],
+                              list(data["buffer_names"]))
+        return signature
+
+    # -- argument checking -----------------------------------------------------------
+    def describe(self) -> str:
+        return ", ".join(p["name"] for p in self.params)
+
+    def _prepared(self) -> list:
+        """Per parameter: (param, numpy dtype or None, [(dim, slot)], has expressions)."""
+        prepared = getattr(self, "_prepared_params", None)
+        if prepared is None:
+            prepared = []
+            for param in self.params:
+                if param["kind"] == "scalar":
+                    prepared.append((param, None, (), False))
+                    continue
+                slots = tuple((dim, spec["slot"]) for dim, spec in enumerate(param["shape"])
+                              if isinstance(spec, dict))
+                has_exprs = any(isinstance(spec, list) for spec in param["shape"])
+                prepared.append((param, np.dtype(param["numpy_dtype"]), slots, has_exprs))
+            self._prepared_params = prepared
+        return prepared
+
+    def pack(self, args: tuple):
+        """Check ``args``; return (pointers, scalars array or None, copy-backs) where each
+        copy-back is ``(aligned copy, original array)`` for misaligned outputs."""
+        prepared = self._prepared()
+        if len(args) != len(prepared):
+            raise TypeError(f"{self.symbol}() takes {len(prepared)} argument(s) "
+                            f"({self.describe()}), but {len(args)} were given")
+        values: list = [None] * len(self.slots)
+        bound_by: list = [None] * len(self.slots)
+        pointers = []
+        copy_backs = []
+        arrays = []
+        any_exprs = False
+        for (param, np_dtype, slots, has_exprs), arg in zip(prepared, args):
+            if np_dtype is None:
+                self._bind_scalar(param, arg, values, bound_by)
+                continue
+            # the common case first: an aligned, contiguous array of the right type
+            if type(arg) is not np.ndarray or arg.dtype != np_dtype:
+                arg = self._check_array(param, arg)
+            flags = arg.flags
+            if not flags.c_contiguous or arg.ndim != len(param["shape"]) or \
+                    (param["output"] and not flags.writeable):
+                self._check_array(param, arg)
+            shape = arg.shape
+            for dim, spec in enumerate(param["shape"]):
+                if spec.__class__ is int and shape[dim] != spec:
+                    self._check_array(param, arg)
+            for dim, slot in slots:
+                if values[slot] is None:
+                    values[slot] = shape[dim]
+                    bound_by[slot] = (param, dim)
+                elif values[slot] != shape[dim]:
+                    raise ValueError(
+                        f"argument '{param['name']}' has shape {shape}: dimension {dim} "
+                        f"is {shape[dim]}, but {self.slots[slot]['name']} = "
+                        f"{values[slot]} was set by {_describe_binding(bound_by[slot])}")
+            any_exprs = any_exprs or has_exprs
+            if not flags.aligned:
+                copy = arg.copy()
+                if param["output"]:
+                    copy_backs.append((copy, arg))
+                arg = copy
+            arrays.append((param, arg))
+            pointers.append(_address(arg))
+        if any_exprs:
+            self._check_shape_expressions(arrays, values)
+        self._check_overlap(arrays)
+        if not values:
+            return pointers, None, copy_backs
+        return pointers, (ctypes.c_int64 * len(values))(*values), copy_backs
+
+    def _check_shape_expressions(self, arrays, values) -> None:
+        for param, array in arrays:
+            for dim, spec in enumerate(param["shape"]):
+                if isinstance(spec, list):
+                    expected = _evaluate_dim(spec, values)
+                    if expected != array.shape[dim]:
+                        raise ValueError(
+                            f"argument '{param['name']}' has shape {array.shape}, but "
+                            f"dimension {dim} must be {expected} given the other arguments")
+
+    def _check_array(self, param: dict, arg):
+        name = param["name"]
+        if not isinstance(arg, np.ndarray):
+            if arg is None:
+                problem = "None"
+            elif isinstance(arg, (list, tuple)):
+                problem = f"a {type(arg).__name__}; convert it with numpy.asarray(..., " \
+                          f"dtype=\"{param['numpy_dtype']}\")"
+            else:
+                problem = f"a {type(arg).__name__}"
+            raise TypeError(f"argument '{name}' must be a numpy.ndarray of {param['dtype']} "
+                            f"with shape {self._shape_text(param)}, but it is {problem}")
+        if arg.dtype != param["numpy_dtype"] and not (
+                param["dtype"] == "bfloat16" and arg.dtype.name == "bfloat16"):
+            raise TypeError(f"argument '{name}' must have dtype {param['dtype']}, but it has "
+                            f"dtype {arg.dtype}; convert it with .astype(\"{param['numpy_dtype']}\")")
+        if arg.ndim != len(param["shape"]):
+            raise ValueError(f"argument '{name}' must have {len(param['shape'])} "
+                             f"dimension(s) {self._shape_text(param)}, but it has shape "
+                             f"{arg.shape}")
+        for dim, spec in enumerate(param["shape"]):
+            if isinstance(spec, int) and arg.shape[dim] != spec:
+                raise ValueError(f"argument '{name}' must have shape "
+                                 f"{self._shape_text(param)}, but it has shape {arg.shape} "
+                                 f"(dimension {dim} differs)")
+        if not arg.flags.c_contiguous:
+            raise ValueError(f"argument '{name}' is not C-contiguous (a transposed or "
+                             f"sliced view?); pass numpy.ascontiguousarray({name})")
+        if param["output"] and not arg.flags.writeable:
+            raise ValueError(f"argument '{name}' is written by the function but the array "
+                             f"is read-only; pass a writable array")
+        return arg
+
+    def _check_overlap(self, arrays) -> None:
+        if len(arrays) < 2:
+            return
+        for i, (param, array) in enumerate(arrays):
+            if not param["output"] or array.size == 0:
+                continue
+            for j, (other_param, other) in enumerate(arrays):
+                if i != j and other.size and np.may_share_memory(array, other):
+                    raise ValueError(
+                        f"argument '{param['name']}' is written by the function and shares "
+                        f"memory with argument '{other_param['name']}'; pass separate arrays")
+
+    def _bind_scalar(self, param: dict, arg, values: list, bound_by: list) -> None:
+        name, slot, kind = param["name"], param["slot"], param["dtype"]
+        if isinstance(arg, np.ndarray) and arg.ndim == 0:
+            arg = arg.item()
+        if isinstance(arg, np.generic):
+            arg = arg.item()
+        if kind == "bool":
+            if not isinstance(arg, bool):
+                raise TypeError(f"argument '{name}' must be a bool, got {type(arg).__name__}")
+            value = int(arg)
+        elif kind.startswith(("int", "uint")):
+            if isinstance(arg, bool) or not isinstance(arg, int):
+                raise TypeError(f"argument '{name}' must be an integer ({kind}), got "
+                                f"{type(arg).__name__} {arg!r}")
+            info = np.iinfo(kind)
+            if not info.min <= arg <= info.max:
+                raise ValueError(f"argument '{name}' = {arg} does not fit in {kind}")
+            value = arg
+        else:
+            if isinstance(arg, bool) or not isinstance(arg, (int, float)):
+                raise TypeError(f"argument '{name}' must be a number ({kind}), got "
+                                f"{type(arg).__name__} {arg!r}")
+            value = struct.unpack("<q", struct.pack("<d", float(arg)))[0]
+        if values[slot] is not None and values[slot] != value:
+            raise ValueError(f"argument '{name}' = {arg} contradicts "
+                             f"{_describe_binding(bound_by[slot])}, "
+                             f"which sets it to {values[slot]}")
+        values[slot] = value
+        bound_by[slot] = (param, None)
+
+    @staticmethod
+    def _shape_text(param: dict) -> str:
+        def text(spec):
+            if isinstance(spec, int):
+                return str(spec)
+            if isinstance(spec, dict):
+                return spec.get("name", "?")
+            return f"({text(spec[1])} {spec[0]} {text(spec[2])})"
+        dims = [text(s) for s in param["shape"]]
+        return "(" + ", ".join(dims) + ("," if len(dims) == 1 else "") + ")"
+
+
+def _address(array: np.ndarray) -> int:
+    """Address of an array's data (a writable buffer export is several times faster
+    than ``array.ctypes.data``, which matters for small calls)."""
+    try:
+        return ctypes.addressof(ctypes.c_char.from_buffer(array))
+    except (TypeError, ValueError, BufferError):  # read-only or empty arrays
+        return array.ctypes.data
+
+
+def _describe_binding(binding) -> str:
+    param, dim = binding
+    if dim is None:
+        return f"argument '{param['name']}'"
+    return f"argument '{param['name']}' dimension {dim}"
+
+
+def make_signature(func: S.PrimFunc) -> tuple[Signature, dict]:
+    """The signature of ``func`` and the slot of each of its scalar variables."""
+    written: set = set()
+    post_order_visit(func.body, lambda n: written.add(n.buffer)
+                     if isinstance(n, S.BufferStore) else None)
+    slots: dict = {}
+    slot_info: list[dict] = []
+
+    def add_slot(var: E.Var) -> int:
+        if var not in slots:
+            slots[var] = len(slot_info)
+            slot_info.append({"name": var.name, "dtype": str(var.dtype)})
+        return slots[var]
+
+    for p in func.params:
+        if isinstance(p, E.Var):
+            add_slot(p)
+    for p in func.params:
+        if isinstance(p, Buffer):
+            for dim in p.shape:
+                if isinstance(dim, E.Var):
+                    add_slot(dim)
+    params = []
+    buffer_names = []
+    for p in func.params:
+        if isinstance(p, E.Var):
+            params.append({"name": p.name, "kind": "scalar", "dtype": str(p.dtype),
+                           "slot": slots[p]})
+            continue
+        if not isinstance(p, Buffer):
+            raise BuildError(f"parameter {p!r} of '{func.name}' is neither a buffer nor a "
+                             f"scalar variable")
+        if p.strides:
+            raise BuildError(f"parameter '{p.name}' of '{func.name}' has explicit strides; "
+                             f"compiled functions take C-contiguous arrays")
+        shape = [_serialise_dim(d, slots, p.name) for d in p.shape]
+        for spec, dim in zip(shape, p.shape):
+            if isinstance(spec, dict):
+                spec["name"] = dim.name
+        params.append({"name": p.name, "kind": "buffer", "dtype": str(p.dtype),
+                       "numpy_dtype": to_dtype(p.dtype).numpy_dtype.name, "shape": shape,
+                       "output": p in written})
+        buffer_names.append(p.name)
+    symbol = entry_symbol(func.attr("global_symbol") or func.name)
+    return Signature(symbol, params, slot_info, buffer_names), slots
+
+
+def entry_symbol(name: str) -> str:
+    """The C symbol of a function: its name, unless that would shadow a symbol compiled
+    code calls (``exp``, ``free``, ...) or is not a C identifier."""
+    import ctypes
+    import re
+    clean = re.sub(r"[^0-9A-Za-z_]", "_", name) or "function"
+    if clean[0].isdigit() or clean.startswith("__"):
+        return "tl_" + clean
+    try:
+        ctypes.CDLL(None)[clean]
+        return "tl_" + clean  # a C library function of this process has the name
+    except (AttributeError, OSError):
+        pass
+    if clean.startswith(("GOMP_", "omp_", "llvm")):
+        return "tl_" + clean
+    return clean
