@@ -1,0 +1,13 @@
+"""The CUDA backend: thread-bound loop IR to CUDA C, launched through pycuda, or emulated
+on the CPU where no GPU is present.
+
+>>> mod = tensorlang.target.cuda.build(func, "cuda")
+>>> mod.emulate(a, b, c)            # or mod(a, b, c) on a machine with a GPU
+>>> print(mod.get_source("cuda"))
+"""
+from .codegen import CudaCodegen, FastMathCudaCodegen, generate_cuda  # noqa: F401
+from .emulate import EmulationError, Emulator, emulate  # noqa: F401
+from .kernels import DeviceProgram, Kernel, Limits, split_kernels  # noqa: F401
+from .runtime import (CudaBuildOptions, CudaModule, CudaRuntimeError, build,  # noqa: F401
+                      compile_cuda, gpu_available, nvcc_path)
+from .sync import inject_syncthreads, syncthreads  # noqa: F401
