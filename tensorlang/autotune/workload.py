@@ -1,0 +1,179 @@
+"""Workload keys: a stable name for "this computation, with these shapes and dtypes".
+
+:func:`canonical_te_text` prints the tensor-expression graph behind some output tensors
+with every tensor, axis and variable renamed by position (``op0``, ``i0``, ``r0``, ``n0``),
+so two separately built identical computations print alike, whatever their names, in any
+process.  :func:`workload_key` is a hash of that text: tuning records are filed under it.
+
+>>> A = te.placeholder((64, 64), name="A")
+>>> B = te.compute((64, 64), lambda i, j: A[i, j] * 2.0, name="B")
+>>> workload_key(B)            # the same for every identical definition
+'3f1c...'
+"""
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+
+from ..errors import TensorLangTypeError
+from ..te.operation import is_reduce_var
+from ..te.tensor import ComputeOp, Operation, PlaceholderOp, Tensor, post_order_ops
+from ..tir import expr as E
+from ..tir.datatype import DataType
+
+#: hex digits of the sha256 digest kept in a workload key
+KEY_LENGTH = 32
+
+
+def _output_tensors(outputs) -> list[Tensor]:
+    items = outputs if isinstance(outputs, (list, tuple)) else [outputs]
+    tensors: list[Tensor] = []
+    for item in items:
+        if isinstance(item, Tensor):
+            tensors.append(item)
+        elif isinstance(item, Operation):
+            tensors.extend(item.outputs)
+        else:
+            raise TensorLangTypeError(
+                f"workload_key: expected output tensors (te.compute results), got "
+                f"{type(item).__name__} {item!r}")
+    if not tensors:
+        raise TensorLangTypeError("workload_key: give at least one output tensor")
+    return tensors
+
+
+class _CanonicalPrinter:
+    """Prints te expressions with positional names instead of the user's."""
+
+    def __init__(self, shape_vars: dict | None):
+        self.op_names: dict[int, str] = {}
+        self.var_names: dict[int, str] = {}
+        self.free_vars = 0
+        self.shape_values: dict[int, int] = {}
+        self.shape_names: dict[str, int] = {}
+        for var, value in (shape_vars or {}).items():
+            if isinstance(var, str):
+                self.shape_names[var] = int(value)
+            elif isinstance(var, E.Var):
+                self.shape_values[id(var)] = int(value)
+            else:
+                raise TensorLangTypeError(
+                    f"workload_key: shape_vars keys must be te.var objects or their names, "
+                    f"got {var!r}")
+
+    def var(self, v: E.Var) -> str:
+        name = self.var_names.get(id(v))
+        if name is not None:
+            return name
+        value = self.shape_values.get(id(v), self.shape_names.get(v.name))
+        if value is not None:
+            return f"{value}:{v.dtype}"
+        # A variable nobody bound: a symbolic dimension or scalar parameter, named by the
+        # order in which the printout meets it.
+        name = f"u{len(self.var_names)}" if is_reduce_var(v) else f"n{self.free_vars}"
+        self.free_vars += not is_reduce_var(v)
+        self.var_names[id(v)] = name
+        return name
+
+    def tensor(self, t: Tensor) -> str:
+        return f"{self.op_names[id(t.op)]}.{t.value_index}"
+
+    def fmt(self, node) -> str:  # noqa: C901 - one case per kind of value
+        if isinstance(node, E.Var):
+            return self.var(node)
+        if isinstance(node, E.IntImm):
+            return f"{node.value}:{node.dtype}"
+        if isinstance(node, E.FloatImm):
+            return f"{float(node.value)!r}:{node.dtype}"
+        if isinstance(node, E.StringImm):
+            return json.dumps(node.value)
+        if isinstance(node, E.ProducerLoad):
+            return f"{self.tensor(node.producer)}[{', '.join(self.fmt(i) for i in node.indices)}]"
+        if isinstance(node, E.IterVar):
+            dom = "" if node.dom is None else \
+                f"[{self.fmt(node.dom.min)}, +{self.fmt(node.dom.extent)})"
+            return f"{self.var(node.var)}{dom}:{node.iter_type}{node.thread_tag}"
+        if isinstance(node, E.CommReducer):
+            for k, (x, y) in enumerate(zip(node.lhs, node.rhs)):
+                self.var_names[id(x)] = f"x{k}"
+                self.var_names[id(y)] = f"y{k}"
+            return (f"reducer(({self.fmt(node.lhs)}), ({self.fmt(node.rhs)}) -> "
+                    f"{self.fmt(node.result)}, identity {self.fmt(node.identity)})")
+        if isinstance(node, tuple):
+            return "(" + ", ".join(self.fmt(item) for item in node) + ")"
+        if isinstance(node, DataType):
+            return str(node)
+        if isinstance(node, E.Node) and dataclasses.is_dataclass(node):
+            fields = [self.fmt(getattr(node, f.name)) for f in dataclasses.fields(node)]
+            return f"{type(node).__name__}({', '.join(fields)})"
+        if node is None or isinstance(node, (bool, int, float, str)):
+            return repr(node)
+        raise TensorLangTypeError(
+            f"workload_key: cannot describe {type(node).__name__} {node!r} in a workload")
+
+    def op(self, op: Operation, index: int) -> str:
+        name = f"op{index}"
+        self.op_names[id(op)] = name
+        if isinstance(op, PlaceholderOp):
+            return f"{name} = placeholder({self.fmt(op.shape)}, {op.dtype})"
+        if not isinstance(op, ComputeOp):
+            raise TensorLangTypeError(
+                f"workload_key: operation '{op.name}' is a {type(op).__name__}; only "
+                f"placeholders and te.compute operations can be tuned")
+        for k, iv in enumerate(op.axis):
+            self.var_names[id(iv.var)] = f"i{k}"
+        for k, iv in enumerate(op.reduce_axis):
+            self.var_names[id(iv.var)] = f"r{k}"
+        axis = self.fmt(op.axis)
+        reduce_axis = self.fmt(op.reduce_axis)
+        body = self.fmt(op.body)
+        return f"{name} = compute(axis={axis}, reduce_axis={reduce_axis}, tag={op.tag!r}, " \
+               f"body={body})"
+
+
+def canonical_te_text(outputs, shape_vars: dict | None = None) -> str:
+    """The computation behind ``outputs`` as text with positional names.
+
+    ``shape_vars`` maps symbolic dimensions (``te.var`` objects or their names) to the
+    sizes they stand for, which then print as constants."""
+    tensors = _output_tensors(outputs)
+    printer = _CanonicalPrinter(shape_vars)
+    ops = post_order_ops([t.op for t in tensors])
+    lines = [printer.op(op, k) for k, op in enumerate(ops)]
+    lines.append("outputs " + ", ".join(printer.tensor(t) for t in tensors))
+    return "\n".join(lines)
+
+
+def workload_key(outputs, shape_vars: dict | None = None) -> str:
+    """Structural hash (hex) of the computation, shapes and dtypes behind ``outputs``:
+    equal for identical definitions in any process, different when a shape, a dtype or
+    the arithmetic differs.  Names of tensors and axes do not matter."""
+    text = canonical_te_text(outputs, shape_vars)
+    return hashlib.sha256(text.encode()).hexdigest()[:KEY_LENGTH]
+
+
+def workload_description(outputs, shape_vars: dict | None = None) -> dict:
+    """A readable, JSON-serialisable summary of a workload for tuning records."""
+    tensors = _output_tensors(outputs)
+    printer = _CanonicalPrinter(shape_vars)
+
+    def dims(shape):
+        out = []
+        for s in shape:
+            if isinstance(s, E.IntImm):
+                out.append(s.value)
+            else:
+                text = printer.fmt(s)
+                head = text.split(":")[0]
+                out.append(int(head) if head.lstrip("-").isdigit() else str(s))
+        return out
+
+    ops = post_order_ops([t.op for t in tensors])
+    return {
+        "name": "+".join(t.op.name for t in tensors),
+        "inputs": [{"name": op.name, "shape": dims(op.shape), "dtype": str(op.dtype)}
+                   for op in ops if isinstance(op, PlaceholderOp)],
+        "outputs": [{"name": t.name, "shape": dims(t.shape), "dtype": str(t.dtype)}
+                    for t in tensors],
+    }
