@@ -6,4 +6,6 @@ from . import tir, te, schedule  # noqa: F401,E402
 from .errors import (TensorLangError, ScheduleError, LoweringError, BuildError,  # noqa: F401,E402
                      TuneError, InternalError)
 from .schedule import create_schedule  # noqa: F401,E402
-from .driver import lower  # noqa: F401,E402
+from .driver import lower, build  # noqa: F401,E402
+from .target import Target, load_module  # noqa: F401,E402
+from . import ops, target, autotune  # noqa: F401,E402

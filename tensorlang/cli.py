@@ -26,10 +26,10 @@ def demo(size: int, repeat: int) -> int:
     import numpy as np
 
     import tensorlang as tl
-    from tensorlang.schedule.recipes import register_tiled_matmul
+    from tensorlang.schedule.recipes import gemm_register_tiled
 
     n = size
-    s, (A, B, C) = register_tiled_matmul(n, n, n)
+    s, (A, B, C) = gemm_register_tiled(n, n, n)
     print(f"building a {n}x{n}x{n} float32 matmul (register-tiled, vectorized, parallel)...")
     start = time.perf_counter()
     mod = tl.build(s, [A, B, C], target="llvm", name="matmul")

@@ -6,14 +6,17 @@ to print how long each pass took.  The environment is read once, here, into
 """
 from __future__ import annotations
 
-import importlib
 import os
 import sys
 import time
 from dataclasses import dataclass
 
 from .errors import LoweringError
+from .schedule import Schedule, schedule_to_tir
 from .tir.stmt import PrimFunc
+from .tir.transform.loop_partition import partition_loops
+from .tir.transform.remove_no_op import remove_no_op
+from .tir.transform.simplify import simplify
 
 
 @dataclass(frozen=True)
@@ -27,18 +30,6 @@ class LowerOptions:
         def flag(name):
             return os.environ.get(name, "") not in ("", "0", "false", "False")
         return LowerOptions(dump_ir=flag("TL_DUMP_IR"), time_passes=flag("TL_TIME_PASSES"))
-
-
-def _optional_pass(module: str, name: str):
-    """The pass ``module.name``, or one that changes nothing while the module is not part
-    of this build yet (the pass list stays the same either way)."""
-    try:
-        return getattr(importlib.import_module(module), name)
-    except (ImportError, AttributeError):
-        def missing(func: PrimFunc) -> PrimFunc:
-            return func
-        missing.__name__ = name
-        return missing
 
 
 class _PassRunner:
@@ -70,13 +61,8 @@ def lower(sch_or_func, args=None, name: str = "main", simple_mode: bool = False,
     by default the placeholders followed by the outputs.  ``simple_mode`` skips loop
     partitioning, for compact text.
     """
-    from .schedule import Schedule, schedule_to_tir
     options = options or LowerOptions.from_environment()
     run = _PassRunner(options)
-    simplify = _optional_pass("tensorlang.tir.transform.simplify", "simplify")
-    partition_loops = _optional_pass("tensorlang.tir.transform.loop_partition",
-                                     "partition_loops")
-    remove_no_op = _optional_pass("tensorlang.tir.transform.remove_no_op", "remove_no_op")
 
     if isinstance(sch_or_func, PrimFunc):
         func = sch_or_func
@@ -103,3 +89,26 @@ def _default_args(schedule) -> list:
     placeholders = [st.op.output(0) for st in schedule.stages if st.is_placeholder]
     outputs = [t for op in schedule._initial_outputs for t in op.outputs]
     return placeholders + outputs
+
+
+def build(sch_or_func, args=None, target="llvm", name: str = "main", **options):
+    """Lower (when given a schedule) and compile for ``target``:
+    ``mod = tl.build(s, [A, B, C], target="llvm", name="matmul")``.
+
+    ``sch_or_func`` is a Schedule (lowered here with ``args``) or a PrimFunc from
+    ``tl.lower``.  ``target`` is a string (``"llvm"``, ``"llvm -mcpu=..."``, ``"cuda"``)
+    or a :class:`~tensorlang.target.Target`; ``options`` go to the backend (llvm:
+    ``bounds_check``, ``opt_level``, ``use_cache``).
+    """
+    from .target import build as build_for_target
+    if isinstance(sch_or_func, Schedule):
+        func = lower(sch_or_func, args, name=name)
+    elif isinstance(sch_or_func, PrimFunc):
+        if args is not None:
+            raise LoweringError("build: args are taken from the PrimFunc's parameters; pass "
+                                "args only with a Schedule")
+        func = sch_or_func
+    else:
+        raise LoweringError(f"build: expected a Schedule (with args) or a PrimFunc from "
+                            f"tl.lower, got {type(sch_or_func).__name__}")
+    return build_for_target(func, target, **options)

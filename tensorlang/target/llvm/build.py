@@ -8,13 +8,15 @@ store it in the cache; finally load the object code into the process.
 from __future__ import annotations
 
 import dataclasses
-import importlib
 from dataclasses import dataclass
 
 from ...errors import BuildError, TensorLangValueError
 from ...tir import stmt as S
 from ...tir.functor import post_order_visit
 from ...tir.printer import format_node
+from ...tir.transform.simplify import simplify
+from ...tir.transform.unroll import unroll_loops
+from ...tir.transform.vectorize import vectorize_loops
 from ..target import Target, as_target
 from . import cache
 from .codegen import CodeGenLLVM
@@ -62,22 +64,11 @@ def make_options(options=None, **overrides) -> BuildOptions:
     return options
 
 
-#: passes that shape TIR for code generation: (module, function); absent ones are skipped
-_PREPARATION_PASSES = (("vectorize", "vectorize_loops"), ("unroll", "unroll_loops"),
-                       ("simplify", "simplify"))
-
-
 def prepare_for_codegen(func: S.PrimFunc) -> S.PrimFunc:
     """Turn vectorized loops into vector code, unroll unrolled loops, simplify."""
-    for module_name, function_name in _PREPARATION_PASSES:
-        try:
-            module = importlib.import_module(f"tensorlang.tir.transform.{module_name}")
-        except ImportError:
-            continue
-        transform = getattr(module, function_name, None)
-        if transform is not None:
-            func = transform(func)
-    return func
+    func = vectorize_loops(func)
+    func = unroll_loops(func)
+    return simplify(func)
 
 
 def _ir_key(func: S.PrimFunc) -> str:
