@@ -64,6 +64,14 @@ def _quote(text: str) -> str:
     return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
+def _loop_stop(loop: S.For):
+    """The end of a loop's range as printed: ``min + extent``, simplified (peeled tails
+    have extents like ``(n + 3) // 4 - n // 4`` that only cancel against their start)."""
+    from .arith import Analyzer  # the analyzer prints its own nodes with this module
+    from .op import add
+    return Analyzer().simplify(add(loop.min, loop.extent))
+
+
 class Printer:
     def __init__(self):
         self.names: dict[object, str] = {}
@@ -170,7 +178,7 @@ class Printer:
             if isinstance(s.min, E.IntImm) and s.min.value == 0:
                 bounds = self.expr(s.extent)
             else:
-                bounds = f"{self.expr(s.min)}, {self.expr(s.min, 5)} + {self.expr(s.extent, 6)}"
+                bounds = f"{self.expr(s.min)}, {self.expr(_loop_stop(s))}"
             extra = f", thread=\"{s.thread_tag}\"" if s.thread_tag else ""
             if s.annotations:
                 extra += ", annotations={" + ", ".join(

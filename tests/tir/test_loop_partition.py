@@ -174,3 +174,35 @@ def test_split_shapes_compute_the_same(extent, factor):
     got = run(out, a, np.zeros(extent, "float32"))[1]
     np.testing.assert_array_equal(want, got)
     assert count(out, IfThenElse) == 0, out.script()
+
+
+def test_part_of_a_tail_where_the_guard_always_fails_is_dropped():
+    # a symbolic extent split by 4 with an inner loop: in the last outer iteration the
+    # inner loop runs [0, n - 4*xo) guard-free, and the rest, where the guard is false
+    # everywhere, leaves no loop behind
+    func = split_func(None, 4, symbolic=True)
+    out = simplify(partition_loops(func))
+    verify(out)
+    assert count(out.body, IfThenElse) == 0, out
+    for n in (1, 7, 8, 13):
+        a = np.arange(n, dtype="float32")
+        _, b, _ = run(out, a, np.zeros(n, "float32"), n)
+        np.testing.assert_array_equal(b, a * 2.0 + 1.0)
+
+
+def test_guard_that_depends_on_inner_loops_keeps_its_tail():
+    # xo*4 + xi + j < n with j an inner loop: outside the main range the guard holds for
+    # some j, so the tail must keep its body (partitioned further over j)
+    n = tir.var("n")
+    A = decl_buffer((n,), "float32", "A")
+    B = decl_buffer((n,), "float32", "B")
+    xo, xi, j = tir.var("xo"), tir.var("xi"), tir.var("j")
+    idx = xo * 4 + xi
+    body = loop(j, 2, IfThenElse(idx + j < n, BufferStore(B, A[idx + j] + 1.0, (idx + j,))))
+    func = PrimFunc("f", (A, B, n), loop(xo, (n + 3) // 4, loop(xi, 4, body)))
+    out = simplify(partition_loops(func))
+    verify(out)
+    for size in (1, 6, 9):
+        a = np.arange(size, dtype="float32")
+        _, b, _ = run(out, a, np.zeros(size, "float32"), size)
+        np.testing.assert_array_equal(b, a + 1.0)

@@ -112,21 +112,23 @@ class _GuardCollector(Visitor):
 
 
 class _GuardRemover(Mutator):
-    """Replaces the proven guard conjuncts (by identity) with True."""
+    """Replaces the decided guard conjuncts (by identity) with ``value``: True in the
+    main part, False in a head or tail where the one guard bounding it is exact."""
 
-    def __init__(self, proven: set[int], scan_expressions: bool):
+    def __init__(self, proven: set[int], scan_expressions: bool, value: bool = True):
         self.proven = proven
         self.scan_expressions = scan_expressions
+        self.value = _op.const(value)
 
     def visit_PrimExpr(self, node):
         return self.generic_visit(node) if self.scan_expressions else node
 
     def strip(self, cond):
         if id(cond) in self.proven:
-            return _TRUE
+            return self.value
         if type(cond) is E.Call and cond.op in _LIKELY and cond.args \
                 and id(cond.args[0]) in self.proven:
-            return _TRUE
+            return self.value
         if type(cond) is E.And:
             a, b = self.strip(cond.a), self.strip(cond.b)
             if a is cond.a and b is cond.b:
@@ -138,15 +140,17 @@ class _GuardRemover(Mutator):
         cond = self.strip(node.condition)
         then_case = self.visit(node.then_case)
         else_case = None if node.else_case is None else self.visit(node.else_case)
-        if type(cond) is E.IntImm and cond.value:
-            return then_case
+        if type(cond) is E.IntImm:
+            if cond.value:
+                return then_case
+            return S.NO_OP if else_case is None else else_case
         return node.replace(condition=cond, then_case=then_case, else_case=else_case)
 
     def visit_Call(self, node: E.Call):
         if node.op in _LIKELY and node.args:
             cond = self.strip(node.args[0])
-            if type(cond) is E.IntImm and cond.value:
-                return _TRUE
+            if type(cond) is E.IntImm:
+                return cond
             if cond is not node.args[0]:
                 return node.replace(args=(cond,) + tuple(node.args[1:]))
         return self.generic_visit(node)
@@ -200,8 +204,10 @@ class _Partitioner(Mutator):
 
     # -- solving guards --------------------------------------------------------------
     def solve(self, cond, loop_var, domains: dict, defined: set):
-        """``(lower, upper)`` bounds on ``loop_var`` (either may be None) within which
-        ``cond`` holds for all inner-loop values; None when the guard is not linear."""
+        """``(lower, upper, exact)`` bounds on ``loop_var`` (either may be None) within
+        which ``cond`` holds for all inner-loop values; ``exact`` when the guard does not
+        depend on inner loops, so that it fails everywhere outside the bound.  None when
+        the guard is not linear."""
         t = type(cond)
         if t not in (E.LT, E.LE, E.GT, E.GE) or not cond.a.dtype.is_integer \
                 or cond.a.dtype.lanes != 1:
@@ -219,15 +225,18 @@ class _Partitioner(Mutator):
         rest = from_sum(diff)
         if loop_var in _free_vars(rest):
             return None  # the variable also hides inside a non-linear term
-        rest_max = self.analyzer.int_set(rest, domains).max_value
+        rest_vars = _free_vars(rest)
+        exact = not (rest_vars & defined) and not any(v in domains for v in rest_vars)
+        rest_max = rest if exact else self.analyzer.int_set(rest, domains).max_value
         if is_pos_inf(rest_max) or _free_vars(rest_max) & defined:
             return None
         room = _op.sub(_op.const(limit, rest_max.dtype), rest_max)
         if coef > 0:
-            return None, self.analyzer.simplify(_op.floordiv(room, coef))
+            return None, self.analyzer.simplify(_op.floordiv(room, coef)), exact
         # coef*v <= room with coef < 0:  v >= ceil(-room / -coef)
         m = -coef
-        return self.analyzer.simplify(_op.floordiv(_op.add(_op.neg(room), m - 1), m)), None
+        return (self.analyzer.simplify(_op.floordiv(_op.add(_op.neg(room), m - 1), m)), None,
+                exact)
 
     def partition(self, loop: S.For):
         collector = _GuardCollector(loop.loop_var, self.has_likely, self.free_vars)
@@ -240,11 +249,11 @@ class _Partitioner(Mutator):
             if solved is None:
                 failed.add(id(cond))
                 continue
-            lo, hi = solved
+            lo, hi, exact = solved
             if lo is not None:
-                lowers.append(lo)
+                lowers.append((lo, id(cond), exact))
             if hi is not None:
-                uppers.append(hi)
+                uppers.append((hi, id(cond), exact))
             proven.add(id(cond))
         proven -= failed
         if not proven:
@@ -254,9 +263,9 @@ class _Partitioner(Mutator):
         begin = loop.min
         end = a.simplify(_op.add(loop.min, loop.extent))
         main_begin, main_end = begin, end
-        for lo in lowers:
+        for lo, _, _ in lowers:
             main_begin = _op.maximum(main_begin, _op.cast(lo, var_type))
-        for hi in uppers:
+        for hi, _, _ in uppers:
             main_end = _op.minimum(main_end, _op.add(_op.cast(hi, var_type), 1))
         # clamp so that head, main and tail tile [begin, end) exactly
         main_begin = a.simplify(_op.minimum(main_begin, end))
@@ -271,7 +280,7 @@ class _Partitioner(Mutator):
         main_body = _GuardRemover(proven, self.has_likely).visit(loop.body)
         main = loop.replace(min=main_begin, extent=main_extent, body=main_body)
         pieces = []
-        for lo, hi in ((begin, main_begin), (main_end, end)):
+        for lo, hi, bounds in ((begin, main_begin, lowers), (main_end, end, uppers)):
             extent = a.simplify(_op.sub(hi, lo))
             if type(extent) is E.IntImm and extent.value <= 0:
                 pieces.append(None)
@@ -279,8 +288,12 @@ class _Partitioner(Mutator):
             kind = loop.kind
             if fixed_width and type(extent) is not E.IntImm:
                 kind = S.ForKind.SERIAL
+            body = loop.body
+            if len(bounds) == 1 and bounds[0][2] and bounds[0][1] not in failed:
+                # the only guard bounding this piece fails on all of it: drop what it guards
+                body = _GuardRemover({bounds[0][1]}, self.has_likely, False).visit(body)
             # sibling loops may share the loop variable: each defines it in its own scope
-            pieces.append(loop.replace(min=lo, extent=extent, kind=kind))
+            pieces.append(loop.replace(min=lo, extent=extent, kind=kind, body=body))
         # head and tail are simplified now, so that guards they prove false vanish before
         # their inner loops are considered; the main part is left as it is (cheaper)
         head, tail = (None if p is None else _GuardPruner(self.analyzer).visit(p)
