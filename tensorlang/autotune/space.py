@@ -136,3 +136,8 @@ class SearchSpace(ABC):
     def size(self) -> float:
         """How many configs the space holds (an estimate; ``inf`` where unbounded)."""
         return float("inf")
+
+    def contains(self, config: Config) -> bool:
+        """Whether ``config`` is a point of this space: its sketch, every decision present
+        and in its domain (a space that cannot tell says True)."""
+        return True

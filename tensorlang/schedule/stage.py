@@ -327,7 +327,10 @@ class Stage:
         """Bind the leaf ``iv`` to a GPU thread index: ``bind(bx, te.thread_axis("blockIdx.x"))``."""
         tag = getattr(thread_ivar, "thread_tag", "")
         prim = f"bind({_axis_name(iv)}, {tag or repr(thread_ivar)})"
-        self._annotate(iv, ForKind.THREAD_BINDING, prim, allow_reduce=False)
+        # the final reduction of an rfactor bound to threadIdx is a cross-thread
+        # reduction: the CUDA backend combines the threads' partial values
+        self._annotate(iv, ForKind.THREAD_BINDING, prim,
+                       allow_reduce=tag.startswith("threadIdx.") and _reads_rfactor(self))
         if not isinstance(thread_ivar, E.IterVar) or thread_ivar.iter_type != E.THREAD \
                 or not tag:
             raise ScheduleError(f"{prim} on stage '{self.name}': bind needs a thread axis "
@@ -402,6 +405,18 @@ class Stage:
         """Compute this stage fully, at the outermost level (the default)."""
         from .attach import compute_root
         compute_root(self)
+
+
+def _reads_rfactor(stage: Stage) -> bool:
+    """Whether ``stage`` is the final reduction of an rfactor (it reduces the partial
+    results of the ``<name>.rf`` stage)."""
+    body = getattr(stage.op, "body", None) or ()
+    return bool(body) and all(
+        isinstance(r, E.Reduce) and all(
+            isinstance(src, E.ProducerLoad)
+            and getattr(src.producer.op, "name", "") == f"{stage.op.name}.rf"
+            for src in r.source)
+        for r in body)
 
 
 def _constant_extent_possible(stage: Stage, iv) -> bool:

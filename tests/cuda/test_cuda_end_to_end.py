@@ -137,3 +137,32 @@ def test_unbound_schedule_is_refused_with_the_stage_and_axis():
     with pytest.raises(tl.BuildError, match=r"stage 'B': loop 'i'.*bind it to "
                                             r"blockIdx/threadIdx"):
         build(tl.lower(s, [A, B]), "cuda")
+
+
+@pytest.mark.gpu
+def test_scheduled_kernels_on_the_gpu(gpu, monkeypatch):
+    monkeypatch.delenv("TL_CUDA_EMULATE", raising=False)
+    s, args = shared_tiled_matmul(130, 70, 45, tile=16)
+    mod = tl.build(s, args, target="cuda")
+    a = RNG.standard_normal((130, 45)).astype("float32")
+    b = RNG.standard_normal((45, 70)).astype("float32")
+    c = np.zeros((130, 70), "float32")
+    mod(a, b, c)
+    np.testing.assert_allclose(c, a.astype("float64") @ b, rtol=1e-4, atol=1e-4)
+    assert 0 < mod.time(a, b, c, number=5, repeat=2) < 1
+
+    n = te.var("n")
+    A = te.placeholder((n,), name="A")
+    B = te.compute((n,), lambda i: te.sigmoid(A[i]) * 2.0, name="B")
+    s = te.create_schedule(B)
+    outer, lanes = s[B].split(B.op.axis[0], factor=4)
+    bx, tx = s[B].split(outer, factor=128)
+    s[B].bind(bx, te.thread_axis("blockIdx.x"))
+    s[B].bind(tx, te.thread_axis("threadIdx.x"))
+    s[B].vectorize(lanes)
+    mod = tl.build(s, [A, B], target="cuda")
+    for size in (1, 1000, 4099):
+        x = RNG.standard_normal(size).astype("float32")
+        y = np.zeros(size, "float32")
+        mod(x, y)
+        np.testing.assert_allclose(y, 2.0 / (1.0 + np.exp(-x.astype("float64"))), rtol=1e-5)

@@ -76,7 +76,7 @@ def test_threads_per_block_of_symbolic_extent_is_checked_at_launch():
 def test_shared_memory_over_48_kib():
     func = tiled_matmul(tile=80)  # two 80x80 float tiles: 51200 bytes
     with pytest.raises(BuildError, match=r"stage 'C'.*51200 bytes of shared memory.*"
-                                         r"'A.shared' \(25600 bytes\).*more than the 49152"):
+                                         r"'A.shared' \(25600 bytes.*more than the 49152"):
         build(func, "cuda -max-threads-per-block=6400")
     # a device with more shared memory per block accepts it
     mod = build(func, "cuda -max-threads-per-block=6400 -max-shared-memory=101376")
@@ -153,3 +153,37 @@ def test_loop_free_host_statement_becomes_a_single_thread_kernel():
 def test_emulate_checks_the_same_rules():
     with pytest.raises(BuildError, match=r"2048 threads per block"):
         emulate(copy_kernel(threads_x=32, threads_y=64), np.zeros((4, 64, 32), "float32"))
+
+
+def test_shared_tiles_of_a_schedule_over_the_limit_name_the_loop():
+    import tensorlang as tl
+    from tensorlang import te
+    A = te.placeholder((256, 256), name="A")
+    B = te.placeholder((256, 256), name="B")
+    k = te.reduce_axis((0, 256), name="k")
+    C = te.compute((256, 256), lambda i, j: te.sum(A[i, k] * B[k, j], axis=k), name="C")
+    s = te.create_schedule(C)
+    CL = s.cache_write(C, "local")
+    AS, BS = (s.cache_read(t, "shared", [CL]) for t in (A, B))
+    i, j = s[C].op.axis
+    bi, ti = s[C].split(i, factor=128)
+    bj, tj = s[C].split(j, factor=128)
+    ty, _ = s[C].split(ti, nparts=16)
+    tx, _ = s[C].split(tj, nparts=16)
+    s[C].reorder(bi, bj, ty, tx)
+    for axis, tag in ((bi, "blockIdx.y"), (bj, "blockIdx.x"), (ty, "threadIdx.y"),
+                      (tx, "threadIdx.x")):
+        s[C].bind(axis, te.thread_axis(tag))
+    s[CL].compute_at(s[C], tx)
+    # two tiles of about 128 x 64 floats: over 48 KiB
+    ko, _ = s[CL].split(s[CL].op.reduce_axis[0], factor=64)
+    for cached in (AS, BS):
+        s[cached].compute_at(s[CL], ko)
+        fused = s[cached].fuse(*s[cached].op.axis)
+        _, fx = s[cached].split(fused, factor=16)
+        s[cached].bind(fx, te.thread_axis("threadIdx.x"))
+    with pytest.raises(BuildError, match=r"stage 'C'.* bytes of shared memory "
+                                         r"\('A.shared' \(\d+ bytes, allocated in loop "
+                                         r"'k.outer' of stage 'C.local'\).*more than the "
+                                         r"49152 bytes.*smaller split factors"):
+        build(tl.lower(s, [A, B, C]), "cuda")

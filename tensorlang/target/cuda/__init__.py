@@ -10,4 +10,5 @@ from .emulate import EmulationError, Emulator, emulate  # noqa: F401
 from .kernels import DeviceProgram, Kernel, Limits, split_kernels  # noqa: F401
 from .runtime import (CudaBuildOptions, CudaModule, CudaRuntimeError, build,  # noqa: F401
                       compile_cuda, gpu_available, nvcc_path)
+from .reduction import lower_cross_thread_reduction  # noqa: F401
 from .sync import inject_syncthreads, syncthreads  # noqa: F401

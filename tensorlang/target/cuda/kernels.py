@@ -234,6 +234,9 @@ class _KernelAnalysis(Visitor):
         self.written: set = set()
         self.defined: set = set()
         self.used_vars: dict = {}
+        self.loop_stack: list[S.For] = []
+        #: shared buffer -> (stage, name of the innermost loop around its allocation)
+        self.shared_sites: dict = {}
 
     def visit_AttrStmt(self, node):
         if node.key == "stage":
@@ -249,7 +252,9 @@ class _KernelAnalysis(Visitor):
         self.visit(node.extent)
         tag = node.thread_tag
         if not is_hardware_thread_loop(node):
+            self.loop_stack.append(node)
             self.visit(node.body)
+            self.loop_stack.pop()
             return
         if tag not in BLOCK_TAGS + THREAD_TAGS:
             raise BuildError(f"stage '{self.stage}': loop '{node.loop_var.name}' is bound to "
@@ -269,7 +274,9 @@ class _KernelAnalysis(Visitor):
                 f"split both axes with the same factor so they bind the same extent")
         # a loop bound again to a tag of an enclosing loop (cooperative fetching inside
         # the thread nest) is the same hardware index: every thread takes its own part
+        self.loop_stack.append(node)
         self.visit(node.body)
+        self.loop_stack.pop()
 
     def visit_LetStmt(self, node):
         self.defined.add(node.var)
@@ -295,6 +302,8 @@ class _KernelAnalysis(Visitor):
         if buffer.scope == "shared" and not any(b is buffer for b in self.shared):
             # a peeled loop tail allocates the same buffer again: one array serves both
             self.shared.append(buffer)
+            loop = self.loop_stack[-1].loop_var.name if self.loop_stack else None
+            self.shared_sites[buffer] = (self.stage, loop)
         self.visit(node.body)
 
     def visit_BufferLoad(self, node):
@@ -350,7 +359,8 @@ def _check_kernel(host: _Host, kernel: Kernel, analysis: _KernelAnalysis) -> Non
     total = sum(_aligned(allocation_bytes(b)) for b in kernel.shared)
     kernel.shared_bytes = total
     if total > host.limits.max_shared_memory:
-        parts = ", ".join(f"'{b.name}' ({allocation_bytes(b)} bytes)" for b in kernel.shared)
+        parts = ", ".join(f"'{b.name}' ({allocation_bytes(b)} bytes{_site(analysis, b)})"
+                          for b in kernel.shared)
         raise BuildError(
             f"stage '{kernel.stage}': kernel '{kernel.name}' needs {total} bytes of shared "
             f"memory ({parts}), more than the {host.limits.max_shared_memory} bytes a block "
@@ -369,6 +379,11 @@ def _check_kernel(host: _Host, kernel: Kernel, analysis: _KernelAnalysis) -> Non
             raise InternalError(f"kernel '{kernel.name}' uses the variable '{var.name}', "
                                 f"which is neither defined in it nor a function argument")
     kernel.scalars = [v for v in func_vars if v in needed]
+
+
+def _site(analysis: _KernelAnalysis, buffer: Buffer) -> str:
+    stage, loop = analysis.shared_sites.get(buffer, (None, None))
+    return f", allocated in loop '{loop}' of stage '{stage}'" if loop else ""
 
 
 def check_threads_per_block(kernel: Kernel, threads: int, limit: int,

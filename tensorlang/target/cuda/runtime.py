@@ -25,11 +25,15 @@ import numpy as np
 from ...errors import BuildError, TensorLangError
 from ...tir.buffer import Buffer
 from ...tir.stmt import PrimFunc
+from ...tir.transform.simplify import simplify
+from ...tir.transform.unroll import unroll_loops
+from ...tir.transform.vectorize import vectorize_loops
 from ..target import Target, as_target
 from .codegen import CudaCodegen, FastMathCudaCodegen, generate_cuda
 from .emulate import Emulator
 from .kernels import (DEFAULT_MAX_SHARED_BYTES, DEFAULT_MAX_THREADS, DeviceProgram, Limits,
                       bind_arguments, evaluate_int, launch_dimensions, split_kernels)
+from .reduction import lower_cross_thread_reduction
 from .sync import inject_syncthreads
 
 _NO_GPU_HINT = ("install tensorlang[cuda] and run on a machine with an NVIDIA GPU, or set "
@@ -81,8 +85,12 @@ class CudaBuildOptions:
 def build(func: PrimFunc, target="cuda", **options) -> "CudaModule":
     """Compile a lowered, thread-bound PrimFunc for the GPU.
 
-    Validation errors (unbound loops, too many threads, too much shared memory, one
-    thread tag bound with different extents) raise BuildError naming stage and loop.
+    Before code generation, accumulations across threadIdx become shared-memory tree
+    reductions (:mod:`.reduction`), vectorized loops become (float2/float4 where aligned)
+    vector accesses, unrolled loops straight-line code, and barriers are inserted
+    (:mod:`.sync`).  Validation errors (unbound loops, too many threads, too much shared
+    memory, one thread tag bound with different extents) raise BuildError naming stage
+    and loop.
     Code generation needs no GPU; the nvcc compilation happens at the first launch.
 
     >>> mod = build(func, "cuda -arch=sm_80")
@@ -95,6 +103,10 @@ def build(func: PrimFunc, target="cuda", **options) -> "CudaModule":
         raise BuildError(f"the CUDA backend cannot build for target '{target}'; use "
                          f"target=\"cuda\"")
     build_options = CudaBuildOptions.from_target(target, **options)
+    func = lower_cross_thread_reduction(func)
+    # vector loops become Ramp accesses (float2/float4 where aligned), unrolled loops
+    # straight-line code, as for the CPU
+    func = simplify(unroll_loops(vectorize_loops(func)))
     if build_options.inject_sync:
         func = inject_syncthreads(func)
     program = split_kernels(func, build_options.limits)
