@@ -1,0 +1,308 @@
+"""The CPU search space derived from the compute definition (Ansor-style sketch rules).
+
+Every computed stage of the workload gets the rule that fits it
+(:mod:`tensorlang.autotune.sketch_rules`):
+
+* an element-wise producer that is not an output may be inlined into its readers
+  (``<stage>/inline``), padding included;
+* a stage kept in memory may be computed at a loop of its most downstream reader
+  (``<stage>/at``: -1 for the root, else the index of the loop, outer first) where its
+  other readers run inside that loop (row-fused softmax: the row maximum at the row of
+  the output); elsewhere it stays at the root;
+* a reduction with data reuse (matmul, convolution, batched matmul) gets multi-level
+  tiling SSRSRS (``tile.<axis>``), a ``cache_write`` accumulator (``cache``), packing of
+  reused inputs (``pack.<input>``), fused parallel outer loops (``fuse``), vectorization
+  of the innermost spatial loop (``vec``) and an unroll depth (``unroll``);
+* other reductions get a two-level spatial tiling, the reduction inside or outside the
+  inner tile (``order``), and ``rfactor`` (``rfactor``, ``rfactor_at``): partial results
+  a vector of lanes wide or a thread's share, for long reductions;
+* other stages in memory get their last axis split for SIMD lanes and fused parallel
+  outer loops.
+
+A config names one value per decision; :meth:`SketchSpace.apply` replays the rules on a
+fresh schedule, and every value of every domain yields a valid schedule.
+
+>>> space = sketch_space([C])
+>>> config = space.sample(np.random.default_rng(0))
+>>> s, args = space.apply(config)
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from ..errors import TuneError
+from ..schedule import create_schedule
+from ..schedule.stage import INLINE, SCOPE
+from ..te.tensor import ComputeOp, Operation, PlaceholderOp, Tensor, post_order_ops
+from .sketch_rules import (Choice, InjectiveRule, ReductionRule, TiledReductionRule,
+                           const_extent, reused_inputs)
+from .space import Config, SearchSpace
+from .workload import workload_key as _workload_key
+
+#: the name of the single CPU sketch (structural variants are decisions of it)
+CPU_SKETCH = "cpu"
+#: below this many output points a reduction with reuse is not worth multi-level tiling
+MIN_TILED_POINTS = 16
+
+
+def _output_tensors(outputs) -> list[Tensor]:
+    items = outputs if isinstance(outputs, (list, tuple)) else [outputs]
+    tensors: list[Tensor] = []
+    for item in items:
+        if isinstance(item, Tensor):
+            tensors.append(item)
+        elif isinstance(item, Operation):
+            tensors.extend(item.outputs)
+        else:
+            raise TuneError(f"sketch_space: expected output tensors (te.compute results), "
+                            f"got {type(item).__name__} {item!r}")
+    if not tensors:
+        raise TuneError("sketch_space: give at least one output tensor")
+    return tensors
+
+
+def _target_kind(target) -> str:
+    kind = getattr(target, "kind", None)
+    if kind is None:
+        kind = str(target).split()[0] if str(target).strip() else "llvm"
+    return kind
+
+
+class SketchSpace(SearchSpace):
+    """The space of CPU schedules of a workload, one rule per computed stage.
+
+    Decisions are named ``<stage>/<decision>``; :attr:`domains` maps each name to its
+    domain (``sample``/``mutate``/``contains``).  See the module docstring for the rules.
+    """
+
+    def __init__(self, outputs, target="llvm", shape_vars=None):
+        self.outputs = _output_tensors(outputs)
+        self.target = target
+        self.shape_vars = dict(shape_vars or {})
+        output_ops = []
+        for t in self.outputs:
+            if not any(t.op is o for o in output_ops):
+                output_ops.append(t.op)
+        self.output_ops = output_ops
+        ops = post_order_ops(output_ops)
+        for op in ops:
+            if not isinstance(op, (ComputeOp, PlaceholderOp)):
+                raise TuneError(f"sketch_space: operation '{op.name}' is a "
+                                f"{type(op).__name__}; only te.compute stages can be tuned")
+        placeholders = [op.output(0) for op in ops if isinstance(op, PlaceholderOp)]
+        self.args = placeholders + [t for op in output_ops for t in op.outputs]
+        self.workload_key = _workload_key(self.outputs, self.shape_vars or None)
+        probe = create_schedule(output_ops)
+        names = {id(st.origin_op): st.name for st in probe.stages}
+        readers: dict = {}
+        for op in ops:
+            for tensor in op.input_tensors:
+                readers.setdefault(id(tensor.op), [])
+                if not any(r is op for r in readers[id(tensor.op)]):
+                    readers[id(tensor.op)].append(op)
+        is_output = {id(op) for op in output_ops}
+        self.rules = []          # consumers first
+        self.domains: dict = {}
+        rule_of: dict = {}
+        # the most attach points any stage downstream of an operation offers
+        downstream_points: dict = {}
+        for op in reversed(ops):
+            if isinstance(op, PlaceholderOp):
+                continue
+            name = names[id(op)]
+            rule = self._rule_for(op, name)
+            rule_of[id(op)] = rule
+            self.rules.append(rule)
+            prefix = f"{name}/"
+            for key, domain in rule.domains().items():
+                self.domains[prefix + key] = domain
+            if id(op) not in is_output and not op.reduce_axis and op.num_outputs == 1:
+                self.domains[prefix + "inline"] = Choice((True, False), weights=(4, 1))
+            op_readers = readers.get(id(op), [])
+            points = max([downstream_points[id(r)] for r in op_readers] +
+                         [rule_of[id(r)].max_points() for r in op_readers] + [0])
+            downstream_points[id(op)] = points
+            if id(op) not in is_output and points:
+                self.domains[prefix + "at"] = Choice(range(-1, points),
+                                                     weights=[points] + [1] * points)
+        self._sizes = {name: dom.size() for name, dom in self.domains.items()}
+
+    def _rule_for(self, op, name):
+        if op.reduce_axis:
+            points = math.prod(const_extent(iv, self.shape_vars) for iv in op.axis)
+            if op.num_outputs == 1 and reused_inputs(op) and points >= MIN_TILED_POINTS:
+                return TiledReductionRule(name, op, self.shape_vars)
+            return ReductionRule(name, op, self.shape_vars)
+        return InjectiveRule(name, op, self.shape_vars)
+
+    # -- SearchSpace --------------------------------------------------------------------
+    def sample(self, rng: np.random.Generator) -> Config:
+        return Config.make(CPU_SKETCH, {name: dom.sample(rng)
+                                        for name, dom in self.domains.items()})
+
+    def mutate(self, config: Config, rng: np.random.Generator) -> Config:
+        names = list(self.domains)
+        if not names:
+            return config
+        values = self._values(config)
+        # Decisions of inlined stages and one-value domains change nothing; prefer ones
+        # that matter.
+        live = [n for n in names if self._sizes[n] > 1 and self._live(n, values)] or names
+        name = live[int(rng.integers(len(live)))]
+        return config.with_decision(name, self.domains[name].mutate(values[name], rng))
+
+    def crossover(self, first: Config, second: Config, rng) -> Config:
+        if first.sketch != second.sketch:
+            return first if rng.random() < 0.5 else second
+        a, b = self._values(first), self._values(second)
+        stages = sorted({n.split("/", 1)[0] for n in self.domains})
+        pick = {st: rng.random() < 0.5 for st in stages}
+        values = {n: (a if pick[n.split("/", 1)[0]] else b)[n] for n in self.domains}
+        return Config.make(CPU_SKETCH, values)
+
+    def size(self) -> float:
+        return float(math.prod(self._sizes.values()))
+
+    def contains(self, config: Config) -> bool:
+        """Whether ``config`` is a point of this space (every decision present and in
+        its domain, nothing else)."""
+        if config.sketch != CPU_SKETCH:
+            return False
+        values = config.as_dict()
+        if set(values) != set(self.domains):
+            return False
+        return all(self.domains[n].contains(_as_tuple(values[n])) for n in self.domains)
+
+    def default_config(self) -> Config:
+        """A config with the first value of each choice and untiled loops (inlining
+        on): a plain starting point."""
+        values = {}
+        for name, dom in self.domains.items():
+            if isinstance(dom, Choice):
+                values[name] = True if name.endswith("/inline") else dom.values[0]
+            else:
+                values[name] = (1,) * dom.levels
+        return Config.make(CPU_SKETCH, values)
+
+    def _values(self, config: Config) -> dict:
+        values = {name: _as_tuple(value) for name, value in config.decisions}
+        missing = [n for n in self.domains if n not in values]
+        if missing or config.sketch != CPU_SKETCH:
+            raise TuneError(f"config {config} is not a point of this sketch space "
+                            f"(sketch '{config.sketch}', missing decisions {missing}); "
+                            f"configs come from the space's sample/mutate/crossover")
+        return values
+
+    def _live(self, name: str, values: dict) -> bool:
+        stage, key = name.split("/", 1)
+        if key != "inline" and values.get(f"{stage}/inline") is True:
+            return False
+        return True
+
+    def apply(self, config: Config):
+        values = self._values(config)
+        s = create_schedule(self.output_ops)
+        per_stage: dict = {}
+        for name, value in values.items():
+            stage, key = name.split("/", 1)
+            per_stage.setdefault(stage, {})[key] = value
+        inlined = {r.name for r in self.rules
+                   if per_stage.get(r.name, {}).get("inline") is True}
+        ctx: dict = {}
+        # dataflow changes first: they require untouched loops and nothing attached
+        for rule in self.rules:
+            if rule.name not in inlined:
+                rule.structural(s, per_stage.get(rule.name, {}), ctx)
+        for rule in self.rules:
+            if rule.name in inlined:
+                s.stage_by_name(rule.name).compute_inline()
+        points: dict = {}
+        for rule in self.rules:  # consumers first, so attach points exist
+            if rule.name in inlined:
+                continue
+            d = per_stage.get(rule.name, {})
+            target = self._attach_target(s, rule.name, d.get("at", -1), points)
+            points[rule.name] = rule.loops(s, d, ctx, attached=target is not None)
+            if target is not None:
+                s.stage_by_name(rule.name).compute_at(*target)
+        return s, list(self.args)
+
+    def _attach_target(self, s, name: str, index: int, points: dict):
+        """``(stage, loop)`` where stage ``name`` is computed for decision ``at=index``,
+        or None for the root.
+
+        The loop belongs to the most downstream stage that reads ``name`` (directly or
+        through inlined stages); it is taken only where every other reader runs inside
+        that loop (computed at it or at a loop nested in it), so that each reader finds
+        the values it needs: otherwise the stage stays at the root."""
+        if index < 0:
+            return None
+        stage = s.stage_by_name(name)
+        readers = [other for other in s.stages
+                   if other is not stage and not other.is_placeholder and
+                   other.attach_type != INLINE and s.consumes(other, stage)]
+        for rule in self.rules:  # most downstream first
+            loops = points.get(rule.name)
+            if loops and any(r is loops[0][0] for r in readers):
+                break
+        else:
+            return None
+        target, axis = loops[min(index, len(loops) - 1)]
+        depth = target.leaf_index(axis)
+        for reader in readers:
+            if reader is not target and not _computed_inside(reader, target, depth):
+                return None
+        return target, axis
+
+    def describe(self) -> str:
+        """The rules and decisions of this space, one stage a line."""
+        lines = []
+        for rule in self.rules:
+            keys = [n.split("/", 1)[1] for n in self.domains if n.startswith(rule.name + "/")]
+            lines.append(f"{rule.name}: {rule.kind} rule; decisions {', '.join(keys)}")
+        return "\n".join(lines)
+
+
+def _computed_inside(stage, target, depth: int) -> bool:
+    """Whether ``stage`` is computed (through a chain of compute_at) inside the loop of
+    ``target`` at leaf position ``depth`` or a loop nested in it."""
+    while stage.attach_type == SCOPE:
+        parent = stage.attach_stage
+        if parent is target:
+            return parent.leaf_index(stage.attach_ivar) >= depth
+        stage = parent
+    return False
+
+
+def _as_tuple(value):
+    if isinstance(value, list):
+        return tuple(_as_tuple(v) for v in value)
+    return value
+
+
+def sketch_space(outputs, target="llvm", shape_vars=None) -> SearchSpace:
+    """The search space of ``outputs`` (a tensor or a list of output tensors) on
+    ``target``, derived from the compute definition: ``space.sample(rng)`` draws a
+    config, ``space.apply(config)`` gives ``(Schedule, args)``.
+
+    ``shape_vars`` maps symbolic dimensions (``te.var`` objects or their names) to the
+    sizes to tune for."""
+    kind = _target_kind(target)
+    if kind == "llvm":
+        return SketchSpace(outputs, target, shape_vars)
+    if kind == "cuda":
+        try:
+            from . import sketch_gpu
+        except ImportError:
+            sketch_gpu = None
+        factory = getattr(sketch_gpu, "sketch_space_gpu", None) or \
+            getattr(sketch_gpu, "gpu_sketch_space", None)
+        if factory is not None:
+            return factory(outputs, target, shape_vars)
+    raise TuneError(f"sketch_space: no sketch rules for target '{kind}' yet; use "
+                    f"target='llvm'")
+
+
+__all__ = ["sketch_space", "SketchSpace", "CPU_SKETCH"]
