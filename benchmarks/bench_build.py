@@ -6,6 +6,7 @@ parallel loop) -- medians of repeats.
 """
 from __future__ import annotations
 
+import argparse
 import os
 import statistics
 import tempfile
@@ -65,9 +66,19 @@ def _launch_overhead_us(repeat=7):
     return results
 
 
-def main(repeat: int = 9) -> None:
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeat", type=int, default=9)
+    repeat = parser.parse_args().repeat
     print(machine_description())
     rows = []
+    # the timed module computes the right thing
+    s, tensors = tiled_matmul()
+    mod = build(tl.lower(s, tensors), "llvm", use_cache=False)
+    a, b = (np.random.default_rng(k).random((512, 512), dtype=np.float32) for k in (0, 1))
+    c = np.zeros((512, 512), np.float32)
+    mod(a, b, c)
+    np.testing.assert_allclose(c, a @ b, rtol=1e-4)
     # fresh compiles: no cache
     fresh = _median_ms(lambda: build(tl.lower(*tiled_matmul()), "llvm", use_cache=False), repeat)
     lower_ms = _median_ms(lambda: tl.lower(*tiled_matmul()), repeat)

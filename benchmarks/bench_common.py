@@ -29,12 +29,40 @@ def module_seconds(mod, *args, repeat: int = 7, number: int = 3) -> float:
     return statistics.median(mod.time(*args, number=number, repeat=1) for _ in range(repeat))
 
 
+def interleaved_seconds(functions: dict, repeat: int = 7, number: int = 1,
+                        warmup: int = 1) -> dict:
+    """Median seconds per call of each function in ``functions`` (name -> callable),
+    timed in turns (a, b, a, b, ...) so that all of them see the same machine load --
+    the machine these run on is shared, and a ratio of medians taken this way is far
+    steadier than either time alone."""
+    for fn in functions.values():
+        for _ in range(warmup):
+            fn()
+    samples = {name: [] for name in functions}
+    for _ in range(repeat):
+        for name, fn in functions.items():
+            start = time.perf_counter()
+            for _ in range(number):
+                fn()
+            samples[name].append((time.perf_counter() - start) / number)
+    return {name: statistics.median(values) for name, values in samples.items()}
+
+
 def machine_description() -> str:
     import llvmlite.binding as llvm
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
     threads = os.environ.get("TL_NUM_THREADS", str(cores))
-    return (f"{platform.processor() or platform.machine()}, LLVM cpu {llvm.get_host_cpu_name()}, "
-            f"{cores} cores, TL_NUM_THREADS={threads}, python {platform.python_version()}")
+    model = platform.processor() or platform.machine()
+    try:
+        with open("/proc/cpuinfo") as cpuinfo:
+            model = next(line.split(":", 1)[1].strip() for line in cpuinfo
+                         if line.startswith("model name"))
+    except (OSError, StopIteration):
+        pass
+    import numpy
+    return (f"Machine: {model}, LLVM cpu {llvm.get_host_cpu_name()}, {cores} cores, "
+            f"TL_NUM_THREADS={threads}, python {platform.python_version()}, "
+            f"numpy {numpy.__version__}, load average {os.getloadavg()[0]:.2f} at start")
 
 
 def print_table(title: str, header: list[str], rows: list[list]) -> None:

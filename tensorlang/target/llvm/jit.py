@@ -7,6 +7,7 @@ compile cache and ``export_library``.
 from __future__ import annotations
 
 import functools
+import os
 import re
 import threading
 
@@ -71,16 +72,41 @@ def compile_ir(ir_text: str, machine, opt_level: int = 3) -> tuple[bytes, str]:
             module.verify()
         except RuntimeError as error:
             raise InternalError(f"the generated LLVM IR is invalid: {error}") from None
+        module = _optimise(module, ir_text, machine, opt_level)
+        optimised = str(module)  # before object emission rewrites the module in place
+        return machine.emit_object(module), optimised
+
+
+#: pass switches tried in turn (loop vectorizer, SLP vectorizer, loop unroller) when the
+#: optimised module fails verification: LLVM's O3 pipeline has been seen to turn valid
+#: input into invalid IR (a use before its definition) with all three on, and object
+#: emission then aborts the process
+_FALLBACK_PIPELINES = ((True, False, True), (False, False, True), (False, False, False))
+
+
+def _optimise(module, ir_text: str, machine, opt_level: int):
+    """``module`` optimised at ``opt_level``, verified (the caller holds the lock)."""
+    vectorize = opt_level >= 2
+    pipelines = ((vectorize, vectorize, vectorize),) + (_FALLBACK_PIPELINES if vectorize
+                                                        else ())
+    for loop_vectorize, slp_vectorize, unroll in pipelines:
+        if module is None:  # a fresh copy: the failed pipeline changed the last one
+            module = llvm.parse_assembly(ir_text)
         module.triple = machine.triple
         module.data_layout = str(machine.target_data)
         options = llvm.create_pipeline_tuning_options(speed_level=opt_level)
-        options.loop_vectorization = opt_level >= 2
-        options.slp_vectorization = opt_level >= 2
-        options.loop_unrolling = opt_level >= 2
+        options.loop_vectorization = loop_vectorize
+        options.slp_vectorization = slp_vectorize
+        options.loop_unrolling = unroll
         builder = llvm.create_pass_builder(machine, options)
         builder.getModulePassManager().run(module, builder)
-        optimised = str(module)  # before object emission rewrites the module in place
-        return machine.emit_object(module), optimised
+        try:
+            module.verify()
+            return module
+        except RuntimeError as error:
+            failure = error
+            module = None
+    raise InternalError(f"LLVM's optimiser produced invalid IR: {failure}")
 
 
 def emit_assembly(ir_text: str, machine) -> str:
@@ -93,11 +119,27 @@ def emit_assembly(ir_text: str, machine) -> str:
         return machine.emit_assembly(module)
 
 
+#: iterations an idle libgomp worker polls for the next parallel loop before it sleeps;
+#: libgomp's default (300000, about a millisecond) makes idle workers compete for the
+#: cores with whatever runs next -- numpy's BLAS threads, other processes -- and on a
+#: busy 2-core machine parallel loops ran up to 5x slower than with this value, while
+#: back-to-back launches still find the workers awake
+GOMP_SPIN_COUNT = "10000"
+
+
+def _default_gomp_spinning() -> None:
+    """Shorten libgomp's busy-waiting unless the user chose a policy.  libgomp reads
+    these variables when it is loaded, so this runs before the runtime is loaded."""
+    if "OMP_WAIT_POLICY" not in os.environ and "GOMP_SPINCOUNT" not in os.environ:
+        os.environ["GOMP_SPINCOUNT"] = GOMP_SPIN_COUNT
+
+
 class JitLibrary:
     """Machine code loaded into this process; keeps it alive while referenced."""
 
     def __init__(self, object_code: bytes, triple: str, cpu: str, features: str):
         _initialise()
+        _default_gomp_spinning()
         ensure_runtime_loaded()
         machine = new_target_machine(triple, cpu, features)
         with _LOCK:

@@ -3,8 +3,8 @@
 A ``parallel`` loop is outlined: its body becomes a *chunk* function running iterations
 ``[lo, hi)``, called from a *launch* function that libgomp runs on every worker thread
 (``GOMP_parallel``).  The launch function reads the captured values from a closure struct
-on the caller's stack and computes its thread's static share of the iterations from
-``omp_get_thread_num`` / ``omp_get_num_threads``.  Buffer pointers reach the chunk function
+on the caller's stack and claims chunks of the iterations (a few per thread, sized from
+``omp_get_num_threads``) from an atomic counter there until none are left.  Buffer pointers reach the chunk function
 as ``noalias`` arguments, so its code is optimised as well as the caller's.
 
 Parallel loops nested inside a parallel region run serially in their thread; sibling
@@ -18,6 +18,9 @@ from ...tir import stmt as S
 from ...tir.functor import Visitor
 from .codegen_memory import CTX_THREADS, BufferBinding
 from .types import I32, I64, PTR, VOID
+
+#: chunks of a parallel loop's iterations per thread, claimed dynamically
+CHUNKS_PER_THREAD = 4
 
 
 class _Uses(Visitor):
@@ -84,9 +87,10 @@ class ParallelCodeGen:
                                           captured_vars, captured_buffers)
         launch = self._emit_launch_function(chunk, loop_type, captured)
 
-        closure_type = ir.LiteralStructType([loop_type, loop_type] + [v.type for v in captured])
+        closure_type = ir.LiteralStructType([loop_type, loop_type, I64] +
+                                            [v.type for v in captured])
         closure = self.entry_alloca(closure_type, 8)
-        for slot, value in enumerate([begin, extent] + captured):
+        for slot, value in enumerate([begin, extent, ir.Constant(I64, 0)] + captured):
             b_.store(value, b_.gep(closure, [ir.Constant(I32, 0), ir.Constant(I32, slot)],
                                    source_etype=closure_type))
         threads = b_.load(b_.gep(self.ctx_pointer, [ir.Constant(I64, CTX_THREADS)],
@@ -102,28 +106,53 @@ class ParallelCodeGen:
                 b_.call(launch, [closure])
 
     def _emit_launch_function(self, chunk: ir.Function, loop_type, captured) -> ir.Function:
+        """The function every thread of the team runs: it claims chunks of the iterations
+        from a shared counter in the closure until none are left.
+
+        Claiming (rather than a fixed share per thread) keeps a loaded machine from
+        stalling the loop: a thread the OS runs late finds the work already done by the
+        others instead of starting its share only then."""
         fn = ir.Function(self.module, ir.FunctionType(VOID, [PTR]),
                          self.unique_name(f"{self.func_name}_parallel_launch"))
         fn.linkage = "internal"
         self.mark_function(fn)
         b_ = ir.IRBuilder(fn.append_basic_block("entry"))
         closure = fn.args[0]
-        closure_type = ir.LiteralStructType([loop_type, loop_type] + [v.type for v in captured])
+        closure_type = ir.LiteralStructType([loop_type, loop_type, I64] +
+                                            [v.type for v in captured])
         fields = [b_.load(b_.gep(closure, [ir.Constant(I32, 0), ir.Constant(I32, slot)],
                                  source_etype=closure_type), typ=ty)
-                  for slot, ty in enumerate(closure_type.elements)]
+                  for slot, ty in enumerate(closure_type.elements) if slot != 2]
+        counter = b_.gep(closure, [ir.Constant(I32, 0), ir.Constant(I32, 2)],
+                         source_etype=closure_type)
         begin, extent = fields[0], fields[1]
-        thread = b_.call(self._runtime_function("omp_get_thread_num", I32, []), [])
         count = b_.call(self._runtime_function("omp_get_num_threads", I32, []), [])
         if loop_type != I32:
-            thread, count = b_.sext(thread, loop_type), b_.sext(count, loop_type)
+            count = b_.sext(count, loop_type)
         one = ir.Constant(loop_type, 1)
-        chunk_size = b_.sdiv(b_.sub(b_.add(extent, count), one), count)
-        lo = b_.mul(thread, chunk_size)
+        # a few chunks per thread: small enough to even out late threads, large enough
+        # that claiming one (an atomic add) costs nothing next to running it
+        pieces = b_.mul(count, ir.Constant(loop_type, CHUNKS_PER_THREAD))
+        pieces = b_.select(b_.icmp_signed(">", count, one), pieces, one)
+        chunk_size = b_.sdiv(b_.sub(b_.add(extent, pieces), one), pieces)
+        claim = fn.append_basic_block("claim")
+        run = fn.append_basic_block("run")
+        done = fn.append_basic_block("done")
+        b_.branch(claim)
+        b_.position_at_end(claim)
+        claimed = b_.atomic_rmw("add", counter, ir.Constant(I64, 1), "monotonic")
+        # in 64 bits: late claims run past the extent of a 32-bit loop
+        wide = (lambda v: v) if loop_type == I64 else (lambda v: b_.sext(v, I64))
+        lo = b_.mul(claimed, wide(chunk_size))
+        b_.cbranch(b_.icmp_signed("<", lo, wide(extent)), run, done)
+        b_.position_at_end(run)
+        narrow = (lambda v: v) if loop_type == I64 else (lambda v: b_.trunc(v, loop_type))
+        lo = narrow(lo)
         hi = b_.add(lo, chunk_size)
         hi = b_.select(b_.icmp_signed("<", hi, extent), hi, extent)
-        with b_.if_then(b_.icmp_signed("<", lo, hi)):
-            b_.call(chunk, [b_.add(begin, lo), b_.add(begin, hi)] + fields[2:])
+        b_.call(chunk, [b_.add(begin, lo), b_.add(begin, hi)] + fields[2:])
+        b_.branch(claim)
+        b_.position_at_end(done)
         b_.ret_void()
         return fn
 
@@ -160,6 +189,9 @@ class ParallelCodeGen:
                     old.buffer_id)
             lo, hi = fn.args[0], fn.args[1]
             self.emit_loop(node, lo, hi)
+            if any(buf in self.streaming_buffers for buf in captured_buffers):
+                # before the thread reports its chunk done
+                self.emit_streaming_fence()
             self.builder.ret_void()
         finally:
             self.restore_function_state(saved)
