@@ -1,27 +1,21 @@
 """Property test: any valid schedule computes what the unscheduled computation computes.
 
 Hypothesis draws random schedules for three workloads (matmul, conv2d with a padding
-stage, softmax), building each schedule step by step from the current leaf axes so that
-every step is valid by the schedule rules: splits with any factor (divisors or not),
-fuses of adjacent axes, reorders, vectorize / unroll / parallel, compute_at /
-compute_inline / compute_root of producers, cache_write, rfactor.  Each schedule is
-lowered, checked by the IR verifier, run by the TIR interpreter and compared with the
-reference evaluation of the tensor expressions.
+stage, softmax) with the strategies of ``schedule_strategies``: splits with any factor
+(divisors or not), fuses of adjacent axes, reorders, vectorize / unroll / parallel,
+compute_at / compute_inline / compute_root of producers, cache_write, rfactor.  Each
+schedule is lowered, checked by the IR verifier, run by the TIR interpreter and compared
+with the reference evaluation of the tensor expressions.
 
 On failure, hypothesis prints the schedule as the Python steps that rebuild it.
 """
 from __future__ import annotations
 
-import os
-
 import numpy as np
-from hypothesis import HealthCheck, given, note, settings
-from hypothesis import event as hypothesis_event
+from hypothesis import given
 from hypothesis import strategies as st
-from hypothesis.errors import InvalidArgument
 
 import tensorlang as tl
-from tensorlang import te
 from tensorlang.te.reference import evaluate as reference_evaluate
 from tensorlang.tir.interpreter import interpret
 from tensorlang.tir.transform.remove_no_op import remove_no_op
@@ -29,197 +23,11 @@ from tensorlang.tir.transform.unroll import unroll_loops
 from tensorlang.tir.transform.vectorize import vectorize_loops
 from tensorlang.tir.verify import verify
 
-# Draws are derandomized so CI runs the same schedules every time; a developer hunting
-# for new failures can set TL_HYPOTHESIS_RANDOM=1 to explore fresh ones, and
-# TL_PROPERTY_EXAMPLES to draw more of them.
-EXAMPLES_PER_WORKLOAD = int(os.environ.get("TL_PROPERTY_EXAMPLES", "100"))
-PROPERTY_SETTINGS = settings(
-    max_examples=EXAMPLES_PER_WORKLOAD,
-    deadline=None,
-    derandomize=not os.environ.get("TL_HYPOTHESIS_RANDOM"),
-    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
-    print_blob=True,
-)
+from schedule_strategies import (draw_conv2d_schedule, draw_matmul_schedule,
+                                 draw_softmax_schedule, event, extent_value, note_text,
+                                 property_settings, random_inputs, unscheduled_workloads)
 
-
-# ---------------------------------------------------------------------------------------
-# tracking a stage's leaf axes while drawing its schedule
-
-class Axis:
-    """A leaf axis of a stage as the test sees it: the IterVar, a readable name for the
-    printed schedule, its (nominal) extent and whether it iterates a reduction."""
-
-    def __init__(self, itervar, name: str, extent: int, reduce: bool):
-        self.itervar, self.name, self.extent, self.reduce = itervar, name, extent, reduce
-        self.annotated = False
-
-    def __repr__(self) -> str:
-        return self.name
-
-
-class StageDraw:
-    """Draws schedule steps for one stage, keeping its leaf axes up to date."""
-
-    def __init__(self, data, sched, tensor, name: str, log: list[str]):
-        self.data, self.sched, self.tensor, self.name, self.log = data, sched, tensor, \
-            name, log
-        self.stage = sched[tensor]
-        op = self.stage.op
-        self.leaves = [Axis(iv, iv.var.name, _extent(iv), False) for iv in op.axis] + \
-            [Axis(iv, iv.var.name, _extent(iv), True) for iv in op.reduce_axis]
-        self.attached = False
-
-    def draw(self, strategy, label):
-        return self.data.draw(strategy, label=f"{self.name}: {label}")
-
-    def emit(self, text: str) -> None:
-        self.log.append(text)
-        _note(text)
-        primitive = text.split("].", 1)[-1].split("(", 1)[0] if "]." in text else \
-            text.split("= s.", 1)[-1].split("(", 1)[0]
-        event(f"uses {primitive}")
-
-    def axis_named(self, itervar) -> Axis:
-        for axis in self.leaves:
-            if axis.itervar is itervar:
-                return axis
-        raise AssertionError(f"{itervar} is not a leaf of {self.name}")
-
-    # -- loop transformations ---------------------------------------------------------
-    def split(self, axis: Axis | None = None) -> tuple[Axis, Axis]:
-        if axis is None:
-            axis = self.draw(st.sampled_from(self.leaves), "split axis")
-        position = self.leaves.index(axis)
-        if self.draw(st.booleans(), "split by nparts"):
-            parts = self.draw(st.integers(1, axis.extent + 2), "nparts")
-            outer_iv, inner_iv = self.stage.split(axis.itervar, nparts=parts)
-            outer_extent, inner_extent = parts, -(-axis.extent // parts)
-            self.emit(f"{axis.name}_o, {axis.name}_i = s[{self.name}].split("
-                      f"{axis.name}, nparts={parts})")
-        else:
-            factor = self.draw(st.integers(1, axis.extent + 2), "factor")
-            outer_iv, inner_iv = self.stage.split(axis.itervar, factor=factor)
-            outer_extent, inner_extent = -(-axis.extent // factor), factor
-            self.emit(f"{axis.name}_o, {axis.name}_i = s[{self.name}].split("
-                      f"{axis.name}, factor={factor})")
-        outer = Axis(outer_iv, axis.name + "_o", outer_extent, axis.reduce)
-        inner = Axis(inner_iv, axis.name + "_i", inner_extent, axis.reduce)
-        self.leaves[position:position + 1] = [outer, inner]
-        return outer, inner
-
-    def fuse(self) -> None:
-        pairs = [k for k in range(len(self.leaves) - 1)
-                 if self.leaves[k].reduce == self.leaves[k + 1].reduce]
-        if not pairs:
-            return
-        k = self.draw(st.sampled_from(pairs), "fuse position")
-        outer, inner = self.leaves[k], self.leaves[k + 1]
-        fused_iv = self.stage.fuse(outer.itervar, inner.itervar)
-        fused = Axis(fused_iv, f"{outer.name}_{inner.name}_f", outer.extent * inner.extent,
-                     outer.reduce)
-        self.emit(f"{fused.name} = s[{self.name}].fuse({outer.name}, {inner.name})")
-        self.leaves[k:k + 2] = [fused]
-
-    def reorder(self) -> None:
-        order = self.draw(st.permutations(self.leaves), "reorder")
-        self.stage.reorder(*(a.itervar for a in order))
-        self.emit(f"s[{self.name}].reorder({', '.join(a.name for a in order)})")
-        self.leaves = list(order)
-
-    def transform(self, max_steps: int = 4, allow_fuse: bool = True) -> None:
-        """A few random splits, fuses and reorders."""
-        kinds = ["split", "reorder"] + (["fuse"] if allow_fuse else [])
-        for _ in range(self.draw(st.integers(0, max_steps), "steps")):
-            kind = self.draw(st.sampled_from(kinds), "step")
-            getattr(self, kind)()
-
-    # -- annotations ------------------------------------------------------------------
-    def annotate(self, allow_parallel: bool) -> None:
-        """Maybe vectorize a spatial axis (mostly the innermost; sometimes one with
-        reduction loops inside it), unroll an axis (one of the two innermost, or any
-        short one), put an ``auto_unroll_max_step`` pragma on an axis, and parallelize
-        the outermost axis when it is spatial."""
-        spatial = [a for a in self.leaves if not a.reduce]
-        if spatial and self.draw(st.booleans(), "vectorize"):
-            innermost = self.leaves[-1]
-            if innermost.reduce or self.draw(st.integers(0, 3), "vectorize inner") == 0:
-                axis = spatial[-1]
-            else:
-                axis = innermost
-            self.stage.vectorize(axis.itervar)
-            self.emit(f"s[{self.name}].vectorize({axis.name})")
-            axis.annotated = True
-        candidates = [a for a in self.leaves[-2:] if not a.annotated]
-        candidates += [a for a in self.leaves[:-2] if not a.annotated and a.extent <= 8]
-        if candidates and self.draw(st.booleans(), "unroll"):
-            axis = self.draw(st.sampled_from(candidates), "unroll axis")
-            self.stage.unroll(axis.itervar)
-            self.emit(f"s[{self.name}].unroll({axis.name})")
-            axis.annotated = True
-        if self.draw(st.integers(0, 4), "pragma") == 0:
-            axis = self.draw(st.sampled_from(self.leaves), "pragma axis")
-            step = self.draw(st.sampled_from([4, 16]), "auto_unroll_max_step")
-            self.stage.pragma(axis.itervar, "auto_unroll_max_step", step)
-            self.emit(f"s[{self.name}].pragma({axis.name}, 'auto_unroll_max_step', {step})")
-        outermost = self.leaves[0]
-        if allow_parallel and not outermost.reduce and not outermost.annotated and \
-                outermost.extent > 1 and self.draw(st.booleans(), "parallel outermost"):
-            self.stage.parallel(outermost.itervar)
-            self.emit(f"s[{self.name}].parallel({outermost.name})")
-            outermost.annotated = True
-
-    # -- attachment -------------------------------------------------------------------
-    def place_in(self, consumer: "StageDraw", allow_inline: bool) -> str:
-        """compute_at one of ``consumer``'s leaves, compute_root, or (when allowed)
-        compute_inline; returns which."""
-        choices = ["root", "at"] + (["inline"] if allow_inline else [])
-        choice = self.draw(st.sampled_from(choices), "placement")
-        if choice == "inline":
-            self.stage.compute_inline()
-            self.emit(f"s[{self.name}].compute_inline()")
-        elif choice == "root":
-            self.stage.compute_root()
-            self.emit(f"s[{self.name}].compute_root()")
-        else:
-            target = self.draw(st.sampled_from(consumer.leaves), "compute_at axis")
-            self.stage.compute_at(consumer.stage, target.itervar)
-            self.emit(f"s[{self.name}].compute_at(s[{consumer.name}], {target.name})")
-            self.attached = True
-        return choice
-
-
-def _note(text: str) -> None:
-    """Show ``text`` with a failing example (a no-op outside hypothesis tests)."""
-    try:
-        note(text)
-    except InvalidArgument:
-        pass
-
-
-def event(text: str) -> None:
-    """Count ``text`` in hypothesis statistics (a no-op outside hypothesis tests)."""
-    try:
-        hypothesis_event(text)
-    except InvalidArgument:
-        pass
-
-
-def _extent(itervar) -> int:
-    extent = itervar.dom.extent
-    return int(getattr(extent, "value", extent))
-
-
-# ---------------------------------------------------------------------------------------
-# running a schedule
-
-def random_inputs(tensors, seed: int = 0) -> list[np.ndarray]:
-    rng = np.random.default_rng(seed)
-    return [rng.uniform(-1.0, 1.0, size=tuple(_extent_value(d) for d in t.shape))
-            .astype(str(t.dtype)) for t in tensors]
-
-
-def _extent_value(dim) -> int:
-    return int(getattr(dim, "value", dim))
+PROPERTY_SETTINGS = property_settings(examples_per_workload=100)
 
 
 def check_schedule(sched, inputs, outputs, log: list[str]) -> None:
@@ -230,7 +38,7 @@ def check_schedule(sched, inputs, outputs, log: list[str]) -> None:
     checked under every drawn schedule too."""
     args = list(inputs) + list(outputs)
     func = tl.lower(sched, args)
-    _note(f"lowered:\n{func}")
+    note_text(f"lowered:\n{func}")
     arrays = random_inputs(inputs)
     expected = reference_evaluate(outputs, dict(zip(inputs, arrays)))
     candidates = [("tl.lower", func)]
@@ -238,11 +46,11 @@ def check_schedule(sched, inputs, outputs, log: list[str]) -> None:
     if _has_vector_code(prepared):
         event("vectorized loop became vector code")
     if prepared is not func:
-        _note(f"after unroll_loops, vectorize_loops, remove_no_op:\n{prepared}")
+        note_text(f"after unroll_loops, vectorize_loops, remove_no_op:\n{prepared}")
         candidates.append(("unroll + vectorize", prepared))
     for stage, candidate in candidates:
         verify(candidate)
-        results = [np.zeros(tuple(_extent_value(d) for d in t.shape), dtype=str(t.dtype))
+        results = [np.zeros(tuple(extent_value(d) for d in t.shape), dtype=str(t.dtype))
                    for t in outputs]
         interpret(candidate, *arrays, *results)
         for tensor, got, want in zip(outputs, results, expected):
@@ -260,156 +68,29 @@ def _has_vector_code(func) -> bool:
     return bool(found)
 
 
-def consumers_of(output) -> dict:
-    """Compute operations of the graph below ``output`` -> the compute operations that
-    read them."""
-    from tensorlang.te.tensor import ComputeOp, post_order_ops
-    readers: dict = {}
-    for operation in post_order_ops([output.op]):
-        if not isinstance(operation, ComputeOp):
-            continue
-        readers.setdefault(operation, [])
-        for tensor in operation.input_tensors:
-            if isinstance(tensor.op, ComputeOp):
-                readers.setdefault(tensor.op, []).append(operation)
-    return readers
-
-
-def schedule_producers(data, sched, output, draws: dict, log: list[str]) -> None:
-    """Place every producer stage of ``output`` (consumers first), then draw its loops.
-
-    ``draws`` maps operations already scheduled to their :class:`StageDraw`.  A producer
-    read by a single (non-inlined) consumer may be attached to any of its leaves; others
-    go to the root.  Reductions are never inlined."""
-    readers = consumers_of(output)
-    from tensorlang.te.tensor import post_order_ops
-    order = [o for o in reversed(post_order_ops([output.op])) if o in readers
-             and o is not output.op]
-    inlined: set = set()
-
-    def effective_readers(operation):
-        found = []
-        for reader in readers[operation]:
-            found.extend(effective_readers(reader) if reader in inlined else [reader])
-        return list(dict.fromkeys(found))
-
-    for operation in order:
-        producer = StageDraw(data, sched, operation.output(0), operation.name, log)
-        targets = [draws[r] for r in effective_readers(operation) if r in draws]
-        single = len(effective_readers(operation)) == 1 and len(targets) == 1
-        if single:
-            choice = producer.place_in(targets[0],
-                                       allow_inline=not operation.is_reduction)
-        elif not operation.is_reduction and producer.draw(st.booleans(), "inline"):
-            sched[operation.output(0)].compute_inline()
-            producer.emit(f"s[{operation.name}].compute_inline()")
-            choice = "inline"
-        else:
-            choice = "root"
-        if choice == "inline":
-            inlined.add(operation)
-            continue
-        draws[operation] = producer
-        producer.transform()
-        producer.annotate(allow_parallel=not producer.attached)
-
-
-# ---------------------------------------------------------------------------------------
-# workloads
-
-def matmul(m: int, n: int, k: int):
-    a = te.placeholder((m, k), name="A")
-    b = te.placeholder((k, n), name="B")
-    r = te.reduce_axis((0, k), name="k")
-    c = te.compute((m, n), lambda i, j: te.sum(a[i, r] * b[r, j], axis=r), name="C")
-    return [a, b], c
+def _check(drawn) -> None:
+    check_schedule(drawn.sched, drawn.inputs, drawn.outputs, drawn.log)
 
 
 @PROPERTY_SETTINGS
 @given(data=st.data())
 def test_random_matmul_schedules(data):
-    m, n, k = data.draw(st.sampled_from([(13, 17, 11), (16, 16, 8), (5, 9, 7)]),
-                        label="matmul sizes (m, n, k)")
-    inputs, c = matmul(m, n, k)
-    sched = tl.create_schedule(c)
-    log: list[str] = [f"# matmul {m}x{n}x{k}"]
-    mode = data.draw(st.sampled_from(["plain", "cache_write", "rfactor"]), label="mode")
-    event(f"matmul mode {mode}")
-    if mode == "cache_write":
-        local = sched.cache_write(c, "local")
-        log.append("CC = s.cache_write(C, 'local')")
-        main = StageDraw(data, sched, c, "C", log)
-        main.transform(allow_fuse=True)
-        main.annotate(allow_parallel=True)
-        cache = StageDraw(data, sched, local, "CC", log)
-        cache.place_in(main, allow_inline=False)
-        cache.transform()
-        cache.annotate(allow_parallel=not cache.attached)
-    elif mode == "rfactor":
-        main = StageDraw(data, sched, c, "C", log)
-        reduce_axis = next(a for a in main.leaves if a.reduce)
-        outer, inner = main.split(reduce_axis)
-        factored_axis = data.draw(st.sampled_from([outer, inner]), label="rfactor axis")
-        factored = sched.rfactor(c, factored_axis.itervar)
-        log.append(f"CF = s.rfactor(C, {factored_axis.name})")
-        main = StageDraw(data, sched, c, "C", log)  # C's stage has a new operation
-        main.transform(max_steps=2)
-        main.annotate(allow_parallel=True)
-        partial = StageDraw(data, sched, factored, "CF", log)
-        partial.place_in(main, allow_inline=False)
-        partial.transform()
-        partial.annotate(allow_parallel=not partial.attached)
-    else:
-        main = StageDraw(data, sched, c, "C", log)
-        main.transform()
-        main.annotate(allow_parallel=True)
-    check_schedule(sched, inputs, [c], log)
+    _check(draw_matmul_schedule(data))
 
 
 @PROPERTY_SETTINGS
 @given(data=st.data())
 def test_random_conv2d_schedules(data):
-    from tensorlang import ops
-    size = data.draw(st.integers(7, 9), label="H = W")
-    stride = data.draw(st.integers(1, 2), label="stride")
-    x = te.placeholder((1, 3, size, size), name="data")
-    w = te.placeholder((4, 3, 3, 3), name="kernel")
-    out = ops.conv2d_nchw(x, w, stride, 1, 1)
-    log: list[str] = [f"# conv2d 1x3x{size}x{size}, 4x3x3x3, stride {stride}, pad 1"]
-    sched = tl.create_schedule(out)
-    main = StageDraw(data, sched, out, out.op.name, log)
-    main.transform()
-    main.annotate(allow_parallel=True)
-    schedule_producers(data, sched, out, {out.op: main}, log)
-    check_schedule(sched, [x, w], [out], log)
+    _check(draw_conv2d_schedule(data))
 
 
 @PROPERTY_SETTINGS
 @given(data=st.data())
 def test_random_softmax_schedules(data):
-    from tensorlang import ops
-    rows, cols = data.draw(st.sampled_from([(5, 11), (4, 16), (3, 7)]), label="shape")
-    x = te.placeholder((rows, cols), name="x")
-    out = ops.softmax(x, axis=-1)
-    log: list[str] = [f"# softmax over the last axis of a {rows}x{cols} input"]
-    sched = tl.create_schedule(out)
-    main = StageDraw(data, sched, out, out.op.name, log)
-    main.transform()
-    main.annotate(allow_parallel=True)
-    schedule_producers(data, sched, out, {out.op: main}, log)
-    check_schedule(sched, [x], [out], log)
+    _check(draw_softmax_schedule(data))
 
 
 def test_unscheduled_workloads_match_the_reference():
     """The plain lowering of each workload (the starting point of every draw)."""
-    from tensorlang import ops
-    inputs, c = matmul(13, 17, 11)
-    check_schedule(tl.create_schedule(c), inputs, [c], ["# matmul, default schedule"])
-    x = te.placeholder((1, 3, 8, 8), name="data")
-    w = te.placeholder((4, 3, 3, 3), name="kernel")
-    out = ops.conv2d_nchw(x, w, 2, 1, 1)
-    check_schedule(tl.create_schedule(out), [x, w], [out], ["# conv2d, default"])
-    x = te.placeholder((5, 11), name="x")
-    out = ops.softmax(x, axis=-1)
-    check_schedule(tl.create_schedule(out), [x], [out], ["# softmax, default"])
-
+    for drawn in unscheduled_workloads():
+        _check(drawn)

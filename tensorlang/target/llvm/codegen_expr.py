@@ -51,6 +51,13 @@ def _has_memory_access(expr) -> bool:
     return found
 
 
+def _constant_value(expr) -> int | None:
+    """The value of an integer constant (or a broadcast of one), else None."""
+    if isinstance(expr, E.Broadcast):
+        expr = expr.value
+    return expr.value if isinstance(expr, E.IntImm) else None
+
+
 def _power_of_two(expr) -> int | None:
     """log2 of a positive power-of-two integer constant (or broadcast of one), else None."""
     if isinstance(expr, E.Broadcast):
@@ -100,7 +107,9 @@ class ExprCodeGen(Visitor):
             result = getattr(self.builder, _FLOAT_BINARY[cls])(a, b, flags=_FLOAT_FLAGS)
             return self.round_bfloat(result, dtype)
         if cls is E.Div:  # integer division produced by passes: C semantics
-            return (self.builder.sdiv if dtype.is_int else self.builder.udiv)(a, b)
+            divisor, is_zero = self._safe_divisor(node, a, b)
+            quotient = (self.builder.sdiv if dtype.is_int else self.builder.udiv)(a, divisor)
+            return self._zero_where(is_zero, quotient)
         if cls not in _INT_BINARY:
             raise InternalError(f"no code generation for {cls.__name__}")
         flags = ("nsw",) if dtype.is_int and dtype.bits >= 32 else ()
@@ -115,24 +124,54 @@ class ExprCodeGen(Visitor):
     def _floor_div_mod(self, node, want_quotient: bool):
         b_ = self.builder
         a, b = self.visit(node.a), self.visit(node.b)
-        if node.dtype.is_uint:
-            return b_.udiv(a, b) if want_quotient else b_.urem(a, b)
-        if not node.dtype.is_int:
+        if not node.dtype.is_integer:
             raise BuildError(f"'{node}': floor division needs integers, got {node.dtype}")
         shift = _power_of_two(node.b)
-        if shift is not None:
+        if shift is not None and node.dtype.is_int:
             # two's complement shifts and masks round towards minus infinity already
             if want_quotient:
                 return b_.ashr(a, const_of(a.type, shift))
             return b_.and_(a, const_of(a.type, (1 << shift) - 1))
+        b, is_zero = self._safe_divisor(node, a, b)
+        if node.dtype.is_uint:
+            result = b_.udiv(a, b) if want_quotient else b_.urem(a, b)
+            return self._zero_where(is_zero, result)
         quotient, remainder = b_.sdiv(a, b), b_.srem(a, b)
         zero = const_of(a.type, 0)
         # the C quotient rounds towards zero: step down when the signs differ
         signs_differ = b_.icmp_signed("<", b_.xor(remainder, b), zero)
         adjust = b_.and_(b_.icmp_signed("!=", remainder, zero), signs_differ)
         if want_quotient:
-            return b_.sub(quotient, b_.zext(adjust, a.type))
-        return b_.add(remainder, b_.select(adjust, b, zero))
+            result = b_.sub(quotient, b_.zext(adjust, a.type))
+        else:
+            result = b_.add(remainder, b_.select(adjust, b, zero))
+        return self._zero_where(is_zero, result)
+
+    def _safe_divisor(self, node, a, b):
+        """``(divisor, is_zero)`` for an integer division of ``a`` by ``b``: the divisor
+        is 1 in the lanes where the hardware division would trap (a zero divisor, and
+        the smallest signed value divided by -1), and ``is_zero`` (None when the divisor
+        is a constant that cannot trap) marks the zero divisors, whose result is 0 as in
+        numpy.  The smallest value divided by -1 then gives itself, numpy's wrapped
+        quotient, and remainder 0."""
+        constant = _constant_value(node.b)
+        if constant is not None and constant != 0 and not (constant == -1 and
+                                                            node.dtype.is_int):
+            return b, None
+        b_ = self.builder
+        is_zero = b_.icmp_unsigned("==", b, const_of(b.type, 0))
+        traps = is_zero
+        if node.dtype.is_int:
+            smallest = const_of(a.type, -(1 << (node.dtype.bits - 1)))
+            overflows = b_.and_(b_.icmp_signed("==", a, smallest),
+                                b_.icmp_signed("==", b, const_of(b.type, -1)))
+            traps = b_.or_(traps, overflows)
+        return b_.select(traps, const_of(b.type, 1), b), is_zero
+
+    def _zero_where(self, is_zero, value):
+        if is_zero is None:
+            return value
+        return self.builder.select(is_zero, const_of(value.type, 0), value)
 
     def visit_Min(self, node: E.Min):
         return self._min_max(node, "<")

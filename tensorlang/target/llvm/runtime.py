@@ -8,6 +8,9 @@ import os
 
 from ...errors import BuildError
 
+#: most threads a parallel loop may use (libgomp kills the process, instead of failing,
+#: when the system refuses to start the threads it is asked for)
+MAX_THREADS = 1024
 #: where libgomp is looked for, in order: the system's, then the copy inside xgboost
 _SYSTEM_LIBGOMP = ("/usr/lib/x86_64-linux-gnu/libgomp.so.1", "/usr/lib64/libgomp.so.1",
                    "/usr/lib/libgomp.so.1", "/usr/lib/aarch64-linux-gnu/libgomp.so.1")
@@ -76,4 +79,9 @@ def _parse_num_threads(text: str) -> int:
                          f"of threads for parallel loops, e.g. TL_NUM_THREADS=4") from None
     if value < 1:
         raise ValueError(f"TL_NUM_THREADS={value} must be at least 1")
+    if value > MAX_THREADS:
+        # the OpenMP runtime aborts the process when it cannot start the threads
+        raise ValueError(f"TL_NUM_THREADS={value} is more than the {MAX_THREADS} threads a "
+                         f"parallel loop may use; set it to at most {MAX_THREADS}, e.g. to "
+                         f"the number of cores ({default_num_threads()} here)")
     return value

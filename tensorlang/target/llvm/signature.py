@@ -225,16 +225,22 @@ class Signature:
         elif kind.startswith(("int", "uint")):
             if isinstance(arg, bool) or not isinstance(arg, int):
                 raise TypeError(f"argument '{name}' must be an integer ({kind}), got "
-                                f"{type(arg).__name__} {arg!r}")
+                                f"{type(arg).__name__} {_value_text(arg)}")
             info = np.iinfo(kind)
             if not info.min <= arg <= info.max:
-                raise ValueError(f"argument '{name}' = {arg} does not fit in {kind}")
+                raise ValueError(f"argument '{name}' = {_value_text(arg)} does not fit in "
+                                 f"{kind}")
             value = arg
         else:
             if isinstance(arg, bool) or not isinstance(arg, (int, float)):
                 raise TypeError(f"argument '{name}' must be a number ({kind}), got "
-                                f"{type(arg).__name__} {arg!r}")
-            value = struct.unpack("<q", struct.pack("<d", float(arg)))[0]
+                                f"{type(arg).__name__} {_value_text(arg)}")
+            try:
+                as_float = float(arg)
+            except OverflowError:  # an int beyond the range of any float
+                raise ValueError(f"argument '{name}' = {_value_text(arg)} does not fit in "
+                                 f"{kind}") from None
+            value = struct.unpack("<q", struct.pack("<d", as_float))[0]
         if values[slot] is not None and values[slot] != value:
             raise ValueError(f"argument '{name}' = {arg} contradicts "
                              f"{_describe_binding(bound_by[slot])}, "
@@ -261,6 +267,16 @@ def _address(array: np.ndarray) -> int:
         return ctypes.addressof(ctypes.c_char.from_buffer(array))
     except (TypeError, ValueError, BufferError):  # read-only or empty arrays
         return array.ctypes.data
+
+
+def _value_text(value, limit: int = 60) -> str:
+    """A short repr of a user's value for an error message (never raising: huge ints
+    cannot always be printed, and any object's __repr__ may fail)."""
+    try:
+        text = repr(value)
+    except Exception:  # noqa: BLE001 - the message must not fail in its turn
+        return f"<{type(value).__name__}>"
+    return text if len(text) <= limit else text[:limit - 3] + "..."
 
 
 def _describe_binding(binding) -> str:

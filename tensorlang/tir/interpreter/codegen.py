@@ -18,7 +18,7 @@ from ..buffer import Buffer
 from ..datatype import DataType
 from ..structural import structural_equal
 from . import runtime
-from .expressions import ADD, ATOM, MUL, ExpressionTranslator, Fragment, _full_range
+from .expressions import ADD, ATOM, ExpressionTranslator, Fragment, _full_range
 
 #: a new Python function starts when a function nests this many loops, or this deep
 _MAX_LOOP_DEPTH = 16
@@ -163,7 +163,10 @@ class Translator(ExpressionTranslator):
     @staticmethod
     def _combine(info: BufferInfo, codes: list[str]) -> str:
         if info.strides is not None:
-            terms = [f"{Fragment(c, ATOM).at(MUL)} * {s}" for c, s in zip(codes, info.strides)]
+            # the index codes are plain text: parenthesise any that is not a single name or
+            # number, or `i * 8 + j` scaled by a stride would bind as `i * 8 + j * stride`
+            terms = [f"{c if c.isidentifier() or c.isdigit() else f'({c})'} * {s}"
+                     for c, s in zip(codes, info.strides)]
             return " + ".join(terms) if terms else "0"
         return ", ".join(codes) if codes else "()"
 
