@@ -202,3 +202,21 @@ def test_functions_prefer_full_vector_width():
     assert '"prefer-vector-width"="512"' in source
     assert "<16 x float>" in source
     assert "zmm" in mod.get_source("asm")
+
+
+@pytest.mark.parametrize("vectorized", [False, True])
+def test_bool_input_reads_any_nonzero_byte_as_true(vectorized):
+    # numpy's bool arrays may hold bytes other than 0 and 1 (a uint8 array viewed as bool)
+    import tensorlang as tl
+    from tensorlang import te
+    A = te.placeholder((64,), dtype="bool", name="A")
+    B = te.compute((64,), lambda i: te.if_then_else(A[i], 1, 0), name="B")
+    s = tl.create_schedule(B)
+    if vectorized:
+        _, inner = s[B].split(B.op.axis[0], factor=16)
+        s[B].vectorize(inner)
+    mod = tl.build(s, [A, B])
+    raw = (np.arange(64) % 4).astype("uint8")
+    out = np.zeros(64, "int32")
+    mod(raw.view(bool), out)
+    np.testing.assert_array_equal(out, (raw != 0).astype("int32"))

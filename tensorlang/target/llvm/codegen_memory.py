@@ -179,7 +179,8 @@ class MemoryCodeGen:
     # -- storage conversions -----------------------------------------------------------
     def _from_storage(self, value, dtype: DataType):
         if dtype.kind == "bool":
-            return self.builder.trunc(value, value_type(dtype))
+            # numpy treats any nonzero byte as True (a uint8 array viewed as bool)
+            return self.builder.icmp_unsigned("!=", value, ir.Constant(value.type, None))
         if dtype.kind == "bfloat":
             int32 = I32 if dtype.lanes == 1 else ir.VectorType(I32, dtype.lanes)
             bits = self.builder.shl(self.builder.zext(value, int32), const_of(int32, 16))
