@@ -247,8 +247,13 @@ class XGBoostCostModel(CostModel):
         self.objective = objective
         self.params = {"max_depth": max_depth, "eta": learning_rate, "gamma": 1e-4,
                        "min_child_weight": 1, "subsample": 1.0, "lambda": 1.0,
-                       "tree_method": "hist", "lambdarank_pair_method": "mean",
-                       "lambdarank_num_pair_per_sample": 8,
+                       "tree_method": "hist",
+                       # ndcg learns nothing from "mean" pairs or from the top 8 alone
+                       # (constant predictions): it ranks the top 32 instead
+                       "lambdarank_pair_method": "mean" if objective == "rank:pairwise"
+                       else "topk",
+                       "lambdarank_num_pair_per_sample":
+                           8 if objective == "rank:pairwise" else 32,
                        **({"nthread": num_threads} if num_threads else {}),
                        **(params or {})}
         self._booster = None

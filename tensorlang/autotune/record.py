@@ -128,7 +128,7 @@ class RecordLog:
     def append(self, record: TuningRecord) -> None:
         """Append one record as one line, durably (flushed and fsync-ed)."""
         line = record.to_json().encode() + b"\n"
-        fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+        fd = os.open(self.path, os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o644)
         try:
             size = os.fstat(fd).st_size
             # A line torn by a crash has no newline: end it, or this record would be

@@ -1,0 +1,145 @@
+"""Autotuning a float32 matmul (or another ``tensorlang.ops`` workload): tuning throughput,
+the tuned speed against numpy measured in the same run, model-guided against random
+search, and the cost model's ranking accuracy on held-out measured candidates.
+
+    python benchmarks/bench_autotune.py [--workload matmul] [--size 1024] [--trials 1000]
+                                        [--compare-random] [--compare-trials 200] [--seeds 3]
+
+Every figure is measured in this run; nothing is compared with stored numbers.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import tempfile
+import time
+
+import numpy as np
+
+from bench_common import machine_description, median_seconds, module_seconds, print_table
+
+import tensorlang as tl
+from tensorlang.autotune import XGBoostCostModel, pairwise_accuracy
+from tensorlang.autotune.measure_worker import random_array
+from tensorlang.autotune.op_workloads import make_workload
+
+
+def _numpy_baseline(workload: str, size: int):
+    """(seconds of numpy's version of the workload, description) where one exists."""
+    rng = np.random.default_rng(0)
+    if workload == "matmul":
+        a = rng.random((size, size), dtype=np.float32)
+        b = rng.random((size, size), dtype=np.float32)
+        return median_seconds(lambda: np.matmul(a, b), repeat=7, number=3), "numpy matmul"
+    if workload == "conv2d":
+        data = rng.random((64, size + 2, size + 2), dtype=np.float32)
+        kernel = rng.random((64, 64 * 9), dtype=np.float32)
+
+        def im2col_matmul():
+            cols = np.lib.stride_tricks.sliding_window_view(data, (3, 3), axis=(1, 2))
+            cols = cols.transpose(0, 3, 4, 1, 2).reshape(64 * 9, size * size)
+            return kernel @ cols
+        return median_seconds(im2col_matmul, repeat=7), "numpy im2col + matmul"
+    return None, None
+
+
+def _time_module(mod, outputs) -> float:
+    rng = np.random.default_rng(0)
+    from tensorlang.autotune.dispatch import default_args
+    arrays = []
+    for tensor in default_args(outputs):
+        shape = tuple(int(d.value) for d in tensor.shape)
+        if tensor in outputs:
+            arrays.append(np.zeros(shape, dtype=str(tensor.dtype)))
+        else:
+            arrays.append(random_array(shape, str(tensor.dtype), rng))
+    return module_seconds(mod, *arrays, repeat=7, number=3)
+
+
+def held_out_accuracy(records, seed: int = 0, held_out: float = 0.2) -> float:
+    """Pairwise ranking accuracy of a model trained on a random part of the measured
+    candidates, on the rest (valid and failed candidates alike)."""
+    rows = [r for r in records if r.features is not None]
+    if len(rows) < 10:
+        return float("nan")
+    rng = np.random.default_rng(seed)
+    order = rng.permutation(len(rows))
+    cut = int(len(rows) * (1 - held_out))
+    train, test = [rows[k] for k in order[:cut]], [rows[k] for k in order[cut:]]
+    model = XGBoostCostModel(seed=seed, num_threads=1, params={"max_bin": 64})
+    model.fit(np.array([r.features for r in train], dtype=np.float32),
+              [r.mean_cost for r in train])
+    scores = model.predict(np.array([r.features for r in test], dtype=np.float32))
+    return pairwise_accuracy(scores, [r.mean_cost for r in test])
+
+
+def tune_once(args, trials: int, seed: int, search: str, log_file: str):
+    outputs = make_workload(args.workload, args.size)
+    start = time.perf_counter()
+    result = tl.autotune(outputs, trials=trials, log_file=log_file, seed=seed,
+                         search=search, batch_size=args.batch_size,
+                         verbose=0 if args.quiet else 1)
+    return result, time.perf_counter() - start, outputs
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--workload", default="matmul")
+    parser.add_argument("--size", type=int, default=None)
+    parser.add_argument("--trials", type=int, default=1000)
+    parser.add_argument("--batch-size", type=int, default=32)
+    parser.add_argument("--log", default=None, help="tuning log (default: a fresh temp file)")
+    parser.add_argument("--compare-random", action="store_true",
+                        help="also compare model-guided with random search")
+    parser.add_argument("--compare-trials", type=int, default=200)
+    parser.add_argument("--seeds", type=int, default=3)
+    parser.add_argument("--quiet", action="store_true")
+    args = parser.parse_args()
+    size = args.size or {"conv2d": 56}.get(args.workload, 1024)
+    args.size = size
+    print(machine_description())
+    work = tempfile.mkdtemp(prefix="bench-autotune-")
+    log = args.log or os.path.join(work, "tune.jsonl")
+
+    result, seconds, outputs = tune_once(args, args.trials, 0, "model", log)
+    rows = []
+    rate = result.measured_now / seconds if seconds > 0 else float("nan")
+    print(f"\ntuned {result.measured_now} candidates in {seconds:.1f} s: {rate:.2f} trials/s "
+          f"(failures: {dict(result.errors) or 'none'})")
+    print("time per phase: " + ", ".join(f"{k} {v:.1f} s" for k, v in result.timings.items()))
+    if result.best_record is not None:
+        mod = result.build()
+        tuned = _time_module(mod, outputs)
+        baseline, what = _numpy_baseline(args.workload, size)
+        flops = result.flops or float("nan")
+        rows.append(["tensorlang tuned", f"{tuned * 1e3:.3f}", f"{flops / tuned / 1e9:.1f}",
+                     f"{baseline / tuned:.2f}" if baseline else "-"])
+        if baseline:
+            rows.append([what, f"{baseline * 1e3:.3f}", f"{flops / baseline / 1e9:.1f}", "1.00"])
+        print_table(f"{args.workload} size {size}, {result.num_trials} trials",
+                    ["", "ms", "GFLOPS", "x numpy"], rows)
+        print("\nbest schedule:\n" + result.schedule_code)
+    accuracy = held_out_accuracy(result.history)
+    print(f"\nranking accuracy on held-out measured candidates (20% of "
+          f"{len(result.history)}): {accuracy:.3f}")
+
+    if args.compare_random:
+        table = []
+        for search in ("model", "random"):
+            bests = []
+            for seed in range(args.seeds):
+                path = os.path.join(work, f"{search}-{seed}.jsonl")
+                res, _, _ = tune_once(args, args.compare_trials, seed, search, path)
+                bests.append(res.best_time)
+            gflops = [(res.flops or float("nan")) / b / 1e9 for b in bests]
+            table.append([search, f"{statistics.median(bests) * 1e3:.3f}",
+                          f"{statistics.median(gflops):.1f}",
+                          " ".join(f"{g:.1f}" for g in gflops)])
+        print_table(f"model-guided vs random search, {args.compare_trials} trials, "
+                    f"median of {args.seeds} seeds", ["search", "best ms", "GFLOPS",
+                                                       "per seed"], table)
+
+
+if __name__ == "__main__":
+    main()

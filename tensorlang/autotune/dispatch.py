@@ -1,0 +1,143 @@
+"""Using tuning results: the best recorded schedule of a workload, looked up in logs.
+
+>>> with tl.autotune.apply_history_best("matmul.jsonl"):
+...     s, args = tl.autotune.best_schedule(C, "llvm")
+...     mod = tl.autotune.build(C, "llvm")        # tl.build of the best schedule
+
+A workload with no valid record in the logs gets its default schedule and a
+:class:`TuneWarning` naming it, never a silent fallback.
+"""
+from __future__ import annotations
+
+import os
+import threading
+import warnings
+
+from ..errors import ScheduleError, TuneError
+from ..te.tensor import Operation, PlaceholderOp, Tensor, post_order_ops
+from .record import RecordLog, normalize_target
+from .workload import workload_key
+
+_STATE = threading.local()
+
+
+class TuneWarning(UserWarning):
+    """A tuned schedule was asked for but none is recorded: the default one is used."""
+
+
+def _stack() -> list:
+    if not hasattr(_STATE, "stack"):
+        _STATE.stack = []
+    return _STATE.stack
+
+
+class ApplyHistoryBest:
+    """Context manager making the records of ``log_files`` (one path or several) the
+    source of :func:`best_schedule`; contexts nest, the innermost is asked first."""
+
+    def __init__(self, log_files):
+        paths = [log_files] if isinstance(log_files, (str, os.PathLike)) else list(log_files)
+        for path in paths:
+            if not os.path.exists(path):
+                raise TuneError(f"apply_history_best: no tuning log {os.fspath(path)!r}; "
+                                f"tune first with tl.autotune(..., log_file=...)")
+        self.logs = [RecordLog(path) for path in paths]
+
+    def best(self, key: str, target: str):
+        """The best valid record of workload ``key`` on ``target``, or None."""
+        found = [log.best(key, target) for log in self.logs]
+        found = [r for r in found if r is not None]
+        return min(found, key=lambda r: r.mean_cost) if found else None
+
+    def __enter__(self):
+        _stack().append(self)
+        return self
+
+    def __exit__(self, *exc):
+        _stack().remove(self)
+
+
+def apply_history_best(log_files) -> ApplyHistoryBest:
+    """``with tl.autotune.apply_history_best("matmul.jsonl"): ...``"""
+    return ApplyHistoryBest(log_files)
+
+
+def current_context() -> ApplyHistoryBest | None:
+    """The innermost active :func:`apply_history_best` context, if any."""
+    stack = _stack()
+    return stack[-1] if stack else None
+
+
+def _outputs(op) -> list[Tensor]:
+    items = op if isinstance(op, (list, tuple)) else [op]
+    tensors = []
+    for item in items:
+        tensors.extend(item.outputs if isinstance(item, Operation) else [item])
+    return tensors
+
+
+def default_args(outputs: list[Tensor]) -> list[Tensor]:
+    """Placeholders (in dataflow order) followed by the outputs: the parameter order of
+    an automatically tuned workload."""
+    placeholders = [op.output(0) for op in post_order_ops([t.op for t in outputs])
+                    if isinstance(op, PlaceholderOp)]
+    return placeholders + list(outputs)
+
+
+def best_schedule(op, target="llvm", log_file=None, shape_vars=None, args=()):
+    """``(Schedule, tensors)``: the best recorded schedule of ``op`` (output tensors, or
+    a template function with ``args``) on ``target``, from ``log_file`` or the active
+    :func:`apply_history_best` contexts.  Without a record, the default schedule and a
+    :class:`TuneWarning` naming the workload."""
+    from ..schedule import create_schedule, replay
+    from .tuner import check_target, make_space
+    target = normalize_target(str(_parse_target(target)))
+    contexts = [ApplyHistoryBest(log_file)] if log_file is not None else \
+        list(reversed(_stack()))
+    if not contexts:
+        raise TuneError("best_schedule: no tuning log; pass log_file=... or call it inside "
+                        "`with tl.autotune.apply_history_best(log_file):`")
+    template = callable(op) and not isinstance(op, (Tensor, Operation, list, tuple))
+    if template:
+        space = make_space(op, target, shape_vars, args)
+        key, name, outputs = space.workload_key, getattr(op, "__name__", "template"), None
+    else:
+        outputs = _outputs(op)
+        key, name = workload_key(outputs, shape_vars), "+".join(t.name for t in outputs)
+    record = None
+    for context in contexts:
+        record = context.best(key, target)
+        if record is not None:
+            break
+    if record is None:
+        logs = ", ".join(log.path for c in contexts for log in c.logs)
+        warnings.warn(f"no tuning record for workload '{name}' (key {key}) on target "
+                      f"'{target}' in {logs}; using the default schedule. Tune it with "
+                      f"tl.autotune(...)", TuneWarning, stacklevel=2)
+        if template:
+            return space.reference()
+        return create_schedule([t.op for t in outputs]), default_args(outputs)
+    from .session import record_config
+    config = record_config(record)
+    if template:
+        return space.apply(config)
+    try:
+        schedule = replay(record.config.get("steps") or [], [t.op for t in outputs])
+        return schedule, default_args(outputs)
+    except ScheduleError:
+        # the record was made on a rewritten definition: rebuild it through the space
+        check_target(target)
+        return make_space(outputs, target, shape_vars).apply(config)
+
+
+def build(op, target="llvm", log_file=None, shape_vars=None, args=(), name: str = "main"):
+    """``tl.build`` of :func:`best_schedule` (a warning, and the default schedule, where
+    the workload has no record)."""
+    from ..driver import build as build_schedule
+    schedule, tensors = best_schedule(op, target, log_file, shape_vars, args)
+    return build_schedule(schedule, tensors, target=target, name=name)
+
+
+def _parse_target(target):
+    from ..target import Target
+    return Target(target)

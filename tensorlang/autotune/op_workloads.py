@@ -1,0 +1,70 @@
+"""Named workloads from ``tensorlang.ops`` for the ``tensorlang tune`` command and the
+benchmarks: each builds its output tensors for one size.
+
+>>> outputs = make_workload("matmul", 1024)      # [C] of a 1024^3 float32 matmul
+"""
+from __future__ import annotations
+
+from ..errors import TuneError
+
+
+def _matmul(size):
+    from .. import ops, te
+    A = te.placeholder((size, size), name="A")
+    B = te.placeholder((size, size), name="B")
+    return [ops.matmul(A, B)]
+
+
+def _batch_matmul(size):
+    from .. import ops, te
+    A = te.placeholder((8, size, size), name="A")
+    B = te.placeholder((8, size, size), name="B")
+    return [ops.batch_matmul(A, B)]
+
+
+def _conv2d(size):
+    """N=1, C=K=64, size x size image, 3x3 kernel, padding 1."""
+    from .. import ops, te
+    data = te.placeholder((1, 64, size, size), name="data")
+    kernel = te.placeholder((64, 64, 3, 3), name="kernel")
+    return [ops.conv2d_nchw(data, kernel, stride=1, padding=1)]
+
+
+def _softmax(size):
+    from .. import ops, te
+    return [ops.softmax(te.placeholder((size, size), name="x"))]
+
+
+def _layer_norm(size):
+    from .. import ops, te
+    x = te.placeholder((size, size), name="x")
+    gamma = te.placeholder((size,), name="gamma")
+    beta = te.placeholder((size,), name="beta")
+    return [ops.layer_norm(x, gamma, beta)]
+
+
+def _pool2d(size):
+    from .. import ops, te
+    data = te.placeholder((1, 64, size, size), name="data")
+    return [ops.pool2d(data, kernel=3, stride=2, padding=1, pool_type="max")]
+
+
+def _relu(size):
+    from .. import ops, te
+    return [ops.relu(te.placeholder((size, size), name="x"))]
+
+
+#: name -> (builder of the output tensors for a size, default size)
+WORKLOADS = {"matmul": (_matmul, 1024), "batch_matmul": (_batch_matmul, 128),
+             "conv2d": (_conv2d, 56), "softmax": (_softmax, 1024),
+             "layer_norm": (_layer_norm, 1024), "pool2d": (_pool2d, 56),
+             "relu": (_relu, 1024)}
+
+
+def make_workload(name: str, size: int | None = None) -> list:
+    """The output tensors of workload ``name`` (see :data:`WORKLOADS`) at ``size``."""
+    entry = WORKLOADS.get(name.replace("-", "_"))
+    if entry is None:
+        raise TuneError(f"unknown workload {name!r}; choose one of {', '.join(WORKLOADS)}")
+    builder, default = entry
+    return builder(default if size is None else int(size))

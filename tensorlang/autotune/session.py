@@ -1,0 +1,219 @@
+"""The tuning loop behind ``tl.autotune``: search, build, run, record, learn, repeat.
+
+One round: the task scheduler picks a workload, its evolutionary search proposes a batch
+of unmeasured configs, the builder pool compiles them (computing their features on the
+way), the runner measures them one by one, every result is appended to the log at once
+(so a killed run loses at most the candidate being measured), and the cost model
+retrains on everything measured so far.
+"""
+from __future__ import annotations
+
+import contextlib
+import math
+import time
+
+import numpy as np
+
+from .cost_model import XGBoostCostModel
+from .measure import LocalBuilder, LocalRunner
+from .record import TuningRecord
+from .search import EvolutionarySearch
+from .space import Config
+from .task_scheduler import GradientTaskScheduler
+
+
+def record_config(record: TuningRecord) -> Config | None:
+    """The search-space config a record measured (None for records without one)."""
+    config = record.config
+    if isinstance(config, dict) and "sketch" in config and "decisions" in config:
+        return Config.make(config["sketch"], config["decisions"])
+    return None
+
+
+def record_config_key(record: TuningRecord) -> str | None:
+    """The :meth:`Config.key` of the config a record measured."""
+    config = record_config(record)
+    return None if config is None else config.key()
+
+
+def default_cost_model(seed: int = 0) -> XGBoostCostModel:
+    """The tuner's model: one xgboost thread (OpenMP threads that outnumber free cores
+    spin and slow training tenfold on a busy machine) and 64 histogram bins (features
+    are log-scaled counts with few distinct values)."""
+    return XGBoostCostModel(seed=seed, num_threads=1, params={"max_bin": 64})
+
+
+class _Progress:
+    """A tqdm bar (trials, best GFLOPS, ETA), or nothing with ``verbose=0``."""
+
+    def __init__(self, verbose: int, total: int, initial: int, name: str):
+        self.bar = None
+        if verbose:
+            try:
+                from tqdm.auto import tqdm
+            except ImportError:
+                tqdm = None
+            if tqdm is not None:
+                self.bar = tqdm(total=total, initial=initial, desc=f"tuning {name}",
+                                unit="trial", dynamic_ncols=True, leave=True)
+            else:
+                print(f"tuning {name}: {initial}/{total} trials done")
+
+    def update(self, count: int, best: str) -> None:
+        if self.bar is not None:
+            self.bar.set_postfix_str(best, refresh=False)
+            self.bar.update(count)
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+
+
+class _Session:
+    """Processes, model and searches of one ``autotune`` call."""
+
+    def __init__(self, tasks, target, log, verbose, seed, runner, batch_size, early_stopping,
+                 measure_options, n_parallel, cost_model, search, search_options):
+        self.tasks = tasks
+        self.target = target
+        self.log = log
+        self.verbose = verbose
+        self.seed = seed
+        self.batch_size = batch_size
+        self.early_stopping = early_stopping
+        self.search_options = search_options
+        self.random_search = search == "random"
+        #: seconds spent per phase (prepare, search, build, run, model)
+        self.timings: dict[str, float] = {}
+        timeout = measure_options.build_timeout if measure_options else 60.0
+        self.builder = LocalBuilder(n_parallel, timeout=timeout)
+        self.own_runner = runner is None
+        self.runner = runner if runner is not None else LocalRunner(measure_options)
+        self.model = cost_model if cost_model is not None else default_cost_model(seed)
+
+    def __enter__(self):
+        return self
+
+    @contextlib.contextmanager
+    def _timed(self, phase: str):
+        """Adds the seconds spent in the block to ``self.timings[phase]``."""
+        start = time.perf_counter()
+        try:
+            yield
+        finally:
+            self.timings[phase] = self.timings.get(phase, 0.0) + time.perf_counter() - start
+
+    def __exit__(self, *exc):
+        self.builder.close()
+        if self.own_runner:
+            self.runner.close()
+
+    # -- setup -------------------------------------------------------------------------
+    def _warm_start(self) -> None:
+        """Train on every record of the log for this target that carries features (other
+        workloads' too: the ranking objective groups by workload)."""
+        if self.random_search:
+            return
+        try:
+            self.model.warm_start(self.log.load(), target=self.target)
+        except Exception:  # noqa: BLE001 - a log of another feature version: start cold
+            pass
+
+    def _prepare(self, task, shape_vars) -> None:
+        measure_task = task.make_measure_task(shape_vars)
+        measure_task.reference = self.builder.build(measure_task, [], reference=True)[0]
+        self.runner.prepare(measure_task)
+        task.search = EvolutionarySearch(
+            task.space, self.model, lambda configs: self.builder.featurize(measure_task,
+                                                                           configs),
+            seed=self.seed + len(task.records), **self.search_options)
+        for record in task.records:  # measured in earlier runs
+            config = record_config(record)
+            if config is not None:
+                task.search.remember_features(config, record.features, measured=True)
+
+    # -- the loop ------------------------------------------------------------------------
+    def tune(self, remaining: int, trials: int, shape_vars) -> list[int]:
+        """Measure up to ``remaining`` candidates; returns how many per task."""
+        self._warm_start()
+        tasks = self.tasks
+        scheduler = GradientTaskScheduler(len(tasks), seed=self.seed)
+        for k, task in enumerate(tasks):
+            if task.records:
+                scheduler.observe(k, len(task.records), task.best_time)
+        measured = [0] * len(tasks)
+        name = tasks[0].name if len(tasks) == 1 else f"{len(tasks)} workloads"
+        progress = _Progress(self.verbose, trials, trials - remaining, name)
+        try:
+            while remaining > 0:
+                k = scheduler.next_task()
+                if k is None:
+                    break
+                task = tasks[k]
+                if task.search is None:
+                    with self._timed("prepare"):
+                        self._prepare(task, shape_vars)
+                count = self._round(task, min(self.batch_size, remaining), progress)
+                if count == 0:
+                    task.exhausted = True
+                    scheduler.finish(k)
+                    continue
+                measured[k] += count
+                remaining -= count
+                scheduler.observe(k, len(task.records), task.best_time)
+                if self.early_stopping is not None and \
+                        task.since_improvement >= self.early_stopping:
+                    scheduler.finish(k)
+        finally:
+            progress.close()
+        return measured
+
+    def _round(self, task, count: int, progress: _Progress) -> int:
+        """Measure one batch of ``task``; returns the number measured (0: nothing left)."""
+        trained = self.model.num_samples > 0 and not self.random_search
+        with self._timed("search"):
+            configs = task.search.next_batch(count, task.measured, task.elites(16), trained)
+        configs = [c for c in configs if c.key() not in task.measured][:count]
+        if not configs:
+            return 0
+        with self._timed("build"):
+            builds = self.builder.build(task.measure_task, configs)
+        for build in builds:
+            task.search.remember_features(build.config, build.features, measured=True)
+        best = task.best_time
+        with self._timed("run"):
+            results = self.runner.run(task.measure_task, builds,
+                                      best if math.isfinite(best) else None)
+        rows, costs = [], []
+        for build, result in zip(builds, results):
+            config_json = {**build.config.to_json(), "steps": build.steps}
+            record = TuningRecord(task.key, task.description, self.target, config_json,
+                                  costs=result.costs, error_kind=result.error_kind,
+                                  error_msg=result.error_msg[:2000],
+                                  features=build.features)
+            self.log.append(record)
+            task.records.append(record)
+            task.measured.add(build.config.key())
+            if record.is_valid and record.mean_cost < best:
+                best = record.mean_cost
+                task.since_improvement = 0
+            else:
+                task.since_improvement += 1
+            if build.features is not None:
+                rows.append(build.features)
+                costs.append(record.mean_cost)
+            progress.update(1, self._best_text(task, best))
+        if rows and not self.random_search:
+            with self._timed("model"):
+                self.model.update(np.asarray(rows, dtype=np.float32), costs,
+                                  [task.key] * len(rows))
+        return len(builds)
+
+    @staticmethod
+    def _best_text(task, best: float) -> str:
+        if not math.isfinite(best):
+            return "best: none yet"
+        if task.flops:
+            return f"best {task.flops / best / 1e9:.1f} GFLOPS"
+        return f"best {best * 1e3:.3f} ms"
+

@@ -1,0 +1,358 @@
+"""``tl.autotune``: find a fast, correct schedule for a workload by measuring candidates
+chosen by evolutionary search on a learned cost model.
+
+>>> res = tl.autotune(C, target="llvm", trials=200, log_file="matmul.jsonl")
+>>> res.best_time, res.best_gflops
+>>> print(res.schedule_code)          # the best schedule as Python
+>>> mod = res.build()
+
+The log is the source of truth: ``trials`` is the budget of that workload and target in
+the log, so rerunning a finished call measures nothing and returns the same best, and a
+run killed half-way resumes with the remaining trials; no config is measured twice.
+"""
+from __future__ import annotations
+
+import collections
+import math
+import time
+
+import numpy as np
+
+from ..errors import TuneError
+from ..te.tensor import Operation, PlaceholderOp, Tensor, post_order_ops
+from ..tir import expr as E
+from .flops import count_flops
+from .measure import ArgSpec, MeasureOptions, MeasureTask, Runner, pickle_space
+from .record import RecordLog, TuningRecord, normalize_target
+from .session import _Session, record_config, record_config_key
+from .space import Config, SearchSpace
+from .workload import workload_description
+
+
+class MemoryLog(RecordLog):
+    """A record log kept in memory (tuning without ``log_file``)."""
+
+    def __init__(self):
+        super().__init__("<memory>")
+
+    def append(self, record: TuningRecord) -> None:
+        self._records.append(record)
+
+    def load(self) -> list[TuningRecord]:
+        return list(self._records)
+
+
+# -- one workload -------------------------------------------------------------------------
+
+class TuneResult:
+    """What tuning one workload on one target found.
+
+    ``best_time`` (seconds), ``best_config`` (``{"sketch", "decisions"}``, JSON),
+    ``best_steps`` (the schedule steps), ``best_gflops`` (None where no floating-point
+    work can be counted), ``history`` (every record of this workload and target, in
+    order), ``errors`` (count of failed candidates by kind), ``measured_now`` and
+    ``seconds`` (candidates measured by this call and its duration), ``timings`` (its
+    seconds per phase)."""
+
+    def __init__(self, space: SearchSpace, target: str, records: list, name: str,
+                 flops: float, measured_now: int = 0, seconds: float = 0.0,
+                 timings: dict | None = None):
+        self.space = space
+        self.target = target
+        self.workload_key = space.workload_key
+        self.name = name
+        self.history: list[TuningRecord] = list(records)
+        self.flops = flops
+        self.measured_now = measured_now
+        self.seconds = seconds
+        #: seconds this call spent per phase (prepare, search, build, run, model)
+        self.timings = dict(timings or {})
+        valid = [r for r in self.history if r.is_valid]
+        self.best_record = min(valid, key=lambda r: r.mean_cost) if valid else None
+        self.errors = collections.Counter(r.error_kind for r in self.history if r.error_kind)
+
+    @property
+    def num_trials(self) -> int:
+        return len(self.history)
+
+    @property
+    def best_time(self) -> float:
+        return self.best_record.mean_cost if self.best_record else math.inf
+
+    @property
+    def best_config(self) -> dict | None:
+        if self.best_record is None:
+            return None
+        config = self.best_record.config
+        return {"sketch": config["sketch"], "decisions": config["decisions"]}
+
+    @property
+    def best_steps(self) -> list | None:
+        return None if self.best_record is None else self.best_record.config.get("steps")
+
+    @property
+    def best_gflops(self) -> float | None:
+        if not self.flops or self.best_record is None:
+            return None
+        return self.flops / self.best_time / 1e9
+
+    @property
+    def trials_per_second(self) -> float:
+        return self.measured_now / self.seconds if self.seconds > 0 else math.nan
+
+    def _require_best(self):
+        if self.best_record is None:
+            raise TuneError(f"tuning '{self.name}' on {self.target} found no valid schedule "
+                            f"in {self.num_trials} trial(s) (failures: {dict(self.errors)}); "
+                            f"give more trials or check the workload")
+
+    def schedule(self):
+        """``(Schedule, tensors)`` of the best config."""
+        self._require_best()
+        return self.space.apply(Config.from_json(self.best_config))
+
+    def build(self, name: str | None = None):
+        """The best schedule compiled for the tuned target."""
+        from ..driver import build
+        schedule, args = self.schedule()
+        return build(schedule, args, target=self.target, name=name or _identifier(self.name))
+
+    @property
+    def schedule_code(self) -> str:
+        """The best schedule as the Python code that rebuilds it."""
+        return str(self.schedule()[0])
+
+    def curve(self) -> tuple[np.ndarray, np.ndarray]:
+        """(trial numbers, best seconds so far) over the history."""
+        best = np.minimum.accumulate([r.mean_cost for r in self.history]) \
+            if self.history else np.zeros(0)
+        return np.arange(1, len(self.history) + 1), best
+
+    def plot(self, ax=None, path=None):
+        """Plot the tuning curve (best GFLOPS, or seconds, against trials) with
+        matplotlib; saves it to ``path`` when given.  Returns the axes."""
+        try:
+            import matplotlib
+            if ax is None and path is not None:
+                matplotlib.use("Agg", force=False)
+            import matplotlib.pyplot as plt
+        except ImportError:
+            raise TuneError("TuneResult.plot needs matplotlib: pip install matplotlib") from None
+        trials, best = self.curve()
+        if ax is None:
+            _, ax = plt.subplots(figsize=(6, 4))
+        if self.flops:
+            with np.errstate(divide="ignore"):
+                values = np.where(np.isfinite(best), self.flops / best / 1e9, np.nan)
+            ax.plot(trials, values)
+            ax.set_ylabel("best GFLOPS")
+        else:
+            ax.plot(trials, np.where(np.isfinite(best), best * 1e3, np.nan))
+            ax.set_ylabel("best time (ms)")
+        ax.set_xlabel("trials")
+        ax.set_title(f"tuning {self.name} on {self.target}")
+        if path is not None:
+            ax.figure.savefig(path)
+        return ax
+
+    def summary(self) -> str:
+        if self.best_record is None:
+            return f"{self.name} on {self.target}: no valid schedule in {self.num_trials} trials"
+        speed = f", {self.best_gflops:.1f} GFLOPS" if self.best_gflops else ""
+        return (f"{self.name} on {self.target}: best {self.best_time * 1e3:.3f} ms{speed} "
+                f"after {self.num_trials} trials")
+
+    def __repr__(self) -> str:
+        return f"TuneResult({self.summary()})"
+
+    def __str__(self) -> str:
+        if self.best_record is None:
+            return self.summary()
+        return f"{self.summary()}\n{self.schedule_code}"
+
+
+def _identifier(name: str) -> str:
+    text = "".join(c if c.isalnum() else "_" for c in name)
+    return text if text and not text[0].isdigit() else f"w_{text}"
+
+
+class _Task:
+    """Tuning state of one workload: its space, search, measurement task, records."""
+
+    def __init__(self, space: SearchSpace, target: str, log: RecordLog, shape_vars, seed: int):
+        self.space = space
+        self.target = target
+        self.key = space.workload_key
+        outputs = [t for t in space.args if not isinstance(t.op, PlaceholderOp)]
+        self.description = workload_description(outputs, shape_vars) if outputs else {}
+        self.name = self.description.get("name") or "workload"
+        self.flops = getattr(space, "flop", 0) or count_flops(outputs, shape_vars)
+        self.records = log.records_for(self.key, target)
+        self.measured = {k for k in map(record_config_key, self.records) if k}
+        self.seed = seed
+        self.search = None
+        self.measure_task = None
+        self.exhausted = False
+        self.since_improvement = 0
+
+    @property
+    def best_time(self) -> float:
+        valid = [r.mean_cost for r in self.records if r.is_valid]
+        return min(valid) if valid else math.inf
+
+    def elites(self, count: int) -> list:
+        valid = sorted((r for r in self.records if r.is_valid), key=lambda r: r.mean_cost)
+        return [c for c in map(record_config, valid[:count]) if c is not None]
+
+    def make_measure_task(self, shape_vars) -> MeasureTask:
+        specs = [ArgSpec(t.name, _concrete_shape(t, shape_vars), str(t.dtype),
+                         not isinstance(t.op, PlaceholderOp)) for t in self.space.args]
+        self.measure_task = MeasureTask(f"{self.key}|{self.target}", self.target, specs,
+                                        pickle_space(self.space), self.space, self.seed)
+        return self.measure_task
+
+
+def _concrete_shape(tensor: Tensor, shape_vars) -> tuple:
+    dims = []
+    for dim in tensor.shape:
+        if isinstance(dim, E.IntImm):
+            dims.append(int(dim.value))
+            continue
+        value = None
+        for var, bound in (shape_vars or {}).items():
+            if var is dim or (isinstance(dim, E.Var) and getattr(var, "name", var) == dim.name):
+                value = int(bound)
+        if value is None:
+            raise TuneError(f"tensor '{tensor.name}' has the symbolic dimension '{dim}'; "
+                            f"tuning needs concrete shapes: pass shape_vars={{{dim}: size}}")
+        dims.append(value)
+    return tuple(dims)
+
+
+# -- what is being tuned ---------------------------------------------------------------------
+
+def _connected_groups(tensors: list) -> list[list]:
+    """Tensors grouped by shared operations (placeholders included): one group per
+    independent computation."""
+    groups: list[tuple[set, list]] = []
+    for tensor in tensors:
+        ops = {id(op) for op in post_order_ops([tensor.op])}
+        joined = [g for g in groups if g[0] & ops]
+        merged_ops, merged = set(ops), []
+        for group in joined:
+            merged_ops |= group[0]
+            merged += group[1]
+            groups.remove(group)
+        groups.append((merged_ops, merged + [tensor]))
+    # in the order of the tensors given
+    order = {id(t): k for k, t in enumerate(tensors)}
+    ordered = [sorted(g[1], key=lambda t: order[id(t)]) for g in groups]
+    return sorted(ordered, key=lambda g: order[id(g[0])])
+
+
+def _workload_groups(op, args) -> tuple[list, bool]:
+    """The workloads ``op`` names, and whether several were given."""
+    if isinstance(op, (SearchSpace, Tensor, Operation)) or (callable(op) and not
+                                                            isinstance(op, (list, tuple))):
+        return [op], False
+    if not isinstance(op, (list, tuple)) or not op:
+        raise TuneError(f"autotune: expected an output tensor, a list of them, a template "
+                        f"function or a list of workloads, got {type(op).__name__} {op!r}")
+    if all(isinstance(item, (Tensor, Operation)) for item in op):
+        tensors = [t for item in op for t in
+                   (item.outputs if isinstance(item, Operation) else [item])]
+        groups = _connected_groups(tensors)
+        return (groups, True) if len(groups) > 1 else ([tensors], False)
+    return list(op), True
+
+
+def make_space(workload, target: str, shape_vars=None, args=()) -> SearchSpace:
+    """The search space of one workload: a SearchSpace as given, a template's space, or
+    the space derived from the compute definition of output tensors."""
+    if isinstance(workload, SearchSpace):
+        return workload
+    if callable(workload) and not isinstance(workload, (Tensor, Operation)):
+        try:
+            from .template import TemplateSpace
+        except ImportError as error:
+            raise TuneError(f"template tuning is not available: {error}") from None
+        return TemplateSpace(workload, tuple(args), target)
+    outputs = list(workload) if isinstance(workload, (list, tuple)) else [workload]
+    for t in outputs:
+        if not isinstance(t, (Tensor, Operation)) or isinstance(t.op if isinstance(t, Tensor)
+                                                                else t, PlaceholderOp):
+            raise TuneError(f"autotune: '{getattr(t, 'name', t)}' is not the output of a "
+                            f"te.compute; give the tensors to compute")
+    try:
+        if target.split()[0] == "cuda":
+            from .sketch_gpu import gpu_sketch_space
+            return gpu_sketch_space(outputs, target, shape_vars=shape_vars)
+        from .sketch import sketch_space
+    except ImportError as error:
+        raise TuneError(f"the automatic search space for target '{target}' is not "
+                        f"available ({error}); write a template instead") from None
+    return sketch_space(outputs, target, shape_vars=shape_vars)
+
+
+def check_target(target) -> str:
+    """The target as records store it; a cuda target without a GPU fails here."""
+    from ..target import Target
+    parsed = Target(target)
+    if parsed.kind == "cuda":
+        from ..target.cuda import gpu_available
+        if not gpu_available():
+            raise TuneError("autotune(target='cuda'): no CUDA GPU is available here (pycuda "
+                            "found none); candidates must run to be measured. Tune for "
+                            "'llvm' or run on a machine with a GPU")
+    return normalize_target(str(parsed))
+
+
+def autotune(op, target="llvm", trials: int = 1000, log_file=None, shape_vars=None,
+             args=(), verbose: int = 1, seed: int = 0, runner: Runner | None = None,
+             batch_size: int = 32, early_stopping: int | None = None,
+             measure_options: MeasureOptions | None = None, n_parallel: int | None = None,
+             population_size: int = 128, num_generations: int = 3, epsilon: float = 0.1,
+             cost_model=None, search: str = "model"):
+    """Tune ``op`` for ``target`` with a budget of ``trials`` measured candidates.
+
+    ``op``: an output tensor, a list of output tensors of one computation, a template
+    function (with ``args``), a :class:`SearchSpace`, or a list of independent workloads
+    (then the budget is spread by a gradient-based task scheduler and a list of results
+    is returned).  ``log_file``: JSON-lines log to resume from and append to.
+    ``early_stopping``: stop a workload after this many trials without improvement.
+    ``runner``: a :class:`Runner` (default: a :class:`LocalRunner` with
+    ``measure_options``).  ``search="random"`` measures uniform random samples instead of
+    the model's picks (the baseline the model must beat).  Returns a :class:`TuneResult`
+    (or a list of them)."""
+    if not isinstance(trials, int) or trials < 0:
+        raise TuneError(f"autotune: trials must be a non-negative integer, got {trials!r}")
+    if search not in ("model", "random"):
+        raise TuneError(f"autotune: search must be 'model' or 'random', got {search!r}")
+    if batch_size < 1:
+        raise TuneError(f"autotune: batch_size must be at least 1, got {batch_size}")
+    target = check_target(target)
+    workloads, several = _workload_groups(op, args)
+    log = RecordLog(log_file) if log_file is not None else MemoryLog()
+    tasks = [_Task(make_space(w, target, shape_vars, args), target, log, shape_vars, seed)
+             for w in workloads]
+    done = sum(len(t.records) for t in tasks)
+    remaining = trials - done
+    start = time.perf_counter()
+    measured = [0] * len(tasks)
+    if remaining > 0:
+        with _Session(tasks, target, log, verbose, seed, runner, batch_size, early_stopping,
+                      measure_options, n_parallel, cost_model, search,
+                      dict(population_size=population_size, num_generations=num_generations,
+                           epsilon=epsilon)) as session:
+            measured = session.tune(remaining, trials, shape_vars)
+            timings = dict(session.timings)
+    else:
+        timings = {}
+    seconds = time.perf_counter() - start
+    results = [TuneResult(t.space, target, t.records, t.name, t.flops, measured[k], seconds,
+                          timings) for k, t in enumerate(tasks)]
+    if verbose:
+        for result in results:
+            print(str(result))
+    return results if several else results[0]
+
