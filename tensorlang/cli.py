@@ -1,7 +1,8 @@
 """The ``tensorlang`` command line.
 
-    tensorlang demo [--size N]    build a scheduled float32 matmul, check it against numpy
-                                  and print its speed against numpy
+    tensorlang demo [--size N] [--trials T]
+                                  tune a float32 matmul for this CPU, check it against
+                                  numpy and print its speed against numpy's
     tensorlang tune WORKLOAD [--size N] [--trials T] [--log FILE] [--target llvm]
                                   tune an operator of tensorlang.ops (matmul, conv2d,
                                   softmax, layer_norm, pool2d, batch_matmul, relu) and
@@ -11,50 +12,81 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import time
 
 
-def _median_seconds(fn, repeat: int) -> float:
-    samples = []
-    for _ in range(repeat):
-        start = time.perf_counter()
-        fn()
-        samples.append(time.perf_counter() - start)
-    samples.sort()
-    return samples[len(samples) // 2]
+def _block_medians(fns, repeat: int, rounds: int = 5) -> list[float]:
+    """Median seconds per call of each function, timed in alternating blocks of
+    ``repeat`` calls so all see the same machine.  The first call of a block is not
+    counted: another library's thread pool (OpenBLAS spins after each call) may still hold
+    the cores then."""
+    samples = [[] for _ in fns]
+    for _ in range(rounds):
+        for k, fn in enumerate(fns):
+            fn()
+            for _ in range(repeat):
+                start = time.perf_counter()
+                fn()
+                samples[k].append(time.perf_counter() - start)
+    return [sorted(s)[len(s) // 2] for s in samples]
 
 
-def demo(size: int, repeat: int) -> int:
-    """Declare, schedule, build and time a matmul against numpy in one run."""
+def default_demo_log(size: int) -> str:
+    """Where ``tensorlang demo`` keeps its tuning log, so a second run resumes."""
+    root = os.environ.get("TL_CACHE_DIR") or os.path.join(os.path.expanduser("~"), ".cache",
+                                                          "tensorlang")
+    return os.path.join(root, f"demo_matmul_{size}.jsonl")
+
+
+def demo(size: int, trials: int, log_file: str | None, repeat: int, verbose: int) -> int:
+    """Tune a float32 matmul for this CPU, check it against numpy and time both."""
     import numpy as np
 
     import tensorlang as tl
+    from tensorlang import ops, te
     from tensorlang.schedule.recipes import gemm_register_tiled
 
     n = size
-    s, (A, B, C) = gemm_register_tiled(n, n, n)
-    print(f"building a {n}x{n}x{n} float32 matmul (register-tiled, vectorized, parallel)...")
-    start = time.perf_counter()
-    mod = tl.build(s, [A, B, C], target="llvm", name="matmul")
-    print(f"  built in {time.perf_counter() - start:.2f} s")
+    log_file = log_file or default_demo_log(n)
+    os.makedirs(os.path.dirname(os.path.abspath(log_file)), exist_ok=True)
+    A = te.placeholder((n, n), name="A")
+    B = te.placeholder((n, n), name="B")
+    C = ops.matmul(A, B)
+    print(f"tuning a {n}x{n}x{n} float32 matmul for this CPU: {trials} trials "
+          f"(log: {log_file}; a second run resumes from it)")
+    result = tl.autotune(C, target="llvm", trials=trials, log_file=log_file, verbose=verbose)
+    if result.best_record is None:
+        print("no candidate ran correctly; see the errors in the log", file=sys.stderr)
+        return 1
+    print(f"  {result.measured_now} candidates measured now, {result.num_trials} in the log")
+    tuned = result.build()
+    hand_schedule, hand_args = gemm_register_tiled(n, n, n) if n % 64 == 0 else (None, None)
+    hand = tl.build(hand_schedule, hand_args, name="matmul_hand") if hand_schedule else None
+
     rng = np.random.default_rng(0)
     a = rng.standard_normal((n, n), dtype=np.float32)
     b = rng.standard_normal((n, n), dtype=np.float32)
+    expected = a.astype(np.float64) @ b
     c = np.empty((n, n), dtype=np.float32)
-    mod(a, b, c)
-    expected = a @ b
-    error = float(np.max(np.abs(c - expected)) / np.max(np.abs(expected)))
-    print(f"  max relative error against numpy: {error:.2e}")
-    if error > 1e-4:
-        print("  result differs from numpy", file=sys.stderr)
-        return 1
+    runs = [("numpy (OpenBLAS)", lambda: np.matmul(a, b, out=c)),
+            ("tensorlang, tuned", lambda: tuned(a, b, c))]
+    if hand is not None:
+        runs.append(("tensorlang, hand schedule", lambda: hand(a, b, c)))
+    for name, fn in runs[1:]:
+        c.fill(np.nan)
+        fn()
+        error = float(np.max(np.abs(c - expected)) / np.max(np.abs(expected)))
+        if not error <= 1e-5:
+            print(f"  {name}: result differs from numpy (max relative error {error:.1e})",
+                  file=sys.stderr)
+            return 1
+    seconds = _block_medians([fn for _, fn in runs], repeat)
     flops = 2.0 * n ** 3
-    t_tl = _median_seconds(lambda: mod(a, b, c), repeat)
-    t_np = _median_seconds(lambda: np.matmul(a, b, out=c), repeat)
-    print(f"  tensorlang: {flops / t_tl / 1e9:8.1f} GFLOPS  ({t_tl * 1e3:.2f} ms)")
-    print(f"  numpy:      {flops / t_np / 1e9:8.1f} GFLOPS  ({t_np * 1e3:.2f} ms)")
-    print(f"  speed against numpy: {t_np / t_tl:.2f}x")
+    print(f"\n  {'':28s} {'ms':>8s} {'GFLOPS':>8s} {'x numpy':>8s}")
+    for (name, _), t in zip(runs, seconds):
+        print(f"  {name:28s} {t * 1e3:8.2f} {flops / t / 1e9:8.1f} {seconds[0] / t:8.2f}")
     return 0
 
 
@@ -84,9 +116,13 @@ def tune(args) -> int:
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="tensorlang", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command")
-    p_demo = sub.add_parser("demo", help="build and time a matmul against numpy")
+    p_demo = sub.add_parser("demo", help="tune a matmul and time it against numpy")
     p_demo.add_argument("--size", type=int, default=1024)
-    p_demo.add_argument("--repeat", type=int, default=11)
+    p_demo.add_argument("--trials", type=int, default=100)
+    p_demo.add_argument("--log", default=None, help="tuning log (default: in the cache "
+                                                    "directory, so a second run resumes)")
+    p_demo.add_argument("--repeat", type=int, default=21)
+    p_demo.add_argument("--quiet", action="store_true", help="no progress bar")
     p_tune = sub.add_parser("tune", help="tune an operator of tensorlang.ops")
     p_tune.add_argument("workload", help="matmul, conv2d, softmax, layer_norm, pool2d, "
                                          "batch_matmul or relu")
@@ -102,7 +138,7 @@ def main(argv=None) -> int:
     sub.add_parser("version", help="print the version")
     args = parser.parse_args(argv)
     if args.command == "demo":
-        return demo(args.size, args.repeat)
+        return demo(args.size, args.trials, args.log, args.repeat, 0 if args.quiet else 1)
     if args.command == "tune":
         return tune(args)
     if args.command == "version":
