@@ -57,6 +57,11 @@ def _time_module(mod, outputs) -> float:
     return module_seconds(mod, *arrays, repeat=7, number=3)
 
 
+def _best_cost(records) -> float:
+    costs = [r.mean_cost for r in records if r.is_valid]
+    return min(costs) if costs else float("inf")
+
+
 def held_out_accuracy(records, seed: int = 0, held_out: float = 0.2) -> float:
     """Pairwise ranking accuracy of a model trained on a random part of the measured
     candidates, on the rest (valid and failed candidates alike)."""
@@ -120,6 +125,11 @@ def main() -> None:
         print_table(f"{args.workload} size {size}, {result.num_trials} trials",
                     ["", "ms", "GFLOPS", "x numpy"], rows)
         print("\nbest schedule:\n" + result.schedule_code)
+    if result.flops:
+        checkpoints = [n for n in (64, 128, 256, 500, 1000, 2000) if n <= len(result.history)]
+        print("best after N trials: " + ", ".join(
+            f"{n}: {result.flops / _best_cost(result.history[:n]) / 1e9:.1f} GFLOPS"
+            for n in checkpoints))
     accuracy = held_out_accuracy(result.history)
     print(f"\nranking accuracy on held-out measured candidates (20% of "
           f"{len(result.history)}): {accuracy:.3f}")
