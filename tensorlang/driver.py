@@ -61,6 +61,7 @@ def lower(sch_or_func, args=None, name: str = "main", simple_mode: bool = False,
     by default the placeholders followed by the outputs.  ``simple_mode`` skips loop
     partitioning, for compact text.
     """
+    _check_name(name)
     options = options or LowerOptions.from_environment()
     run = _PassRunner(options)
 
@@ -85,6 +86,14 @@ def lower(sch_or_func, args=None, name: str = "main", simple_mode: bool = False,
     return func
 
 
+def _check_name(name) -> None:
+    """Function names become symbols of LLVM modules, shared objects and CUDA kernels."""
+    if not isinstance(name, str) or not name.isidentifier() or not name.isascii():
+        raise LoweringError(f"name={name!r}: a function name must be an ASCII identifier "
+                            f"(letters, digits and underscores, not starting with a digit), "
+                            f"e.g. name=\"matmul\"")
+
+
 def _default_args(schedule) -> list:
     placeholders = [st.op.output(0) for st in schedule.stages if st.is_placeholder]
     outputs = [t for op in schedule._initial_outputs for t in op.outputs]
@@ -101,6 +110,7 @@ def build(sch_or_func, args=None, target="llvm", name: str = "main", **options):
     ``bounds_check``, ``opt_level``, ``use_cache``).
     """
     from .target import build as build_for_target
+    _check_name(name)
     if isinstance(sch_or_func, Schedule):
         func = lower(sch_or_func, args, name=name)
     elif isinstance(sch_or_func, PrimFunc):

@@ -145,3 +145,12 @@ def test_blur_compute_at_golden(golden):
     s[B].compute_at(s[C], xo)
     s[C].vectorize(xi)
     golden("schedule/blur_compute_at", tl.lower(s, [A, C], name="blur"))
+
+
+@pytest.mark.parametrize("bad", ["register blocking", "2mm", "", "naïve", None])
+def test_function_name_must_be_an_identifier(bad):
+    s, args = packed_matmul(64, 64, 8)
+    with pytest.raises(tl.LoweringError, match="must be an ASCII identifier"):
+        tl.lower(s, args, name=bad)
+    with pytest.raises(tl.LoweringError, match="must be an ASCII identifier"):
+        tl.build(s, args, target="cuda", name=bad)
