@@ -326,3 +326,21 @@ def test_let_expression_binding_vector_lanes_through_select():
     b = np.zeros(4, np.int32)
     interpret(func, a, b)
     np.testing.assert_array_equal(b, np.abs(a))
+
+
+def test_strided_buffer_with_compound_index():
+    # a storage_align-ed buffer indexed by i_outer * 4 + i_inner: the index must be
+    # scaled by the stride as a whole
+    import tensorlang as tl
+    from tensorlang import te
+    A = te.placeholder((16, 16), name="A")
+    B = te.compute((16, 16), lambda i, j: A[i, j] * 2.0, name="B")
+    s = tl.create_schedule(B)
+    AA = s.cache_read(A, "global", [B])
+    s[AA].storage_align(AA.op.axis[0], 32, 1)
+    s[B].split(B.op.axis[0], factor=4)
+    func = tl.lower(s, [A, B])
+    a = np.random.default_rng(0).random((16, 16), dtype=np.float32)
+    b = np.zeros_like(a)
+    interpret(func, a, b)
+    np.testing.assert_array_equal(b, a * 2.0)
