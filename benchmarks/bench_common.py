@@ -30,17 +30,25 @@ def module_seconds(mod, *args, repeat: int = 7, number: int = 3) -> float:
 
 
 def interleaved_seconds(functions: dict, repeat: int = 7, number: int = 1,
-                        warmup: int = 1) -> dict:
+                        warmup: int = 1, settle: float = 0.0) -> dict:
     """Median seconds per call of each function in ``functions`` (name -> callable),
-    timed in turns (a, b, a, b, ...) so that all of them see the same machine load --
-    the machine these run on is shared, and a ratio of medians taken this way is far
-    steadier than either time alone."""
+    timed in turns (``number`` calls of a, then of b, ...) so that all of them see the
+    same machine load -- the machine these run on is shared, and a ratio of medians taken
+    this way is far steadier than either time alone.
+
+    ``settle``: seconds to idle before each turn, for comparisons with multi-threaded BLAS
+    (OpenBLAS's threads keep spinning on the cores for tens of milliseconds after each
+    numpy matmul, and whatever runs next in that window runs on a fraction of the
+    machine).  One untimed call follows the pause."""
     for fn in functions.values():
         for _ in range(warmup):
             fn()
     samples = {name: [] for name in functions}
     for _ in range(repeat):
         for name, fn in functions.items():
+            if settle:
+                time.sleep(settle)
+                fn()  # untimed: wakes this function's own threads after the pause
             start = time.perf_counter()
             for _ in range(number):
                 fn()

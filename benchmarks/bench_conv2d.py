@@ -47,7 +47,7 @@ def main() -> None:
     np.testing.assert_allclose(out, numpy_im2col_conv(data, kernel), rtol=1e-3, atol=1e-3)
     seconds = interleaved_seconds({"tensorlang": lambda: mod(data, kernel, out),
                                    "numpy": lambda: numpy_im2col_conv(data, kernel)},
-                                  repeat=args.repeat, number=5)
+                                  repeat=args.repeat, number=5, settle=0.15)
     flops = 2.0 * channels * channels * 9 * size * size
     rows = [[label, f"{seconds[who] * 1e3:.3f}", f"{flops / seconds[who] / 1e9:.1f}",
              f"{seconds['numpy'] / seconds[who]:.2f}"]

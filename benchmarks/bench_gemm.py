@@ -48,7 +48,7 @@ def main() -> None:
         seconds = interleaved_seconds(
             {"tensorlang": lambda: mod(a, b, c), "numpy": lambda: np.matmul(a, b)},
             repeat=3 if slow else args.repeat, number=1 if slow else 5,
-            warmup=0 if slow else 1)
+            warmup=0 if slow else 1, settle=0.15)
         ours, theirs = seconds["tensorlang"], seconds["numpy"]
         rows.append([name, f"{ours * 1e3:.2f}", f"{flops / ours / 1e9:.1f}",
                      f"{flops / theirs / 1e9:.1f}", f"{theirs / ours:.2f}", f"{build_ms:.0f}"])

@@ -19,12 +19,13 @@ import time
 
 def _block_medians(fns, repeat: int, rounds: int = 5) -> list[float]:
     """Median seconds per call of each function, timed in alternating blocks of
-    ``repeat`` calls so all see the same machine.  The first call of a block is not
-    counted: another library's thread pool (OpenBLAS spins after each call) may still hold
-    the cores then."""
+    ``repeat`` calls so all see the same machine.  Before a block the process idles a
+    moment and makes one untimed call: OpenBLAS's threads keep spinning on the cores for
+    tens of milliseconds after each numpy call."""
     samples = [[] for _ in fns]
     for _ in range(rounds):
         for k, fn in enumerate(fns):
+            time.sleep(0.15)
             fn()
             for _ in range(repeat):
                 start = time.perf_counter()

@@ -44,6 +44,8 @@ def _layer_norm(size):
 
 
 def _pool2d(size):
+    """3x3 max pooling, stride 2, padding 1, over 64 channels (ResNet's first pooling at
+    the default size 112)."""
     from .. import ops, te
     data = te.placeholder((1, 64, size, size), name="data")
     return [ops.pool2d(data, kernel=3, stride=2, padding=1, pool_type="max")]
@@ -57,7 +59,7 @@ def _relu(size):
 #: name -> (builder of the output tensors for a size, default size)
 WORKLOADS = {"matmul": (_matmul, 1024), "batch_matmul": (_batch_matmul, 128),
              "conv2d": (_conv2d, 56), "softmax": (_softmax, 1024),
-             "layer_norm": (_layer_norm, 1024), "pool2d": (_pool2d, 56),
+             "layer_norm": (_layer_norm, 1024), "pool2d": (_pool2d, 112),
              "relu": (_relu, 1024)}
 
 
