@@ -39,28 +39,12 @@ from ..te.tensor import ComputeOp, Operation, PlaceholderOp, Tensor, post_order_
 from .sketch_rules import (Choice, InjectiveRule, ReductionRule, TiledReductionRule,
                            const_extent, reused_inputs)
 from .space import Config, SearchSpace
-from .workload import workload_key as _workload_key
+from .workload import output_tensors, workload_key as _workload_key
 
 #: the name of the single CPU sketch (structural variants are decisions of it)
 CPU_SKETCH = "cpu"
 #: below this many output points a reduction with reuse is not worth multi-level tiling
 MIN_TILED_POINTS = 16
-
-
-def _output_tensors(outputs) -> list[Tensor]:
-    items = outputs if isinstance(outputs, (list, tuple)) else [outputs]
-    tensors: list[Tensor] = []
-    for item in items:
-        if isinstance(item, Tensor):
-            tensors.append(item)
-        elif isinstance(item, Operation):
-            tensors.extend(item.outputs)
-        else:
-            raise TuneError(f"sketch_space: expected output tensors (te.compute results), "
-                            f"got {type(item).__name__} {item!r}")
-    if not tensors:
-        raise TuneError("sketch_space: give at least one output tensor")
-    return tensors
 
 
 def _target_kind(target) -> str:
@@ -78,7 +62,7 @@ class SketchSpace(SearchSpace):
     """
 
     def __init__(self, outputs, target="llvm", shape_vars=None):
-        self.outputs = _output_tensors(outputs)
+        self.outputs = output_tensors(outputs, "sketch_space", TuneError)
         self.target = target
         self.shape_vars = dict(shape_vars or {})
         output_ops = []

@@ -26,7 +26,10 @@ from ..tir.datatype import DataType
 KEY_LENGTH = 32
 
 
-def _output_tensors(outputs) -> list[Tensor]:
+def output_tensors(outputs, caller: str = "workload_key",
+                   error: type = TensorLangTypeError) -> list[Tensor]:
+    """The output tensors named by a tensor, an operation or a list of them; anything
+    else raises ``error`` naming ``caller``."""
     items = outputs if isinstance(outputs, (list, tuple)) else [outputs]
     tensors: list[Tensor] = []
     for item in items:
@@ -35,11 +38,11 @@ def _output_tensors(outputs) -> list[Tensor]:
         elif isinstance(item, Operation):
             tensors.extend(item.outputs)
         else:
-            raise TensorLangTypeError(
-                f"workload_key: expected output tensors (te.compute results), got "
+            raise error(
+                f"{caller}: expected output tensors (te.compute results), got "
                 f"{type(item).__name__} {item!r}")
     if not tensors:
-        raise TensorLangTypeError("workload_key: give at least one output tensor")
+        raise error(f"{caller}: give at least one output tensor")
     return tensors
 
 
@@ -137,7 +140,7 @@ def canonical_te_text(outputs, shape_vars: dict | None = None) -> str:
 
     ``shape_vars`` maps symbolic dimensions (``te.var`` objects or their names) to the
     sizes they stand for, which then print as constants."""
-    tensors = _output_tensors(outputs)
+    tensors = output_tensors(outputs)
     printer = _CanonicalPrinter(shape_vars)
     ops = post_order_ops([t.op for t in tensors])
     lines = [printer.op(op, k) for k, op in enumerate(ops)]
@@ -155,7 +158,7 @@ def workload_key(outputs, shape_vars: dict | None = None) -> str:
 
 def workload_description(outputs, shape_vars: dict | None = None) -> dict:
     """A readable, JSON-serialisable summary of a workload for tuning records."""
-    tensors = _output_tensors(outputs)
+    tensors = output_tensors(outputs)
     printer = _CanonicalPrinter(shape_vars)
 
     def dims(shape):
