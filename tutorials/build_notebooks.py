@@ -479,7 +479,7 @@ NOTEBOOKS["02_optimizing_gemm_on_cpu"] = [
 
     def evaluate(step, s, args):
         \"\"\"Build, check against numpy, time; slow steps are timed by their single run.\"\"\"
-        mod = tl.build(s, args, name=f"gemm_{step}")
+        mod = tl.build(s, args, name="gemm_" + step.replace(" ", "_"))
         c = np.zeros((M, N), dtype=np.float32)
         start = time.perf_counter()
         mod(a, b, c)
