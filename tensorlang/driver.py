@@ -1,4 +1,10 @@
-"""``tl.lower``: the one place that lists the lowering passes, in order.
+"""``tl.lower``: the one place that lists the lowering passes, in order; ``tl.build``:
+lowering followed by a backend.
+
+Each backend then shapes the lowered function for its code generator, in the one function
+that starts its build: llvm (``target/llvm/build.py``: vectorize_loops, unroll_loops,
+simplify), cuda (``target/cuda/runtime.py``: vectorize and unroll, cross-thread
+reductions, ``__syncthreads`` insertion, kernel splitting).
 
 Set ``TL_DUMP_IR=1`` to print the IR after each pass that changed it, ``TL_TIME_PASSES=1``
 to print how long each pass took.  The environment is read once, here, into
