@@ -18,6 +18,7 @@ import numpy as np
 from . import expr as E
 from . import stmt as S
 from .buffer import Buffer
+from .naming import NameSupply
 
 _BINARY = {E.Add: ("+", 5), E.Sub: ("-", 5), E.Mul: ("*", 6), E.Div: ("/", 6),
            E.FloorDiv: ("//", 6), E.FloorMod: ("%", 6), E.EQ: ("==", 4), E.NE: ("!=", 4),
@@ -75,21 +76,14 @@ def _loop_stop(loop: S.For):
 class Printer:
     def __init__(self):
         self.names: dict[object, str] = {}
-        self.used: set[str] = set(_RESERVED)
+        self.used = NameSupply(_RESERVED)
         self.lines: list[str] = []
 
     # -- names -----------------------------------------------------------------------
     def name_of(self, node, base: str) -> str:
         name = self.names.get(node)
         if name is None:
-            base = identifier(base)
-            name = base
-            k = 0
-            while name in self.used:
-                k += 1
-                name = f"{base}_{k}"
-            self.used.add(name)
-            self.names[node] = name
+            name = self.names[node] = self.used.fresh(identifier(base))
         return name
 
     def buffer_name(self, buf) -> str:

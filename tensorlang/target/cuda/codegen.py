@@ -29,6 +29,7 @@ from ...errors import InternalError
 from ...tir import expr as E
 from ...tir import op
 from ...tir import stmt as S
+from ...tir.naming import NameSupply
 from ...tir.arith.const_int_bound import POS_INF, BoundEvaluator, ConstIntBound
 from ...tir.buffer import Buffer
 from ...tir.datatype import DataType
@@ -121,7 +122,7 @@ class CudaCodegen:
         self.lines: list[str] = []
         self.indent = 0
         self.names: dict = {}
-        self.used_names: set[str] = set()
+        self.used_names = NameSupply()
         self.bounds: dict = {}
         self.vector_lanes: dict = {}
         self.load_temps: dict = {}
@@ -135,7 +136,7 @@ class CudaCodegen:
         kernels = []
         for kernel in program.kernels:
             self.lines, self.indent = [], 0
-            self.names, self.used_names, self.bounds = {}, set(), {}
+            self.names, self.used_names, self.bounds = {}, NameSupply(), {}
             self.vector_lanes, self.load_temps = {}, {}
             self.kernel(kernel)
             kernels.append("\n".join(self.lines))
@@ -179,12 +180,7 @@ class CudaCodegen:
         name = _IDENTIFIER.sub("_", base) or "v"
         if name[0].isdigit() or name in _RESERVED or name.startswith("tl_"):
             name = "v_" + name
-        candidate, k = name, 0
-        while candidate in self.used_names:
-            k += 1
-            candidate = f"{name}_{k}"
-        self.used_names.add(candidate)
-        self.names[node] = candidate
+        candidate = self.names[node] = self.used_names.fresh(name)
         return candidate
 
     def name_of(self, node) -> str:

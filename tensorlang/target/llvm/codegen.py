@@ -21,6 +21,7 @@ from ...tir import stmt as S
 from ...tir.datatype import DataType
 from ...tir.expr import IntImm, Var
 from ...tir.functor import Visitor
+from ...tir.naming import NameSupply
 from .codegen_expr import ExprCodeGen
 from .codegen_memory import (CTX_STATUS, STATUS_NO_MEMORY, BufferBinding, MemoryCodeGen,
                              _known_multiple, streaming_buffers)
@@ -44,7 +45,7 @@ class CodeGenLLVM(ExprCodeGen, MemoryCodeGen, ParallelCodeGen):
         self.target = target
         self.bounds_check = bounds_check
         self.module: ir.Module | None = None
-        self.names: set[str] = set()
+        self.names = NameSupply()
         self.in_parallel = False
         self.mask = None
         self.var_multiples: dict = {}
@@ -61,7 +62,7 @@ class CodeGenLLVM(ExprCodeGen, MemoryCodeGen, ParallelCodeGen):
         arg_types = [PTR] * len(buffers) + [PTR, PTR]
         fn = ir.Function(self.module, ir.FunctionType(I32, arg_types), signature.symbol)
         self.mark_function(fn)
-        self.names.add(signature.symbol)
+        self.names.reserve(signature.symbol)
         for buf, arg in zip(buffers, fn.args):
             arg.name = buf.name
             arg.add_attribute("noalias")
@@ -151,12 +152,7 @@ class CodeGenLLVM(ExprCodeGen, MemoryCodeGen, ParallelCodeGen):
             self.builder.fence("seq_cst")
 
     def unique_name(self, base: str) -> str:
-        name, k = base, 0
-        while name in self.names:
-            k += 1
-            name = f"{base}_{k}"
-        self.names.add(name)
-        return name
+        return self.names.fresh(base)
 
     def mark_function(self, fn: ir.Function) -> None:
         fn.attributes.add("nounwind")

@@ -17,6 +17,7 @@ from .. import stmt as S
 from ..buffer import Buffer
 from ..datatype import DataType
 from ..structural import structural_equal
+from ..naming import NameSupply
 from . import runtime
 from .expressions import ADD, ATOM, ExpressionTranslator, Fragment, _full_range
 
@@ -50,7 +51,7 @@ class Translator(ExpressionTranslator):
     def __init__(self, func: S.PrimFunc):
         self.func = func
         self.var_names: dict = {}
-        self.used_names: set[str] = set()
+        self.used_names = NameSupply()
         self.var_ranges: dict = {}
         self.loop_bounds: dict = {}
         self.lane_names: dict = {}
@@ -67,12 +68,7 @@ class Translator(ExpressionTranslator):
 
     # -- names -----------------------------------------------------------------------
     def unique(self, base: str) -> str:
-        name, k = base, 0
-        while name in self.used_names:
-            k += 1
-            name = f"{base}_{k}"
-        self.used_names.add(name)
-        return name
+        return self.used_names.fresh(base)
 
     def name_of_var(self, var: E.Var) -> str:
         name = self.var_names.get(var)
