@@ -9,7 +9,7 @@ from .tensor import Tensor, Operation, PlaceholderOp, ComputeOp  # noqa: F401
 from .operation import var, placeholder, compute, reduce_axis, thread_axis  # noqa: F401
 from .reduction import comm_reducer, sum, prod, max, min  # noqa: F401,A004
 from .math import (exp, log, sqrt, rsqrt, tanh, sigmoid, erf, fabs, floor, ceil,  # noqa: F401
-                   round, power, abs, maximum, minimum, if_then_else, select, all, any,
+                   round, power, abs, maximum, minimum, if_then_else, select, all, any, likely,
                    const, exp2, log2, log10, sin, cos, trunc, floordiv, floormod,
                    min_value, max_value)
 from . import reference  # noqa: F401  (te.reference.evaluate: the numpy oracle)

@@ -73,6 +73,12 @@ def all(*conds):  # noqa: A001
     return _op.all_of(*conds)
 
 
+def likely(cond):
+    """``cond``, marked as holding almost everywhere (padding, tails): lowering peels the
+    loop iterations where it may fail and drops the test from the others."""
+    return _op.likely(cond)
+
+
 def any(*conds):  # noqa: A001
     """Logical or of conditions."""
     return _op.any_of(*conds)

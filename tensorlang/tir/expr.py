@@ -109,9 +109,15 @@ class PrimExpr(ExprOp, Node):
 # leaves
 @dataclass(frozen=True, slots=True, eq=False, repr=False)
 class IntImm(PrimExpr):
-    """Integer or boolean constant."""
+    """Integer or boolean constant (``int(c)`` and ``range(c)`` take its value, so a
+    constant shape dimension works wherever Python wants an int)."""
     dtype: DataType
     value: int
+
+    def __index__(self) -> int:
+        return self.value
+
+    __int__ = __index__
 
 
 @dataclass(frozen=True, slots=True, eq=False, repr=False)

@@ -361,6 +361,16 @@ def all_of(*conds) -> PrimExpr:
     return result
 
 
+def likely(cond) -> PrimExpr:
+    """``cond``, marked as true almost everywhere: loop partitioning peels off the
+    iterations where it may fail and drops it from the rest (padding uses it, so that a
+    padded stage inlined into its consumer reads ``data`` unconditionally inside)."""
+    cond = _as_bool(cond, "likely")
+    if isinstance(cond, IntImm):
+        return cond
+    return Call(cond.dtype, "tl.likely", (cond,))
+
+
 def any_of(*conds) -> PrimExpr:
     """Disjunction of conditions (``te.any``)."""
     if len(conds) == 1 and isinstance(conds[0], (list, tuple)):
@@ -486,5 +496,5 @@ def as_const_int(x) -> int | None:
 __all__ = ["const", "convert", "cast", "add", "sub", "mul", "neg", "div", "floordiv",
            "floormod", "truncdiv", "minimum", "maximum", "lt", "le", "gt", "ge", "eq",
            "ne", "logical_and", "logical_or", "logical_not", "all_of", "any_of", "select",
-           "abs", "power", "call_intrin", "call_builtin", "buffer_load", "ramp",
+           "abs", "power", "call_intrin", "call_builtin", "likely", "buffer_load", "ramp",
            "broadcast", "var", "is_const_int", "as_const_int", "INTRINSICS", "CmpOp"]

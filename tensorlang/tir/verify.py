@@ -163,10 +163,19 @@ class _WellFormed(Visitor):
             self.fail(node, f"cast changes the lane count ({node.value.dtype} -> "
                             f"{node.dtype})")
 
+    #: depth of select branches around the node visited: a branch is evaluated only
+    #: where it is taken (lazily, or with the other lanes masked), so its constant
+    #: indices may lie outside the buffer (padding)
+    select_depth = 0
+
     def visit_Select(self, node: E.Select):
         self.visit(node.condition)
-        self.visit(node.true_value)
-        self.visit(node.false_value)
+        self.select_depth += 1
+        try:
+            self.visit(node.true_value)
+            self.visit(node.false_value)
+        finally:
+            self.select_depth -= 1
         self.check_condition(node.condition, node, node.dtype.lanes)
         if node.true_value.dtype != node.dtype or node.false_value.dtype != node.dtype:
             self.fail(node, f"branches have types {node.true_value.dtype} and "
@@ -243,7 +252,7 @@ class _WellFormed(Visitor):
                     self.fail(node, f"indices of buffer '{buffer.name}' have different lane "
                                     f"counts ({lanes} and {dtype.lanes})")
                 lanes = dtype.lanes
-            if dim < len(buffer.shape):
+            if dim < len(buffer.shape) and not self.select_depth:
                 self.check_constant_bounds(node, buffer, dim, index)
         return lanes
 

@@ -215,3 +215,25 @@ def test_nested_tuple_reductions_get_one_stage_per_call():
     a = np.random.randint(-9, 9, (4, 6)).astype("int32")
     b = np.random.randint(-9, 9, (4, 5)).astype("int32")
     np.testing.assert_array_equal(evaluate(C, {A: a, B: b})[0], a.argmax(1) * 10 + b.max(1))
+
+
+def test_likely_is_its_condition():
+    import numpy as np
+    from tensorlang.tir.expr import Call
+    A = te.placeholder((6,), name="A")
+    B = te.compute((6,), lambda i: te.if_then_else(te.likely(i < 4), A[i], 0.0), name="B")
+    cond = B.op.body[0].condition
+    assert isinstance(cond, Call) and cond.op == "tl.likely"
+    assert te.likely(True).value == 1  # constants stay constants
+    a = np.arange(6, dtype="float32")
+    (b,) = te.reference.evaluate([B], {A: a})
+    np.testing.assert_array_equal(b, [0, 1, 2, 3, 0, 0])
+
+
+def test_constant_dimensions_are_python_ints():
+    import numpy as np
+    A = te.placeholder((2, 3), name="A")
+    assert int(A.shape[0]) == 2 and list(range(A.shape[1])) == [0, 1, 2]
+    assert np.zeros(A.shape).shape == (2, 3)
+    with pytest.raises(TypeError, match="n \\+ 1"):
+        int(te.var("n") + 1)
