@@ -206,3 +206,29 @@ def test_guard_that_depends_on_inner_loops_keeps_its_tail():
         a = np.arange(size, dtype="float32")
         _, b, _ = run(out, a, np.zeros(size, "float32"), size)
         np.testing.assert_array_equal(b, a + 1.0)
+
+
+def test_vectorized_loop_with_expression_guards_stays_whole():
+    """Padding read inside a vector (``likely`` in a select) becomes masked lanes: the
+    vectorized loop keeps its width instead of being peeled into odd-width pieces."""
+    A = decl_buffer((16,), "float32", "A")
+    B = decl_buffer((8,), "float32", "B")
+    j = tir.var("j")
+    index = j * 2 - 1
+    value = tir.select(tir.op.likely(index >= 0), A[index], const(0.0, "float32"))
+    func = PrimFunc("f", (A, B), loop(j, 8, BufferStore(B, value, (j,)),
+                                     ForKind.VECTORIZED))
+    out = simplify(partition_loops(func))
+    assert isinstance(out.body, For) and out.body.extent.value == 8, out.script()
+    a = np.arange(16, dtype="float32")
+    np.testing.assert_array_equal(run(func, a, np.zeros(8, "float32"))[1],
+                                  run(out, a, np.zeros(8, "float32"))[1])
+
+
+def test_vectorized_loop_with_if_guard_is_still_partitioned():
+    A = decl_buffer((12,), "float32", "A")
+    j = tir.var("j")
+    func = PrimFunc("f", (A,), loop(j, 16, IfThenElse(j < 12, BufferStore(
+        A, A[j] + 1.0, (j,))), ForKind.VECTORIZED))
+    out = simplify(partition_loops(func))
+    assert count(out, IfThenElse) == 0, out.script()

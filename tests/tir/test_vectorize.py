@@ -210,3 +210,33 @@ def test_inner_vectorized_loop_makes_the_outer_one_serial():
 def test_unchanged_function_is_returned_as_is():
     func = PrimFunc("id", (A, C), loop(i, 4, loop(x, 16, BufferStore(C, A[i, x], (i, x)))))
     assert vectorize_loops(func) is func
+
+
+def _padded_read(masked_selects):
+    """out[j] = select(likely(2j - 1 >= 0), P[2j - 1], 0), j vectorized by 8."""
+    P = decl_buffer((16,), "float32", "P")
+    O = decl_buffer((8,), "float32", "O")
+    j = tir.var("j")
+    index = j * 2 - 1
+    value = op.select(op.likely(index >= 0), P[index], op.const(0.0, "float32"))
+    func = PrimFunc("f", (P, O), vloop(j, 8, BufferStore(O, value, (j,))))
+    result = vectorize_loops(func, masked_selects=masked_selects)
+    verify(result)
+    loads = []
+    tir.post_order_visit(result.body, lambda n: loads.append(n)
+                         if isinstance(n, BufferLoad) else None)
+    return result, loads
+
+
+def test_likely_is_dropped_inside_vector_code():
+    result, _ = _padded_read(False)
+    assert only_loop_kinds(result.body) == [], result.script()
+    assert "likely" not in result.script()
+
+
+def test_select_branches_are_clamped_unless_the_backend_masks_them():
+    _, clamped = _padded_read(False)
+    assert not isinstance(clamped[0].indices[0], Ramp)  # max(ramp, 0): a gather
+    _, masked = _padded_read(True)
+    index = masked[0].indices[0]
+    assert isinstance(index, Ramp) and index.stride.value == 2

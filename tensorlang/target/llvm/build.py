@@ -65,8 +65,9 @@ def make_options(options=None, **overrides) -> BuildOptions:
 
 
 def prepare_for_codegen(func: S.PrimFunc) -> S.PrimFunc:
-    """Turn vectorized loops into vector code, unroll unrolled loops, simplify."""
-    func = vectorize_loops(func)
+    """Turn vectorized loops into vector code, unroll unrolled loops, simplify (vector
+    selects need no clamped loads: the code generator masks each side's loads)."""
+    func = vectorize_loops(func, masked_selects=True)
     func = unroll_loops(func)
     return simplify(func)
 

@@ -78,6 +78,8 @@ class _GuardCollector(Visitor):
         self.domains: dict[E.Var, E.Range] = {}
         self.defined: set[E.Var] = {loop_var}
         self.guards: list[tuple[E.PrimExpr, dict]] = []
+        #: whether some guard is an ``if`` (the others are likely(...) in expressions)
+        self.statement_guard = False
         self.scan_expressions = scan_expressions
         self.free_vars = free_vars
 
@@ -102,7 +104,9 @@ class _GuardCollector(Visitor):
         self.generic_visit(node)
 
     def visit_IfThenElse(self, node: S.IfThenElse):
+        found = len(self.guards)
         self.record(node.condition)
+        self.statement_guard |= len(self.guards) > found
         self.generic_visit(node)
 
     def visit_Call(self, node: E.Call):
@@ -242,6 +246,10 @@ class _Partitioner(Mutator):
         collector = _GuardCollector(loop.loop_var, self.has_likely, self.free_vars)
         collector.visit(loop.body)
         if not collector.guards:
+            return None
+        if loop.kind == S.ForKind.VECTORIZED and not collector.statement_guard:
+            # guarded values inside a vector (padding) become masked lanes, which beats
+            # peeling lanes into odd-width vectors
             return None
         lowers, uppers, proven, failed = [], [], set(), set()
         for cond, domains in collector.guards:

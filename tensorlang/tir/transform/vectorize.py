@@ -43,16 +43,21 @@ class _CannotVectorize(Exception):
     """Raised inside the body vectorizer: keep the loop serial."""
 
 
-def vectorize_loops(func: PrimFunc) -> PrimFunc:
+def vectorize_loops(func: PrimFunc, masked_selects: bool = False) -> PrimFunc:
     """Replace every ``For`` of kind VECTORIZED with a constant extent by vector code.
 
     Loops that cannot be vectorized without changing the result become serial loops.
     Returns ``func`` itself when it has no vectorized loop.
 
+    A vector ``select`` evaluates both branches in every lane, so loads in them get their
+    indices clamped into the buffer -- unless ``masked_selects``: the backend evaluates
+    each branch with only the lanes that take it (the LLVM backend's masked loads), and
+    a strided padding read stays a strided load instead of becoming a gather.
+
     >>> # for x in T.vectorized(8): C[i, x] = A[i, x] + 1.0
     >>> # becomes  C[i, T.Ramp(0, 1, 8)] = A[i, T.Ramp(0, 1, 8)] + T.Broadcast(1.0, 8)
     """
-    body = _LoopVectorizer().visit(func.body)
+    body = _LoopVectorizer(masked_selects).visit(func.body)
     return func if body is func.body else func.replace(body=body)
 
 
@@ -60,8 +65,9 @@ def vectorize_loops(func: PrimFunc) -> PrimFunc:
 # the outer walk: finds vectorized loops, innermost first, and tracks variable ranges
 
 class _LoopVectorizer(Mutator):
-    def __init__(self):
+    def __init__(self, masked_selects: bool = False):
         self.ranges: dict[Var, tuple[int, int]] = {}
+        self.masked_selects = masked_selects
 
     def visit_For(self, node: For):
         saved = _bind_loop_range(self.ranges, node)
@@ -74,7 +80,7 @@ class _LoopVectorizer(Mutator):
         if lanes is None or lanes <= 1 or _contains_vectors(loop.body):
             return loop.replace(kind=ForKind.SERIAL)
         try:
-            return _vectorize_loop(loop, lanes, self.ranges)
+            return _vectorize_loop(loop, lanes, self.ranges, self.masked_selects)
         except _CannotVectorize:
             return loop.replace(kind=ForKind.SERIAL)
 
@@ -133,11 +139,12 @@ def _contains_vectors(stmt) -> bool:
     return finder.found
 
 
-def _vectorize_loop(loop: For, lanes: int, ranges) -> object:
+def _vectorize_loop(loop: For, lanes: int, ranges, masked_selects: bool = False) -> object:
     var = loop.loop_var
     base = op.cast(loop.min, var.dtype)
     ramp = Ramp(base, IntImm(var.dtype, 1), lanes, var.dtype.with_lanes(lanes))
     vectorizer = _BodyVectorizer(var, ramp, lanes, dict(ranges))
+    vectorizer.masked_selects = masked_selects
     body = vectorizer.visit(loop.body)
     if not _lanes_are_independent(body, lanes, vectorizer.bound_inside, ranges):
         raise _CannotVectorize()
@@ -223,6 +230,8 @@ class _BodyVectorizer(Mutator):
         return Cast(self.vector_type(node), value)
 
     def visit_Call(self, node: Call):
+        if node.op == "tl.likely":  # a hint for loop partitioning, which ran already
+            return self.visit(node.args[0])
         if node.op not in op.INTRINSICS:
             raise _CannotVectorize()  # builtins may have effects: keep them per lane
         args = self.visit_tuple(node.args)
@@ -236,9 +245,10 @@ class _BodyVectorizer(Mutator):
         if not any(self.is_vector(x) for x in (cond, true_value, false_value)):
             return node.replace(condition=cond, true_value=true_value,
                                 false_value=false_value)
-        # A vector select evaluates both sides for every lane: make them safe to evaluate.
-        true_value = self.speculate(self.widen(true_value))
-        false_value = self.speculate(self.widen(false_value))
+        # A vector select evaluates both sides for every lane: make them safe to evaluate
+        # (loads are safe already where the backend masks each side's lanes).
+        true_value = self.speculate(self.widen(true_value), self.masked_selects)
+        false_value = self.speculate(self.widen(false_value), self.masked_selects)
         return Select(cond, true_value, false_value, self.vector_type(node))
 
     def visit_Let(self, node: Let):
@@ -355,9 +365,14 @@ class _BodyVectorizer(Mutator):
             return store.replace(value=value)
         raise _CannotVectorize()
 
-    def speculate(self, value: PrimExpr) -> PrimExpr:
-        """``value`` made safe to evaluate in lanes where the program did not evaluate it."""
-        return _Speculator(self.ranges).visit(value)
+    #: whether the backend evaluates the branches of a vector select with only the lanes
+    #: that take them (see :func:`vectorize_loops`)
+    masked_selects = False
+
+    def speculate(self, value: PrimExpr, masked: bool = False) -> PrimExpr:
+        """``value`` made safe to evaluate in lanes where the program did not evaluate it
+        (``masked``: loads read only the lanes that use them; divisions still trap)."""
+        return _Speculator(self.ranges, clamp_loads=not masked).visit(value)
 
 
 def _fold_ramp(cls, a: PrimExpr, b: PrimExpr, lanes: int):
@@ -407,10 +422,13 @@ class _Speculator(Mutator):
     """Clamps load indices not provably in bounds; refuses integer division by values
     that might be zero (which would trap in lanes the program never computed)."""
 
-    def __init__(self, ranges):
+    def __init__(self, ranges, clamp_loads: bool = True):
         self.ranges = ranges
+        self.clamp_loads = clamp_loads
 
     def visit_BufferLoad(self, node: BufferLoad):
+        if not self.clamp_loads:
+            return Mutator.generic_visit(self, node)
         indices = list(self.visit_tuple(node.indices))
         for dim, (index, extent) in enumerate(zip(indices, node.buffer.shape)):
             low_ok, high_ok = _index_in_bounds(index, extent, self.ranges)
@@ -434,7 +452,7 @@ class _Speculator(Mutator):
     visit_FloorMod = _division
 
     def visit_Call(self, node: Call):
-        if node.op not in op.INTRINSICS:
+        if node.op not in op.INTRINSICS and node.op != "tl.likely":
             raise _CannotVectorize()
         return Mutator.generic_visit(self, node)
 
