@@ -19,7 +19,7 @@ import llvmlite.ir as ir
 from ...errors import BuildError, InternalError
 from ...tir import stmt as S
 from ...tir.datatype import DataType
-from ...tir.expr import IntImm, Var
+from ...tir.expr import IntImm, Range, Var
 from ...tir.functor import Visitor
 from ...tir.naming import NameSupply
 from .codegen_expr import ExprCodeGen
@@ -49,6 +49,9 @@ class CodeGenLLVM(ExprCodeGen, MemoryCodeGen, ParallelCodeGen):
         self.in_parallel = False
         self.mask = None
         self.var_multiples: dict = {}
+        #: Var -> Range of each loop around the code being generated (proves that the
+        #: covering loads of strided vector accesses stay inside their buffer)
+        self.loop_ranges: dict = {}
         self.streaming_buffers: set = set()
 
     # -- entry -----------------------------------------------------------------------
@@ -208,6 +211,13 @@ class CodeGenLLVM(ExprCodeGen, MemoryCodeGen, ParallelCodeGen):
                 self.visit(node.else_case)
 
     def visit_For(self, node: S.For):
+        self.loop_ranges[node.loop_var] = Range(node.min, node.extent)
+        try:
+            self._visit_for(node)
+        finally:
+            del self.loop_ranges[node.loop_var]
+
+    def _visit_for(self, node: S.For):
         if node.kind == S.ForKind.THREAD_BINDING:
             raise BuildError(
                 f"loop '{node.loop_var.name}' is bound to the GPU thread index "

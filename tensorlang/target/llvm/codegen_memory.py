@@ -2,7 +2,13 @@
 gathers and scatters, masked loads, the alignment they may assume, and bounds checks.
 
 A contiguous vector access (a stride-1 Ramp on the last dimension) becomes one vector
-load or store; any other vector index is split into one scalar access per lane.
+load or store.  A load with a small constant stride on the last dimension (a stride-2
+pooling window, a strided convolution) reads the span it covers and picks its lanes with
+a shuffle: where the loop ranges prove the span's whole vectors stay inside the row, it
+reads vectors at offsets that are multiples of the lane count from a common anchor, so
+that neighbouring accesses (the taps of a window) share their loads; otherwise one masked
+load reads just the span.  Any other vector index is split into one scalar access per
+lane.
 """
 from __future__ import annotations
 
@@ -12,6 +18,9 @@ from dataclasses import dataclass
 import llvmlite.ir as ir
 
 from ...errors import InternalError
+from ...tir import op as _op
+from ...tir.arith import Analyzer
+from ...tir.arith.int_set import is_neg_inf, is_pos_inf
 from ...tir import expr as E
 from ...tir.buffer import Buffer
 from ...tir.datatype import DataType
@@ -54,6 +63,10 @@ def _known_multiple(expr, multiples: dict) -> int:
     return 1
 
 
+#: largest constant stride, and widest span in elements, of a vector load read as one
+#: wide load and a shuffle (beyond these a gather touches fewer cache lines)
+MAX_SHUFFLE_STRIDE, MAX_SHUFFLE_SPAN = 4, 64
+
 #: outputs at least this large (bytes) that the function only writes get streaming
 #: stores: they would not stay in the last-level cache anyway (32 MiB here), and
 #: bypassing it saves reading every line before overwriting it (a fifth of the memory
@@ -68,6 +81,20 @@ class _LoadedBuffers(Visitor):
     def visit_BufferLoad(self, node):
         self.loaded.add(node.buffer)
         self.generic_visit(node)
+
+
+def _split_constant(expr):
+    """``(rest, c)`` with ``expr == rest + c`` for an integer constant ``c`` (``rest`` is
+    None when ``expr`` is constant)."""
+    if isinstance(expr, E.IntImm):
+        return None, expr.value
+    if isinstance(expr, (E.Add, E.Sub)) and isinstance(expr.b, E.IntImm):
+        rest, c = _split_constant(expr.a)
+        return rest, c + (expr.b.value if isinstance(expr, E.Add) else -expr.b.value)
+    if isinstance(expr, E.Add) and isinstance(expr.a, E.IntImm):
+        rest, c = _split_constant(expr.b)
+        return rest, c + expr.a.value
+    return expr, 0
 
 
 def streaming_buffers(params, body) -> set:
@@ -158,6 +185,23 @@ class MemoryCodeGen:
             return False
         return all(i.dtype.lanes == 1 or isinstance(i, E.Broadcast) for i in indices[:-1])
 
+    def _shuffle_stride(self, binding: BufferBinding, indices, lanes: int) -> int:
+        """The stride of a load that may read its span as one wide vector (see
+        :data:`MAX_SHUFFLE_STRIDE`), or 0."""
+        if not indices or binding.const_strides[-1] != 1:
+            return 0
+        if binding.buffer.dtype.bytes not in (4, 8):  # masked loads of narrow types
+            return 0                                   # are not native everywhere
+        last = indices[-1]
+        if not (isinstance(last, E.Ramp) and isinstance(last.stride, E.IntImm)):
+            return 0
+        stride = last.stride.value
+        if not 2 <= stride <= MAX_SHUFFLE_STRIDE or stride * lanes > MAX_SHUFFLE_SPAN:
+            return 0
+        if not all(i.dtype.lanes == 1 or isinstance(i, E.Broadcast) for i in indices[:-1]):
+            return 0
+        return stride
+
     def _scalar_indices(self, indices) -> list:
         """Per-dimension registers of a contiguous access, taking the Ramp's base."""
         values = []
@@ -221,6 +265,10 @@ class MemoryCodeGen:
                 return self._masked_load(pointer, vector, align, mask)
             raw = self._guarded(checks, load, storage_type(node.dtype), binding)
             return self._from_storage(raw, node.dtype)
+        stride = self._shuffle_stride(binding, node.indices, lanes)
+        if stride:
+            return self._from_storage(self._strided_load(node, binding, stride, mask),
+                                      node.dtype)
         # a gather: one scalar load per lane (lanes masked off read element 0 instead)
         values = self._vector_indices(node.indices, lanes)
         offsets = self._flat_offset(binding, values, lanes)
@@ -240,6 +288,144 @@ class MemoryCodeGen:
             return result
         return self._from_storage(self._guarded(checks, gather, storage_type(node.dtype), binding),
                                   node.dtype)
+
+    def _strided_load(self, node: E.BufferLoad, binding: BufferBinding, stride: int, mask):
+        """Lanes ``base + stride * i`` (see the module's docstring)."""
+        if mask is None:
+            chunks = self._covering_chunks(node, binding, stride)
+            if chunks is not None:
+                return chunks
+        return self._span_load(node, binding, stride, mask)
+
+    def _covering_chunks(self, node: E.BufferLoad, binding: BufferBinding, stride: int):
+        """The strided lanes shuffled out of contiguous vectors ("chunks") at ``anchor + j *
+        lanes``, where ``anchor`` is the base less its constant rounded down to a multiple
+        of ``lanes``: the same chunk of neighbouring accesses is the same load, which LLVM
+        then reads once.  A chunk the loop ranges prove inside the row is read whole;
+        another reads only the lanes it needs (a masked load).  None when no chunk can be
+        read whole."""
+        lanes = node.dtype.lanes
+        last = node.indices[-1]
+        rest, constant = _split_constant(last.base)
+        first = constant - constant % lanes          # anchor = rest + first
+        offset = constant % lanes                    # of lane 0 from the anchor
+        span_end = offset + stride * (lanes - 1)     # of the last lane from the anchor
+        count = span_end // lanes + 1
+        index_type = last.base.dtype
+        anchor = _op.const(first, index_type) if rest is None else \
+            _op.add(rest, _op.const(first, index_type))
+        analyzer = getattr(self, "_range_analyzer", None)
+        if analyzer is None:
+            analyzer = self._range_analyzer = Analyzer()
+        extent = node.buffer.shape[-1]
+
+        def inside(start):
+            low = analyzer.int_set(start, self.loop_ranges).min_value
+            high = analyzer.int_set(_op.add(start, _op.const(lanes - 1, index_type)),
+                                    self.loop_ranges).max_value
+            return not (is_neg_inf(low) or is_pos_inf(high)) and \
+                analyzer.can_prove(_op.ge(low, 0)) and analyzer.can_prove(_op.lt(high, extent))
+
+        starts = [_op.add(anchor, _op.const(j * lanes, index_type)) for j in range(count)]
+        whole = [inside(start) for start in starts]
+        if not any(whole):
+            return None
+        b_ = self.builder
+        vector_dtype = node.dtype
+        vectors = []
+        for j, start in enumerate(starts):
+            if whole[j]:
+                vectors.append(self._chunk(node, start, None))
+                continue
+            needed = [k for k in range(lanes) if offset <= j * lanes + k <= span_end
+                      and (j * lanes + k - offset) % stride == 0]
+            k0 = needed[0]
+            mask = ir.Constant(ir.VectorType(I1, lanes),
+                               [int(k0 + t in needed) for t in range(lanes)])
+            part = self._chunk(node, _op.add(start, _op.const(k0, index_type)), mask)
+            vectors.append(b_.shuffle_vector(part, ir.Constant(part.type, ir.Undefined),
+                                             ir.Constant(ir.VectorType(I32, lanes),
+                                                         [max(t - k0, 0) for t in range(lanes)])))
+        # concatenate pairwise (a shuffle takes two operands of one type)
+        while len(vectors) > 1:
+            if len(vectors) % 2:
+                vectors.append(ir.Constant(vectors[-1].type, ir.Undefined))
+            vectors = [b_.shuffle_vector(vectors[i], vectors[i + 1], ir.Constant(
+                ir.VectorType(I32, 2 * vectors[i].type.count),
+                list(range(2 * vectors[i].type.count)))) for i in range(0, len(vectors), 2)]
+        picks = ir.Constant(ir.VectorType(I32, lanes),
+                            [offset + stride * i for i in range(lanes)])
+        return b_.shuffle_vector(vectors[0], ir.Constant(vectors[0].type, ir.Undefined), picks)
+
+    def _chunk(self, node: E.BufferLoad, start, mask):
+        """``lanes`` consecutive elements of the row ``node`` reads, from ``start`` (only
+        the lanes of ``mask`` when one is given), in storage form."""
+        index_type = start.dtype
+        chunk = E.BufferLoad(node.buffer, (*node.indices[:-1], _op.ramp(
+            start, _op.const(1, index_type), node.dtype.lanes)), node.dtype)
+        outer, self.mask = self.mask, mask
+        try:
+            return self._to_storage(self.visit_BufferLoad(chunk), node.dtype)
+        finally:
+            self.mask = outer
+
+    def _span_load(self, node: E.BufferLoad, binding: BufferBinding, stride: int, mask):
+        """Lanes ``base + stride * i``: a masked load of the ``stride * lanes`` elements
+        from ``base`` (the lanes past the last one read nothing, so the access stays
+        within the elements a gather would read) and a shuffle picking every
+        ``stride``-th."""
+        b_ = self.builder
+        lanes = node.dtype.lanes
+        span = stride * lanes
+        storage = storage_type(node.buffer.dtype)
+        values = self._scalar_indices(node.indices)
+        offset = self._flat_offset(binding, values, 1)
+        checks = self._bounds_checks(binding, node.indices, values, lanes, mask)
+        wide = ir.VectorType(storage, span)
+        if mask is None:
+            wide_mask = ir.Constant(ir.VectorType(I1, span),
+                                    [int(j <= stride * (lanes - 1)) for j in range(span)])
+        else:
+            wide_mask = self._hull_mask(mask, stride)
+
+        def load():
+            # not inbounds: lane 0 may be masked off because its address is outside
+            pointer = b_.gep(binding.pointer, [offset], source_etype=storage)
+            align = self._access_alignment(binding, node.indices, span)
+            return self._masked_load(pointer, wide, align, wide_mask)
+        raw = self._guarded(checks, load, wide, binding)
+        picks = ir.Constant(ir.VectorType(I32, lanes), [stride * i for i in range(lanes)])
+        return b_.shuffle_vector(raw, ir.Constant(wide, ir.Undefined), picks)
+
+    def _hull_mask(self, mask, stride: int):
+        """The elements of a span between its first and last active lane (``mask`` has one
+        lane per ``stride`` elements): contiguous, so the masked load stays one vector
+        load where a mask with holes would become a gather, and every element it reads
+        lies between two that the access reads anyway."""
+        b_ = self.builder
+        lanes = mask.type.count
+        false = const_of(mask.type, 0)
+
+        def scan(vector, towards_end: bool):
+            # after the steps, lane i is the OR of the lanes at or before (after) i
+            step = 1
+            while step < lanes:
+                picks = [i - step if towards_end else i + step for i in range(lanes)]
+                picks = [p if 0 <= p < lanes else lanes for p in picks]  # lane of `false`
+                vector = b_.or_(vector, b_.shuffle_vector(
+                    vector, false, ir.Constant(ir.VectorType(I32, lanes), picks)))
+                step *= 2
+            return vector
+        before, after = scan(mask, True), scan(mask, False)
+        # element j of the span: at or after an active lane and at or before one
+        span = stride * lanes
+        from_before = b_.shuffle_vector(before, false, ir.Constant(
+            ir.VectorType(I32, span), [j // stride for j in range(span)]))
+        from_after = b_.shuffle_vector(after, false, ir.Constant(
+            ir.VectorType(I32, span),
+            [j // stride if j % stride == 0 else (j // stride + 1 if j // stride + 1 < lanes
+                                                  else lanes) for j in range(span)]))
+        return b_.and_(from_before, from_after)
 
     def _masked_load(self, pointer, vector: ir.VectorType, align: int, mask):
         suffix = f"v{vector.count}{_type_suffix(vector.element)}"
