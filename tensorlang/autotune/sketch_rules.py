@@ -334,7 +334,15 @@ class ReductionRule(StageRule):
         for key, extent, last in zip(_axis_keys("tile", self.op.axis), self.spatial,
                                      [False] * (n - 1) + [True]):
             doms[key] = Tile(extent, 1, vector=last, max_inner=64)
-        doms.update({"order": Choice(("reduce_inner", "spatial_inner")),
+        orders = ("reduce_inner", "spatial_inner")
+        if self.op.num_outputs == 1 and n:
+            # a few rows of vectors accumulated in registers (a local cache_write) over
+            # the whole reduction: pooling windows, short reductions of long rows
+            orders += ("spatial_inner_local",)
+            doms["local.lanes"] = Choice(tuple(k * VECTOR_LANES // 2 for k in (1, 2, 4)))
+            if n > 1:
+                doms["local.rows"] = Choice((1, 2, 4))
+        doms.update({"order": Choice(orders),
                      "fuse": Choice(range(n + 1), weights=[1] + [2] * n),
                      "vec": BOOL, "unroll": UNROLL})
         if self.rfactor_eligible():
@@ -354,6 +362,9 @@ class ReductionRule(StageRule):
     def structural(self, s, d, ctx):
         mode = d.get("rfactor", "none")
         if mode == "none":
+            if d["order"] == "spatial_inner_local":
+                st = s.stage_by_name(self.name)
+                ctx[self.name, "cache"] = s.cache_write(st.op.output(0), "local")
             return
         st = s.stage_by_name(self.name)
         reduce_axes = list(st.op.reduce_axis)
@@ -370,6 +381,8 @@ class ReductionRule(StageRule):
         if mode != "none":
             return self._factored(s, d, ctx, mode, attached)
         st = s.stage_by_name(self.name)
+        if d["order"] == "spatial_inner_local":
+            return self._accumulated(s, st, d, ctx, attached)
         outers, inners = [], []
         for iv, key in zip(list(st.op.axis), _axis_keys("tile", self.op.axis)):
             o, i = st.split(iv, factor=d[key][0])
@@ -386,6 +399,37 @@ class ReductionRule(StageRule):
         fuse_parallel(st, outers, count)
         annotate_unroll(st, d["unroll"])
         return [(st, iv) for iv in st.leaf_iter_vars[:-1]]
+
+    def _accumulated(self, s, st, d, ctx, attached):
+        """``local.rows`` x ``local.lanes`` outputs accumulated in registers over the whole
+        reduction (outside the tile's loops), the lanes vectorized; the lanes need not
+        divide the row (loop partitioning peels the tail)."""
+        acc = s[ctx[self.name, "cache"]]
+        axes = list(st.op.axis)
+        factors = [1] * len(axes)
+        factors[-1] = d["local.lanes"]
+        if len(axes) > 1:
+            factors[-2] = d["local.rows"]
+        outers, inners = [], []
+        for iv, factor in zip(axes, factors):
+            o, i = st.split(iv, factor=factor)
+            outers.append(o)
+            inners.append(i)
+        st.reorder(*outers, *inners)
+        if d["vec"]:
+            st.vectorize(inners[-1])
+        count = 0 if attached else d["fuse"]
+        fused = fuse_parallel(st, outers, count)
+        points = ([fused] if fused is not None else []) + outers[count:]
+        acc.compute_at(st, points[-1])
+        axes, reduce_axes = list(acc.op.axis), list(acc.op.reduce_axis)
+        acc.reorder(*reduce_axes, *axes)
+        if d["vec"]:
+            acc.vectorize(axes[-1])
+        if len(axes) > 1:
+            acc.unroll(axes[-2])
+        annotate_unroll(acc, d["unroll"])
+        return [(st, iv) for iv in points]
 
     def _factored(self, s, d, ctx, mode, attached):
         st = s.stage_by_name(self.name)

@@ -238,6 +238,27 @@ def test_rfactor_of_a_long_sum(mode):
     np.testing.assert_allclose(out[0], x.sum(dtype=np.float64), rtol=1e-4)
 
 
+@pytest.mark.parametrize("lanes,rows", [(16, 1), (8, 2), (32, 4)])
+def test_pooling_rows_accumulated_in_registers(lanes, rows):
+    """spatial_inner_local: a few rows of vectors accumulated over the whole window in a
+    local cache_write, the padding inlined; the lanes need not divide the row."""
+    workload = pool2d()
+    space = sketch_space(workload)
+    config = _config(space, **{"pool2d__order": "spatial_inner_local",
+                               "pool2d__local.lanes": lanes, "pool2d__local.rows": rows,
+                               "pool2d__vec": True, "pool2d__fuse": 2,
+                               "data_pad__inline": True})
+    s, args = space.apply(config)
+    acc = s.stage_by_name("pool2d.local")
+    assert acc.attach_type == "scope" and acc.attach_stage.name == "pool2d"
+    x = np.random.default_rng(0).standard_normal((1, 3, 9, 9)).astype("float32")
+    got = np.zeros((1, 3, 5, 5), "float32")
+    tl.build(s, args, bounds_check=True)(x, got)
+    expected = np.zeros_like(got)
+    tl.build(tl.create_schedule(workload[0].op), args)(x, expected)
+    np.testing.assert_array_equal(got, expected)
+
+
 def test_padding_inlined_or_computed_at_a_tile():
     space = sketch_space(conv2d_padded())
     inlined, _ = space.apply(_config(space, data_pad__inline=True))
