@@ -3,7 +3,7 @@ schedule is correct (every candidate is checked against the unscheduled build wh
 tuning; here the best is checked once more against the default schedule's output) and
 print its speed against the default schedule, measured in the same run.
 
-    python benchmarks/bench_autotune_unseen.py [--trials 100] [--workloads softmax,...]
+    python benchmarks/bench_autotune_unseen.py [--trials 100] [--workloads softmax,...] [--seed 0]
 """
 from __future__ import annotations
 
@@ -56,6 +56,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--trials", type=int, default=100)
     parser.add_argument("--workloads", default=",".join(WORKLOADS))
+    parser.add_argument("--seed", type=int, default=0, help="the search's random seed")
+    parser.add_argument("--batch-size", type=int, default=None,
+                        help="candidates per search round (default: the tuner's)")
     args = parser.parse_args()
     print(machine_description())
     work = tempfile.mkdtemp(prefix="bench-unseen-")
@@ -64,7 +67,8 @@ def main() -> None:
         outputs = make_workload(name, None)
         params = default_args(outputs)
         start = time.perf_counter()
-        result = tl.autotune(outputs, trials=args.trials, verbose=0,
+        extra = {} if args.batch_size is None else {"batch_size": args.batch_size}
+        result = tl.autotune(outputs, trials=args.trials, verbose=0, seed=args.seed, **extra,
                              log_file=os.path.join(work, f"{name}.jsonl"))
         seconds = time.perf_counter() - start
         tuned = result.build()

@@ -87,6 +87,8 @@ class SketchSpace(SearchSpace):
                 if not any(r is op for r in readers[id(tensor.op)]):
                     readers[id(tensor.op)].append(op)
         is_output = {id(op) for op in output_ops}
+        #: stage names of the outputs
+        self.output_names = [names[id(op)] for op in output_ops]
         self.rules = []          # consumers first
         self.domains: dict = {}
         rule_of: dict = {}
@@ -122,9 +124,24 @@ class SketchSpace(SearchSpace):
         return InjectiveRule(name, op, self.shape_vars)
 
     # -- SearchSpace --------------------------------------------------------------------
+    #: share of samples drawn from the fused structure: every producer kept in memory
+    #: computed at its reader's outermost loop, the outputs' outermost loop alone run in
+    #: parallel (Ansor samples each sketch alike; here the structures are decisions of
+    #: one sketch, and independent draws would rarely fuse several producers at one
+    #: row, as row-fused softmax needs)
+    FUSED_SHARE = 0.3
+
     def sample(self, rng: np.random.Generator) -> Config:
-        return Config.make(CPU_SKETCH, {name: dom.sample(rng)
-                                        for name, dom in self.domains.items()})
+        values = {name: dom.sample(rng) for name, dom in self.domains.items()}
+        at = [name for name in self.domains if name.endswith("/at")]
+        if at and rng.random() < self.FUSED_SHARE:
+            for name in at:
+                values[name] = 0
+            for name in self.output_names:
+                fuse = self.domains.get(f"{name}/fuse")
+                if fuse is not None and fuse.contains(1):
+                    values[f"{name}/fuse"] = 1
+        return Config.make(CPU_SKETCH, values)
 
     def mutate(self, config: Config, rng: np.random.Generator) -> Config:
         names = list(self.domains)
@@ -182,6 +199,8 @@ class SketchSpace(SearchSpace):
     def _live(self, name: str, values: dict) -> bool:
         stage, key = name.split("/", 1)
         if key != "inline" and values.get(f"{stage}/inline") is True:
+            return False
+        if key.startswith("local.") and values.get(f"{stage}/order") != "spatial_inner_local":
             return False
         return True
 

@@ -348,8 +348,11 @@ class ReductionRule(StageRule):
         if self.rfactor_eligible():
             # Factoring pays most where there is little spatial work to spread (a sum
             # over a long vector); elsewhere it vectorizes a contiguous reduction.
+            # Vector partials (contiguous lanes of a row) are the usual win; thread
+            # shares only where there are few rows to run in parallel.
             little = math.prod(self.spatial) <= 64
-            doms["rfactor"] = Choice(_RFACTOR_MODES, weights=[2 if little else 8] + [1] * 8)
+            doms["rfactor"] = Choice(_RFACTOR_MODES, weights=[2 if little else 4] +
+                                     [2] * 4 + [2 if little else 1] * 4)
             if n:
                 # the partial results of one output point computed at that point
                 doms["rfactor_at"] = BOOL
@@ -439,7 +442,8 @@ class ReductionRule(StageRule):
         if mode.startswith("vec"):
             rf.reorder(*spatial, *reduce_axes, factored)
             rf.vectorize(factored)
-            if spatial and d.get("rfactor_at"):
+            # a stage computed inside its reader's loops computes its partials there too
+            if spatial and (d.get("rfactor_at") or attached):
                 # partials of each output point at that point; the points in parallel
                 count = 0 if attached else d["fuse"]
                 fuse_parallel(st, list(st.op.axis), count)

@@ -259,6 +259,33 @@ def test_pooling_rows_accumulated_in_registers(lanes, rows):
     np.testing.assert_array_equal(got, expected)
 
 
+def test_fused_structure_is_sampled():
+    """A share of samples computes every producer at its reader's outermost loop with the
+    output's outermost loop alone in parallel (row-fused softmax); the rest vary."""
+    space = sketch_space(softmax())
+    rng = np.random.default_rng(0)
+    configs = [space.sample(rng).as_dict() for _ in range(200)]
+    fused = [c for c in configs if c["T_softmax_maxelem/at"] == 0
+             and c["T_softmax_expsum/at"] == 0 and c["T_softmax/fuse"] == 1]
+    assert 0.2 * len(configs) <= len(fused) <= 0.6 * len(configs)
+    assert any(c["T_softmax_maxelem/at"] == -1 for c in configs)
+
+
+def test_vector_partials_of_an_attached_reduction_are_computed_with_it():
+    space = sketch_space(softmax())
+    config = _config(space, **{
+        "T_softmax__fuse": 1, "T_softmax_maxelem__at": 0, "T_softmax_expsum__at": 0,
+        "T_softmax_maxelem__rfactor": "vec16", "T_softmax_maxelem__rfactor_at": False})
+    s, args = space.apply(config)
+    maxelem = s.stage_by_name("T_softmax_maxelem")
+    assert s.stage_by_name("T_softmax_maxelem.rf").attach_stage is maxelem
+    x = np.random.default_rng(0).standard_normal((6, 40)).astype("float32")
+    y = np.zeros_like(x)
+    tl.build(s, args)(x, y)
+    e = np.exp(x - x.max(axis=1, keepdims=True))
+    np.testing.assert_allclose(y, e / e.sum(axis=1, keepdims=True), rtol=1e-5, atol=1e-6)
+
+
 def test_padding_inlined_or_computed_at_a_tile():
     space = sketch_space(conv2d_padded())
     inlined, _ = space.apply(_config(space, data_pad__inline=True))
