@@ -232,3 +232,26 @@ def test_vectorized_loop_with_if_guard_is_still_partitioned():
         A, A[j] + 1.0, (j,))), ForKind.VECTORIZED))
     out = simplify(partition_loops(func))
     assert count(out, IfThenElse) == 0, out.script()
+
+
+def test_likely_partitions_stay_within_the_growth_budget():
+    """Peeling copies a loop's body: for likely guards alone, only while the statements
+    the copies run stay within the budget (a pooling window, not a convolution's whole
+    reduction)."""
+    from tensorlang.tir.transform.loop_partition import LIKELY_GROWTH_BUDGET
+
+    def padded_rows(inner):
+        A = decl_buffer((40, 64), "float32", "A")
+        B = decl_buffer((40, 64), "float32", "B")
+        i, j = tir.var("i"), tir.var("j")
+        value = tir.select(tir.op.likely(i >= 1), A[i - 1, j], const(0.0, "float32"))
+        store = BufferStore(B, B[i, j] + value, (i, j))
+        return PrimFunc("f", (A, B), loop(i, 40, loop(j, inner, store)))
+
+    small = simplify(partition_loops(padded_rows(8)))
+    assert count(small, For) == 3 and count(small, tir.Select) == 0, small.script()
+    big = padded_rows(LIKELY_GROWTH_BUDGET)
+    assert partition_loops(big) is big
+    a = np.arange(40 * 64, dtype="float32").reshape(40, 64)
+    np.testing.assert_array_equal(run(padded_rows(8), a, np.ones((40, 64), "float32"))[1],
+                                  run(small, a, np.ones((40, 64), "float32"))[1])

@@ -13,7 +13,12 @@ The outermost loop a guard depends on is the one partitioned, so inner vectorize
 unrolled loops of the main part carry no guard; head and tail are simplified (an
 extent-1 tail becomes straight-line code) and partitioned again for the inner loops.
 Guards are ``if`` conditions (each conjunct of an ``and`` counts alone) and conditions
-wrapped in ``likely(...)`` calls.
+wrapped in ``likely(...)`` calls.  Loops are partitioned for ``likely`` conditions inside
+expressions (padding inlined into its reader) while the statements the copies would run,
+counted as fully unrolled, stay within :data:`LIKELY_GROWTH_BUDGET` for the whole
+function: copies of a convolution's reduction would multiply its code, and compile time,
+several-fold for selects that cost little at run time; a pooling window's few
+statements are worth peeling.
 """
 from __future__ import annotations
 
@@ -25,9 +30,13 @@ from ..arith import Analyzer, is_pos_inf
 from ..arith.canonical import from_sum, to_sum
 from ..functor import Mutator, Visitor
 from .simplify import StmtSimplifier, bind_shape_vars
+from .unroll import step_count
 
 _LIKELY = ("likely", "tl.likely")
 _TRUE = _op.const(True)
+#: most statements (counted as unrolled) that partitioning loops for ``likely`` guards
+#: in expressions may add to a function
+LIKELY_GROWTH_BUDGET = 128
 
 
 def _conjuncts(cond):
@@ -77,16 +86,16 @@ class _GuardCollector(Visitor):
         self.loop_var = loop_var
         self.domains: dict[E.Var, E.Range] = {}
         self.defined: set[E.Var] = {loop_var}
-        self.guards: list[tuple[E.PrimExpr, dict]] = []
-        #: whether some guard is an ``if`` (the others are likely(...) in expressions)
-        self.statement_guard = False
+        #: (condition, inner-loop domains, whether an ``if`` holds it: otherwise it is a
+        #: likely(...) inside an expression)
+        self.guards: list[tuple[E.PrimExpr, dict, bool]] = []
         self.scan_expressions = scan_expressions
         self.free_vars = free_vars
 
-    def record(self, cond) -> None:
+    def record(self, cond, statement: bool) -> None:
         for part in _conjuncts(cond):
             if self.loop_var in self.free_vars(part):
-                self.guards.append((part, dict(self.domains)))
+                self.guards.append((part, dict(self.domains), statement))
 
     def visit_PrimExpr(self, node):
         # only likely(...) calls matter inside expressions
@@ -104,14 +113,12 @@ class _GuardCollector(Visitor):
         self.generic_visit(node)
 
     def visit_IfThenElse(self, node: S.IfThenElse):
-        found = len(self.guards)
-        self.record(node.condition)
-        self.statement_guard |= len(self.guards) > found
+        self.record(node.condition, True)
         self.generic_visit(node)
 
     def visit_Call(self, node: E.Call):
         if node.op in _LIKELY and node.args:
-            self.record(node.args[0])
+            self.record(node.args[0], False)
         self.generic_visit(node)
 
 
@@ -180,6 +187,8 @@ class _Partitioner(Mutator):
         self.guard_vars = guard_vars
         self.has_likely = has_likely
         self.free_var_cache: dict[int, tuple[object, set]] = {}
+        #: statements added so far by partitions for likely guards alone
+        self.likely_growth = 0
 
     def free_vars(self, e) -> set:
         hit = self.free_var_cache.get(id(e))
@@ -245,14 +254,26 @@ class _Partitioner(Mutator):
     def partition(self, loop: S.For):
         collector = _GuardCollector(loop.loop_var, self.has_likely, self.free_vars)
         collector.visit(loop.body)
-        if not collector.guards:
+        guards = collector.guards
+        body_size = 0
+        if any(not statement for _, _, statement in guards):
+            if loop.kind == S.ForKind.VECTORIZED:
+                # guarded values inside a vector (padding) become masked lanes, which
+                # beats peeling lanes into odd-width vectors
+                keep_likely = False
+            else:
+                # every statement the body runs (a vectorized loop as one), which is the
+                # code it becomes where LLVM or a pragma unrolls it
+                steps = step_count(loop.body)
+                body_size = LIKELY_GROWTH_BUDGET + 1 if steps is None else steps
+                keep_likely = self.likely_growth + 2 * body_size <= LIKELY_GROWTH_BUDGET
+            if not keep_likely:
+                guards = [g for g in guards if g[2]]
+        if not guards:
             return None
-        if loop.kind == S.ForKind.VECTORIZED and not collector.statement_guard:
-            # guarded values inside a vector (padding) become masked lanes, which beats
-            # peeling lanes into odd-width vectors
-            return None
+        likely_ids = {id(cond) for cond, _, statement in guards if not statement}
         lowers, uppers, proven, failed = [], [], set(), set()
-        for cond, domains in collector.guards:
+        for cond, domains, _ in guards:
             solved = self.solve(cond, loop.loop_var, domains, collector.defined)
             if solved is None:
                 failed.add(id(cond))
@@ -306,6 +327,8 @@ class _Partitioner(Mutator):
         # their inner loops are considered; the main part is left as it is (cheaper)
         head, tail = (None if p is None else _GuardPruner(self.analyzer).visit(p)
                       for p in pieces)
+        if proven & likely_ids:
+            self.likely_growth += body_size * sum(p is not None for p in (head, tail))
         for piece in (head, main, tail):
             # not partitioned again over the same variable (their inner loops may be)
             if isinstance(piece, S.For) and piece.loop_var is loop.loop_var:

@@ -77,20 +77,20 @@ class _Unroller(Mutator):
             annotations = tuple(sorted({**dict(loop.annotations), UNROLL_HINT: 1}.items()))
             return loop.replace(kind=ForKind.SERIAL, annotations=annotations)
         if loop.kind == ForKind.SERIAL and extent is not None and self.auto_max_step > 0:
-            steps = _step_count(loop)
+            steps = step_count(loop)
             if steps is not None and steps <= self.auto_max_step:
                 return _unrolled(loop, extent)
         return loop
 
 
-def _step_count(stmt: Stmt) -> int | None:
+def step_count(stmt: Stmt) -> int | None:
     """Statements run by ``stmt`` when its loops are unrolled; None when it holds a loop
     that must stay a loop (symbolic extent, thread-bound, parallel)."""
     if isinstance(stmt, For):
         extent = op.as_const_int(stmt.extent)
         if extent is None or stmt.kind in (ForKind.THREAD_BINDING, ForKind.PARALLEL):
             return None
-        inner = _step_count(stmt.body)
+        inner = step_count(stmt.body)
         if inner is None:
             return None
         # a vectorized loop runs as one statement per lane group
@@ -98,23 +98,23 @@ def _step_count(stmt: Stmt) -> int | None:
     if isinstance(stmt, SeqStmt):
         total = 0
         for part in stmt.seq:
-            count = _step_count(part)
+            count = step_count(part)
             if count is None:
                 return None
             total += count
         return total
     if isinstance(stmt, IfThenElse):
-        then_count = _step_count(stmt.then_case)
-        else_count = 0 if stmt.else_case is None else _step_count(stmt.else_case)
+        then_count = step_count(stmt.then_case)
+        else_count = 0 if stmt.else_case is None else step_count(stmt.else_case)
         if then_count is None or else_count is None:
             return None
         return then_count + else_count
     if isinstance(stmt, (LetStmt, Allocate)):
-        return _step_count(stmt.body)
+        return step_count(stmt.body)
     if isinstance(stmt, AttrStmt):
         if stmt.key == "thread_extent":
             return None
-        return _step_count(stmt.body)
+        return step_count(stmt.body)
     return 1
 
 
