@@ -124,16 +124,17 @@ class SketchSpace(SearchSpace):
         return InjectiveRule(name, op, self.shape_vars)
 
     # -- SearchSpace --------------------------------------------------------------------
-    #: share of samples drawn from the fused structure: every producer kept in memory
-    #: computed at its reader's outermost loop, the outputs' outermost loop alone run in
-    #: parallel (Ansor samples each sketch alike; here the structures are decisions of
-    #: one sketch, and independent draws would rarely fuse several producers at one
-    #: row, as row-fused softmax needs)
+    #: share of samples drawn from the fused structure: every reduction that feeds
+    #: another stage computed at its reader's outermost loop, the outputs' outermost
+    #: loop alone run in parallel (Ansor samples each sketch alike; here the structures
+    #: are decisions of one sketch, and independent draws would rarely fuse several
+    #: reductions at one row, as row-fused softmax and layer norm need)
     FUSED_SHARE = 0.3
 
     def sample(self, rng: np.random.Generator) -> Config:
         values = {name: dom.sample(rng) for name, dom in self.domains.items()}
-        at = [name for name in self.domains if name.endswith("/at")]
+        at = [f"{rule.name}/at" for rule in self.rules
+              if isinstance(rule, ReductionRule) and f"{rule.name}/at" in self.domains]
         if at and rng.random() < self.FUSED_SHARE:
             for name in at:
                 values[name] = 0
