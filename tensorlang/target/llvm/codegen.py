@@ -18,6 +18,7 @@ import llvmlite.ir as ir
 
 from ...errors import BuildError, InternalError
 from ...tir import stmt as S
+from ...tir.arith import Analyzer
 from ...tir.datatype import DataType
 from ...tir.expr import IntImm, Range, Var
 from ...tir.functor import Visitor
@@ -52,6 +53,7 @@ class CodeGenLLVM(ExprCodeGen, MemoryCodeGen, ParallelCodeGen):
         #: Var -> Range of each loop around the code being generated (proves that the
         #: covering loads of strided vector accesses stay inside their buffer)
         self.loop_ranges: dict = {}
+        self.range_analyzer = Analyzer()
         self.streaming_buffers: set = set()
 
     # -- entry -----------------------------------------------------------------------

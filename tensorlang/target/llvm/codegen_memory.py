@@ -4,11 +4,10 @@ gathers and scatters, masked loads, the alignment they may assume, and bounds ch
 A contiguous vector access (a stride-1 Ramp on the last dimension) becomes one vector
 load or store.  A load with a small constant stride on the last dimension (a stride-2
 pooling window, a strided convolution) reads the span it covers and picks its lanes with
-a shuffle: where the loop ranges prove the span's whole vectors stay inside the row, it
-reads vectors at offsets that are multiples of the lane count from a common anchor, so
-that neighbouring accesses (the taps of a window) share their loads; otherwise one masked
-load reads just the span.  Any other vector index is split into one scalar access per
-lane.
+a shuffle: it reads whole vectors at offsets that are multiples of the lane count from a
+common anchor where the loop ranges prove them inside the row, so that neighbouring
+accesses (the taps of a window) share their loads, and masked loads of just the lanes it
+needs elsewhere.  Any other vector index is split into one scalar access per lane.
 """
 from __future__ import annotations
 
@@ -127,6 +126,10 @@ class MemoryCodeGen:
     var_multiples: dict
     #: parameter buffers whose vector stores are non-temporal (see streaming_buffers)
     streaming_buffers: set
+    #: Var -> Range of the loops around the code being generated, and the analyzer that
+    #: proves strided loads' whole vectors inside their row from them
+    loop_ranges: dict
+    range_analyzer: Analyzer
 
     def binding(self, buffer: Buffer) -> BufferBinding:
         found = self.buffers.get(buffer)
@@ -314,9 +317,7 @@ class MemoryCodeGen:
         index_type = last.base.dtype
         anchor = _op.const(first, index_type) if rest is None else \
             _op.add(rest, _op.const(first, index_type))
-        analyzer = getattr(self, "_range_analyzer", None)
-        if analyzer is None:
-            analyzer = self._range_analyzer = Analyzer()
+        analyzer = self.range_analyzer
         extent = node.buffer.shape[-1]
 
         def inside(start):
