@@ -7,10 +7,8 @@ mutations of the few best, a local search), and the best predicted configs survi
 batch to measure is then picked epsilon-greedily: mostly the best-scored configs never
 measured (skipping any whose lowered code has exactly the features of one already picked
 or measured, and giving no sketch more than its share while others compete), the rest
-random samples, so the model keeps seeing unexplored regions.  That fraction starts at
-``early_epsilon`` and halves every ``explore_halving`` measured configs down to
-``epsilon``: a model trained on a few dozen measurements knows little beyond them.
-Before the model has been trained the whole batch is random.
+random samples, so the model keeps seeing unexplored regions.  Before the model has been
+trained the whole batch is random.
 
 >>> search = EvolutionarySearch(space, model, featurize, seed=0)
 >>> configs = search.next_batch(32, measured_keys, elites)
@@ -32,8 +30,7 @@ class EvolutionarySearch:
 
     def __init__(self, space, model, featurize, seed: int = 0, population_size: int = 128,
                  num_generations: int = 3, mutation_probability: float = 0.85,
-                 epsilon: float = 0.1, elite_count: int = 16, max_sketch_share: float = 0.7,
-                 early_epsilon: float = 0.5, explore_halving: int = 128):
+                 epsilon: float = 0.1, elite_count: int = 16, max_sketch_share: float = 0.7):
         self.space = space
         self.model = model
         self.featurize = featurize
@@ -42,8 +39,6 @@ class EvolutionarySearch:
         self.num_generations = num_generations
         self.mutation_probability = mutation_probability
         self.epsilon = epsilon
-        self.early_epsilon = early_epsilon
-        self.explore_halving = explore_halving
         self.elite_count = elite_count
         self.max_sketch_share = max_sketch_share
         self._features: dict[str, np.ndarray | None] = {}
@@ -159,18 +154,13 @@ class EvolutionarySearch:
         return everything, self.scores(everything)
 
     # -- the batch ---------------------------------------------------------------------
-    def explore_fraction(self, measured: int) -> float:
-        """The share of a batch drawn at random once ``measured`` configs are known."""
-        return max(self.epsilon, self.early_epsilon * 0.5 ** (measured / self.explore_halving))
-
     def next_batch(self, batch_size: int, exclude: set, elites: list = (),
                    trained: bool = True) -> list:
         """Up to ``batch_size`` configs whose keys are not in ``exclude`` (the measured
         ones), best predicted first, a fraction ``epsilon`` of them random."""
         if not trained:
             return self._random_configs(batch_size, exclude, attempts_factor=20)
-        epsilon = self.explore_fraction(len(exclude))
-        num_random = max(1, int(round(batch_size * epsilon))) if batch_size > 1 else 0
+        num_random = max(1, int(round(batch_size * self.epsilon))) if batch_size > 1 else 0
         candidates, scores = self.evolve(list(elites), exclude)
         order = np.argsort(-scores, kind="stable")
         chosen, keys, signatures = [], set(), set(self._measured_signatures)

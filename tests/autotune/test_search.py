@@ -147,11 +147,3 @@ def test_search_is_reproducible(seed):
     second, _ = _search(seed=seed)
     assert [c.key() for c in first.next_batch(5, set())] == \
         [c.key() for c in second.next_batch(5, set())]
-
-
-def test_exploration_starts_wide_and_narrows_to_epsilon():
-    search, _ = _search(epsilon=0.1, early_epsilon=0.5, explore_halving=128)
-    shares = [search.explore_fraction(n) for n in (0, 128, 256, 1000)]
-    assert shares[0] == 0.5 and shares[1] == 0.25 and shares[2] == 0.125
-    assert shares[3] == 0.1
-    assert shares == sorted(shares, reverse=True)
