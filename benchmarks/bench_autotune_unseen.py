@@ -9,13 +9,12 @@ from __future__ import annotations
 
 import argparse
 import os
-import statistics
 import tempfile
 import time
 
 import numpy as np
 
-from bench_common import machine_description, print_table
+from bench_common import interleaved_module_seconds, machine_description, print_table
 
 import tensorlang as tl
 from tensorlang.autotune.dispatch import default_args
@@ -34,22 +33,6 @@ def arrays_for(args, outputs, rng):
         else:
             arrays.append(random_array(shape, str(tensor.dtype), rng))
     return arrays
-
-
-def interleaved_module_seconds(modules, inputs, repeat: int = 15,
-                               sample_seconds: float = 0.01) -> list:
-    """Median seconds per call of each module, timed in turns (``mod.time`` over enough
-    calls to fill ``sample_seconds``, then the next module) so that all see the same
-    machine load; a few-microsecond kernel is timed over hundreds of calls, not three."""
-    numbers = []
-    for mod in modules:
-        once = mod.time(*inputs, number=1, repeat=3)
-        numbers.append(max(3, int(sample_seconds / max(once, 1e-7))))
-    samples = [[] for _ in modules]
-    for _ in range(repeat):
-        for mod, number, values in zip(modules, numbers, samples):
-            values.append(mod.time(*inputs, number=number, repeat=1))
-    return [statistics.median(values) for values in samples]
 
 
 def main() -> None:

@@ -56,6 +56,22 @@ def interleaved_seconds(functions: dict, repeat: int = 7, number: int = 1,
     return {name: statistics.median(values) for name, values in samples.items()}
 
 
+def interleaved_module_seconds(modules, inputs, repeat: int = 15,
+                               sample_seconds: float = 0.01) -> list:
+    """Median seconds per call of each module, timed in turns (``mod.time`` over enough
+    calls to fill ``sample_seconds``, then the next module) so that all see the same
+    machine load; a few-microsecond kernel is timed over hundreds of calls, not three."""
+    numbers = []
+    for mod in modules:
+        once = mod.time(*inputs, number=1, repeat=3)
+        numbers.append(max(3, int(sample_seconds / max(once, 1e-7))))
+    samples = [[] for _ in modules]
+    for _ in range(repeat):
+        for mod, number, values in zip(modules, numbers, samples):
+            values.append(mod.time(*inputs, number=number, repeat=1))
+    return [statistics.median(values) for values in samples]
+
+
 def machine_description() -> str:
     import llvmlite.binding as llvm
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()

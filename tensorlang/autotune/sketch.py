@@ -87,8 +87,6 @@ class SketchSpace(SearchSpace):
                 if not any(r is op for r in readers[id(tensor.op)]):
                     readers[id(tensor.op)].append(op)
         is_output = {id(op) for op in output_ops}
-        #: stage names of the outputs
-        self.output_names = [names[id(op)] for op in output_ops]
         self.rules = []          # consumers first
         self.domains: dict = {}
         rule_of: dict = {}
@@ -114,6 +112,7 @@ class SketchSpace(SearchSpace):
                 self.domains[prefix + "at"] = Choice(range(-1, points),
                                                      weights=[points] + [1] * points)
         self._sizes = {name: dom.size() for name, dom in self.domains.items()}
+        self._fused = self._fused_decisions([names[id(op)] for op in output_ops])
 
     def _rule_for(self, op, name):
         if op.reduce_axis:
@@ -131,17 +130,21 @@ class SketchSpace(SearchSpace):
     #: reductions at one row, as row-fused softmax and layer norm need)
     FUSED_SHARE = 0.3
 
-    def sample(self, rng: np.random.Generator) -> Config:
-        values = {name: dom.sample(rng) for name, dom in self.domains.items()}
-        at = [f"{rule.name}/at" for rule in self.rules
-              if isinstance(rule, ReductionRule) and f"{rule.name}/at" in self.domains]
-        if at and rng.random() < self.FUSED_SHARE:
-            for name in at:
-                values[name] = 0
-            for name in self.output_names:
+    def _fused_decisions(self, output_names: list) -> dict:
+        """The decisions of the fused structure (empty where no reduction can attach)."""
+        fused = {f"{rule.name}/at": 0 for rule in self.rules
+                 if isinstance(rule, ReductionRule) and f"{rule.name}/at" in self.domains}
+        if fused:
+            for name in output_names:
                 fuse = self.domains.get(f"{name}/fuse")
                 if fuse is not None and fuse.contains(1):
-                    values[f"{name}/fuse"] = 1
+                    fused[f"{name}/fuse"] = 1
+        return fused
+
+    def sample(self, rng: np.random.Generator) -> Config:
+        values = {name: dom.sample(rng) for name, dom in self.domains.items()}
+        if self._fused and rng.random() < self.FUSED_SHARE:
+            values.update(self._fused)
         return Config.make(CPU_SKETCH, values)
 
     def mutate(self, config: Config, rng: np.random.Generator) -> Config:

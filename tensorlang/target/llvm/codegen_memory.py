@@ -82,6 +82,11 @@ class _LoadedBuffers(Visitor):
         self.generic_visit(node)
 
 
+def _uniform_rows(indices) -> bool:
+    """Whether every index but the last is the same in all lanes (one row is read)."""
+    return all(i.dtype.lanes == 1 or isinstance(i, E.Broadcast) for i in indices[:-1])
+
+
 def _split_constant(expr):
     """``(rest, c)`` with ``expr == rest + c`` for an integer constant ``c`` (``rest`` is
     None when ``expr`` is constant)."""
@@ -186,7 +191,7 @@ class MemoryCodeGen:
         if not (isinstance(last, E.Ramp) and isinstance(last.stride, E.IntImm)
                 and last.stride.value == 1 and binding.const_strides[-1] == 1):
             return False
-        return all(i.dtype.lanes == 1 or isinstance(i, E.Broadcast) for i in indices[:-1])
+        return _uniform_rows(indices)
 
     def _shuffle_stride(self, binding: BufferBinding, indices, lanes: int) -> int:
         """The stride of a load that may read its span as one wide vector (see
@@ -201,7 +206,7 @@ class MemoryCodeGen:
         stride = last.stride.value
         if not 2 <= stride <= MAX_SHUFFLE_STRIDE or stride * lanes > MAX_SHUFFLE_SPAN:
             return 0
-        if not all(i.dtype.lanes == 1 or isinstance(i, E.Broadcast) for i in indices[:-1]):
+        if not _uniform_rows(indices):
             return 0
         return stride
 
