@@ -114,10 +114,18 @@ def build(sch_or_func, args=None, target="llvm", name: str = "main", **options):
     ``tl.lower``.  ``target`` is a string (``"llvm"``, ``"llvm -mcpu=..."``, ``"cuda"``)
     or a :class:`~tensorlang.target.Target`; ``options`` go to the backend (llvm:
     ``bounds_check``, ``opt_level``, ``use_cache``).
+
+    Inside ``with tl.autotune.apply_history_best(log):``, a schedule no step has touched
+    is replaced by the best recorded schedule of its workload for ``target`` (a
+    ``TuneWarning`` where the log has none).
     """
     from .target import build as build_for_target
     _check_name(name)
     if isinstance(sch_or_func, Schedule):
+        # the tuning records apply only when the autotuner is loaded and a context is on
+        dispatch = sys.modules.get("tensorlang.autotune.dispatch")
+        if dispatch is not None and not sch_or_func.steps:
+            sch_or_func, args = dispatch.tuned_schedule(sch_or_func, args, str(target))
         func = lower(sch_or_func, args, name=name)
     elif isinstance(sch_or_func, PrimFunc):
         if args is not None:

@@ -3,8 +3,11 @@
 >>> with tl.autotune.apply_history_best("matmul.jsonl"):
 ...     s, args = tl.autotune.best_schedule(C, "llvm")
 ...     mod = tl.autotune.build(C, "llvm")        # tl.build of the best schedule
+...     mod = tl.build(tl.create_schedule(C), [A, B, C])   # the same: C is tuned
 
-A workload with no valid record in the logs gets its default schedule and a
+Inside a context, ``tl.build`` of a schedule no step has touched builds the best record
+of its workload instead; a schedule with steps is the user's choice and is built as
+given.  A workload with no valid record in the logs gets its default schedule and a
 :class:`TuneWarning` naming it, never a silent fallback.
 """
 from __future__ import annotations
@@ -128,6 +131,37 @@ def best_schedule(op, target="llvm", log_file=None, shape_vars=None, args=()):
         # the record was made on a rewritten definition: rebuild it through the space
         check_target(target)
         return make_space(outputs, target, shape_vars).apply(config)
+
+
+def tuned_schedule(schedule, args, target):
+    """What ``tl.build(schedule, args, target)`` compiles inside an
+    :func:`apply_history_best` context: ``(schedule, args)`` of the best record of the
+    workload of an unscheduled ``schedule`` (with a :class:`TuneWarning` and the schedule
+    as given where there is none)."""
+    if current_context() is None or schedule.steps:
+        return schedule, args
+    outputs = [t for op in schedule._initial_outputs for t in op.outputs]
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        best, tensors = best_schedule(outputs, target)
+    for warning in caught:
+        warnings.warn(warning.message, warning.category, stacklevel=3)
+    if not best.steps:
+        return schedule, args
+    ops = [t.op for t in tensors]
+    if args is None or all(any(t.op is op for op in ops) for t in args
+                           if isinstance(t, Tensor)):
+        return best, args if args is not None else tensors
+    # the record was rebuilt through its search space, on tensors of its own: match the
+    # caller's parameters to them by name
+    by_name = {t.name: t for t in tensors}
+    names = [getattr(t, "name", None) for t in args]
+    if all(isinstance(t, Tensor) for t in args) and all(n in by_name for n in names):
+        return best, [by_name[n] for n in names]
+    raise TuneError(f"tl.build: the best record of workload "
+                    f"'{'+'.join(t.name for t in outputs)}' rewrites the computation into "
+                    f"tensors {sorted(by_name)}, which do not match the parameters {names}; "
+                    f"use tl.autotune.build(...) or best_schedule(...)'s tensors")
 
 
 def build(op, target="llvm", log_file=None, shape_vars=None, args=(), name: str = "main"):

@@ -139,6 +139,23 @@ def test_history_best_and_warnings(tmp_path):
         with pytest.warns(TuneWarning, match="no tuning record for workload 'C'"):
             s2, _ = tl.autotune.best_schedule(other, "llvm")
         assert s2.steps == []
+    # tl.build of the untouched schedule builds the best record; a scheduled one is kept
+    from tensorlang.autotune.dispatch import tuned_schedule
+    plain = tl.create_schedule(C.op)
+    with tl.autotune.apply_history_best(str(log)):
+        chosen, chosen_args = tuned_schedule(plain, [A, B, C], "llvm")
+        assert chosen.steps == result.best_steps and chosen_args == [A, B, C]
+        c = np.zeros((16, 16), np.float32)
+        tl.build(plain, [A, B, C])(a, b, c)
+        np.testing.assert_allclose(c, a @ b)
+        hand = tl.create_schedule(C.op)
+        hand[C].split(C.op.axis[0], factor=4)
+        assert tuned_schedule(hand, [A, B, C], "llvm")[0] is hand
+        X, Y, Z = matmul(16, 16, 8)
+        with pytest.warns(TuneWarning, match="no tuning record for workload 'C'"):
+            mod = tl.build(tl.create_schedule(Z.op), [X, Y, Z])
+        assert mod is not None
+    assert tuned_schedule(plain, [A, B, C], "llvm")[0] is plain   # no context, no lookup
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         assert tl.autotune.best_schedule(C, "llvm", log_file=str(log))[0].steps == s.steps
