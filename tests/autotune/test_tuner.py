@@ -154,7 +154,10 @@ def test_history_best_and_warnings(tmp_path):
         X, Y, Z = matmul(16, 16, 8)
         with pytest.warns(TuneWarning, match="no tuning record for workload 'C'"):
             mod = tl.build(tl.create_schedule(Z.op), [X, Y, Z])
-        assert mod is not None
+        x, y = np.ones((16, 8), np.float32), np.full((8, 16), 3, np.float32)
+        z = np.zeros((16, 16), np.float32)
+        mod(x, y, z)
+        np.testing.assert_allclose(z, x @ y)
     assert tuned_schedule(plain, [A, B, C], "llvm")[0] is plain   # no context, no lookup
     with warnings.catch_warnings():
         warnings.simplefilter("error")
