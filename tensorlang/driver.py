@@ -124,7 +124,7 @@ def build(sch_or_func, args=None, target="llvm", name: str = "main", **options):
     if isinstance(sch_or_func, Schedule):
         # the tuning records apply only when the autotuner is loaded and a context is on
         dispatch = sys.modules.get("tensorlang.autotune.dispatch")
-        if dispatch is not None and not sch_or_func.steps:
+        if dispatch is not None:
             sch_or_func, args = dispatch.tuned_schedule(sch_or_func, args, str(target))
         func = lower(sch_or_func, args, name=name)
     elif isinstance(sch_or_func, PrimFunc):

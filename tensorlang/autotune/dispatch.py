@@ -92,6 +92,11 @@ def best_schedule(op, target="llvm", log_file=None, shape_vars=None, args=()):
     a template function with ``args``) on ``target``, from ``log_file`` or the active
     :func:`apply_history_best` contexts.  Without a record, the default schedule and a
     :class:`TuneWarning` naming the workload."""
+    return _best_schedule(op, target, log_file, shape_vars, args, stacklevel=3)
+
+
+def _best_schedule(op, target, log_file, shape_vars, args, stacklevel: int):
+    """:func:`best_schedule`, its warning attributed ``stacklevel`` frames up."""
     from ..schedule import create_schedule, replay
     from .tuner import check_target, make_space
     target = normalize_target(str(_parse_target(target)))
@@ -116,7 +121,7 @@ def best_schedule(op, target="llvm", log_file=None, shape_vars=None, args=()):
         logs = ", ".join(log.path for c in contexts for log in c.logs)
         warnings.warn(f"no tuning record for workload '{name}' (key {key}) on target "
                       f"'{target}' in {logs}; using the default schedule. Tune it with "
-                      f"tl.autotune(...)", TuneWarning, stacklevel=2)
+                      f"tl.autotune(...)", TuneWarning, stacklevel=stacklevel)
         if template:
             return space.reference()
         return create_schedule([t.op for t in outputs]), default_args(outputs)
@@ -141,11 +146,8 @@ def tuned_schedule(schedule, args, target):
     if current_context() is None or schedule.steps:
         return schedule, args
     outputs = [t for op in schedule._initial_outputs for t in op.outputs]
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        best, tensors = best_schedule(outputs, target)
-    for warning in caught:
-        warnings.warn(warning.message, warning.category, stacklevel=3)
+    # the warning of an untuned workload points at the caller of tl.build
+    best, tensors = _best_schedule(outputs, target, None, None, (), stacklevel=4)
     if not best.steps:
         return schedule, args
     ops = [t.op for t in tensors]
