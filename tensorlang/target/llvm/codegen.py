@@ -48,6 +48,9 @@ class CodeGenLLVM(ExprCodeGen, MemoryCodeGen, ParallelCodeGen):
         self.module: ir.Module | None = None
         self.names = NameSupply()
         self.in_parallel = False
+        #: heap buffers of a parallel loop's body, allocated once per thread by the
+        #: loop's launch function (buffer -> pointer argument of the chunk function)
+        self.hoisted_buffers: dict = {}
         self.mask = None
         self.var_multiples: dict = {}
         #: Var -> Range of each loop around the code being generated (proves that the
@@ -135,7 +138,7 @@ class CodeGenLLVM(ExprCodeGen, MemoryCodeGen, ParallelCodeGen):
     def save_function_state(self) -> dict:
         return {key: getattr(self, key) for key in (
             "function", "builder", "alloca_builder", "ctx_pointer", "var_values", "buffers",
-            "in_parallel", "mask")}
+            "in_parallel", "hoisted_buffers", "mask")}
 
     def restore_function_state(self, state: dict) -> None:
         for key, value in state.items():
@@ -285,43 +288,68 @@ class CodeGenLLVM(ExprCodeGen, MemoryCodeGen, ParallelCodeGen):
         b_ = self.builder
         storage = storage_type(buf.dtype)
         buffer_id = self.signature.add_internal_buffer(buf.name)
-        const_shape = [s.value if isinstance(s, IntImm) else None for s in buf.shape]
-        const_strides = [s.value if isinstance(s, IntImm) else None for s in buf.strides]
-        if None not in const_shape and None not in const_strides:
-            count = _element_count(const_shape, const_strides)
-            if count * buf.dtype.bytes <= STACK_ALLOCATION_LIMIT:
-                pointer = self.entry_alloca(ir.ArrayType(storage, max(count, 1)),
-                                            ALLOCATION_ALIGNMENT)
-                self.buffers[buf] = self._bind_buffer(buf, pointer, ALLOCATION_ALIGNMENT,
-                                                      buffer_id)
-                self.visit(node.body)
-                del self.buffers[buf]
-                return
+        hoisted = self.hoisted_buffers.get(buf)
+        if hoisted is not None:
+            # allocated by the parallel loop's launch function, once per thread
+            self.buffers[buf] = self._bind_buffer(buf, hoisted, ALLOCATION_ALIGNMENT,
+                                                  buffer_id)
+            self.visit(node.body)
+            del self.buffers[buf]
+            return
+        count = constant_heap_elements(buf)
+        if count is not None and count * buf.dtype.bytes <= STACK_ALLOCATION_LIMIT:
+            pointer = self.entry_alloca(ir.ArrayType(storage, max(count, 1)),
+                                        ALLOCATION_ALIGNMENT)
+            self.buffers[buf] = self._bind_buffer(buf, pointer, ALLOCATION_ALIGNMENT,
+                                                  buffer_id)
+            self.visit(node.body)
+            del self.buffers[buf]
+            return
         # heap memory, freed when the allocation's scope ends
         binding = self._bind_buffer(buf, None, ALLOCATION_ALIGNMENT, buffer_id)
         count = ir.Constant(I64, 1)
         for extent, stride in zip(binding.shape, binding.strides):
             count = b_.add(count, b_.mul(b_.sub(extent, ir.Constant(I64, 1)), stride))
         size = b_.mul(count, ir.Constant(I64, buf.dtype.bytes))
-        align = ir.Constant(I64, ALLOCATION_ALIGNMENT)
-        # aligned_alloc wants a multiple of the alignment
-        size = b_.and_(b_.add(size, ir.Constant(I64, ALLOCATION_ALIGNMENT - 1)),
-                       ir.Constant(I64, -ALLOCATION_ALIGNMENT))
-        malloc = self._runtime_function("aligned_alloc", PTR, [I64, I64])
-        pointer = b_.call(malloc, [align, size])
+        pointer = self.emit_heap_allocation(b_, size)
         binding.pointer = pointer
         failed = b_.icmp_unsigned("==", b_.ptrtoint(pointer, I64), ir.Constant(I64, 0))
         with b_.if_else(failed) as (on_failure, on_success):
             with on_failure:
-                b_.call(self._record_error_function(), [
-                    self.ctx_pointer, ir.Constant(I64, STATUS_NO_MEMORY),
-                    ir.Constant(I64, buffer_id), ir.Constant(I64, 0), size,
-                    ir.Constant(I64, 0)])
+                self.emit_no_memory_error(b_, self.ctx_pointer, buffer_id, size)
             with on_success:
                 self.buffers[buf] = binding
                 self.visit(node.body)
                 del self.buffers[buf]
-                b_.call(self._runtime_function("free", ir.VoidType(), [PTR]), [pointer])
+                self.emit_heap_free(b_, pointer)
+
+    def emit_heap_allocation(self, b_: ir.IRBuilder, size: ir.Value) -> ir.Value:
+        """``aligned_alloc`` of ``size`` bytes (rounded up to the alignment, as it asks);
+        null where the system has no memory."""
+        align = ir.Constant(I64, ALLOCATION_ALIGNMENT)
+        size = b_.and_(b_.add(size, ir.Constant(I64, ALLOCATION_ALIGNMENT - 1)),
+                       ir.Constant(I64, -ALLOCATION_ALIGNMENT))
+        malloc = self._runtime_function("aligned_alloc", PTR, [I64, I64])
+        return b_.call(malloc, [align, size])
+
+    def emit_heap_free(self, b_: ir.IRBuilder, pointer: ir.Value) -> None:
+        b_.call(self._runtime_function("free", ir.VoidType(), [PTR]), [pointer])
+
+    def emit_no_memory_error(self, b_: ir.IRBuilder, ctx_pointer, buffer_id: int,
+                             size: ir.Value) -> None:
+        b_.call(self._record_error_function(), [
+            ctx_pointer, ir.Constant(I64, STATUS_NO_MEMORY), ir.Constant(I64, buffer_id),
+            ir.Constant(I64, 0), size, ir.Constant(I64, 0)])
+
+
+def constant_heap_elements(buf) -> int | None:
+    """Elements a buffer of constant shape and strides spans (None where they are not
+    constant)."""
+    const_shape = [s.value if isinstance(s, IntImm) else None for s in buf.shape]
+    const_strides = [s.value if isinstance(s, IntImm) else None for s in buf.strides]
+    if None in const_shape or None in const_strides:
+        return None
+    return _element_count(const_shape, const_strides)
 
 
 class _RowWalkFinder(Visitor):

@@ -9,6 +9,11 @@ as ``noalias`` arguments, so its code is optimised as well as the caller's.
 
 Parallel loops nested inside a parallel region run serially in their thread; sibling
 parallel loops each get their own region.
+
+Heap buffers allocated in the loop's body (constant sizes above the stack limit) are
+allocated once per thread by the launch function and reused by every iteration the thread
+runs, instead of one ``aligned_alloc``/``free`` per iteration: large blocks come from
+``mmap``, and a fresh mapping per iteration costs page faults on every first touch.
 """
 from __future__ import annotations
 
@@ -44,6 +49,21 @@ class _Uses(Visitor):
     def visit_Allocate(self, node):
         for extent in node.buffer.shape + node.buffer.strides:
             self.visit(extent)
+        self.generic_visit(node)
+
+
+class _HeapAllocations(Visitor):
+    """``(buffer, bytes)`` of each allocation of constant size too large for the stack."""
+
+    def __init__(self, stack_limit: int):
+        self.stack_limit = stack_limit
+        self.found: list = []
+
+    def visit_Allocate(self, node):
+        from .codegen import constant_heap_elements
+        count = constant_heap_elements(node.buffer)
+        if count is not None and count * node.buffer.dtype.bytes > self.stack_limit:
+            self.found.append((node.buffer, count * node.buffer.dtype.bytes))
         self.generic_visit(node)
 
 
@@ -83,9 +103,14 @@ class ParallelCodeGen:
         pointer_attrs = {id(self.buffers[buf].pointer): self.buffers[buf]
                          for buf in captured_buffers}
 
+        from .codegen import STACK_ALLOCATION_LIMIT
+        heap = _HeapAllocations(STACK_ALLOCATION_LIMIT)
+        heap.visit(node.body)
         chunk = self._emit_chunk_function(node, loop_type, captured, pointer_attrs,
-                                          captured_vars, captured_buffers)
-        launch = self._emit_launch_function(chunk, loop_type, captured)
+                                          captured_vars, captured_buffers,
+                                          [buf for buf, _ in heap.found])
+        launch = self._emit_launch_function(chunk, loop_type, captured, heap.found,
+                                            captured.index(self.ctx_pointer))
 
         closure_type = ir.LiteralStructType([loop_type, loop_type, I64] +
                                             [v.type for v in captured])
@@ -105,9 +130,11 @@ class ParallelCodeGen:
             with serial:
                 b_.call(launch, [closure])
 
-    def _emit_launch_function(self, chunk: ir.Function, loop_type, captured) -> ir.Function:
-        """The function every thread of the team runs: it claims chunks of the iterations
-        from a shared counter in the closure until none are left.
+    def _emit_launch_function(self, chunk: ir.Function, loop_type, captured, heap: list,
+                              ctx_slot: int) -> ir.Function:
+        """The function every thread of the team runs: it allocates the thread's copy of
+        each heap buffer of the body (``heap``: ``(buffer, bytes)``), then claims chunks of
+        the iterations from a shared counter in the closure until none are left.
 
         Claiming (rather than a fixed share per thread) keeps a loaded machine from
         stalling the loop: a thread the OS runs late finds the work already done by the
@@ -126,6 +153,27 @@ class ParallelCodeGen:
         counter = b_.gep(closure, [ir.Constant(I32, 0), ir.Constant(I32, 2)],
                          source_etype=closure_type)
         begin, extent = fields[0], fields[1]
+        pointers = [self.emit_heap_allocation(b_, ir.Constant(I64, size))
+                    for _, size in heap]
+        done = fn.append_basic_block("done")
+        if heap:
+            start = fn.append_basic_block("start")
+            out_of_memory = fn.append_basic_block("out_of_memory")
+            failed = ir.Constant(ir.IntType(1), 0)
+            for pointer in pointers:
+                failed = b_.or_(failed, b_.icmp_unsigned("==", b_.ptrtoint(pointer, I64),
+                                                         ir.Constant(I64, 0)))
+            b_.cbranch(failed, out_of_memory, start)
+            b_.position_at_end(out_of_memory)
+            for (buf, size), pointer in zip(heap, pointers):
+                missing = b_.icmp_unsigned("==", b_.ptrtoint(pointer, I64),
+                                           ir.Constant(I64, 0))
+                with b_.if_then(missing):
+                    self.emit_no_memory_error(b_, fields[2 + ctx_slot],
+                                              self.signature.add_internal_buffer(buf.name),
+                                              ir.Constant(I64, size))
+            b_.branch(done)
+            b_.position_at_end(start)
         count = b_.call(self._runtime_function("omp_get_num_threads", I32, []), [])
         if loop_type != I32:
             count = b_.sext(count, loop_type)
@@ -137,7 +185,6 @@ class ParallelCodeGen:
         chunk_size = b_.sdiv(b_.sub(b_.add(extent, pieces), one), pieces)
         claim = fn.append_basic_block("claim")
         run = fn.append_basic_block("run")
-        done = fn.append_basic_block("done")
         b_.branch(claim)
         b_.position_at_end(claim)
         claimed = b_.atomic_rmw("add", counter, ir.Constant(I64, 1), "monotonic")
@@ -150,20 +197,28 @@ class ParallelCodeGen:
         lo = narrow(lo)
         hi = b_.add(lo, chunk_size)
         hi = b_.select(b_.icmp_signed("<", hi, extent), hi, extent)
-        b_.call(chunk, [b_.add(begin, lo), b_.add(begin, hi)] + fields[2:])
+        b_.call(chunk, [b_.add(begin, lo), b_.add(begin, hi)] + fields[2:] + pointers)
         b_.branch(claim)
         b_.position_at_end(done)
+        for pointer in pointers:   # free(NULL) does nothing
+            self.emit_heap_free(b_, pointer)
         b_.ret_void()
         return fn
 
     def _emit_chunk_function(self, node: S.For, loop_type, captured, pointer_attrs,
-                             captured_vars, captured_buffers) -> ir.Function:
-        fn_type = ir.FunctionType(VOID, [loop_type, loop_type] + [v.type for v in captured])
+                             captured_vars, captured_buffers, heap_buffers) -> ir.Function:
+        fn_type = ir.FunctionType(VOID, [loop_type, loop_type] + [v.type for v in captured] +
+                                  [PTR] * len(heap_buffers))
         fn = ir.Function(self.module, fn_type,
                          self.unique_name(f"{self.func_name}_parallel_body"))
         fn.linkage = "internal"
         self.mark_function(fn)
         remap = {}
+        from .codegen import ALLOCATION_ALIGNMENT
+        heap_args = fn.args[2 + len(captured):]
+        for arg in heap_args:
+            arg.add_attribute("noalias")
+            arg.attributes.align = ALLOCATION_ALIGNMENT
         for value, arg in zip(captured, fn.args[2:]):
             remap[id(value)] = arg
             binding = pointer_attrs.get(id(value))
@@ -178,6 +233,7 @@ class ParallelCodeGen:
         try:
             self.begin_function(fn)
             self.in_parallel = True
+            self.hoisted_buffers = dict(zip(heap_buffers, heap_args))
             self.ctx_pointer = moved(saved["ctx_pointer"])
             self.var_values = {v: moved(saved["var_values"][v]) for v in captured_vars}
             self.buffers = {}
