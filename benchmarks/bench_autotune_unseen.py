@@ -18,10 +18,13 @@ from bench_common import interleaved_module_seconds, machine_description, print_
 
 import tensorlang as tl
 from tensorlang.autotune.dispatch import default_args
-from tensorlang.autotune.measure_worker import random_array
+from tensorlang.autotune.measure import MeasureOptions
+from tensorlang.autotune.measure_worker import placed, random_array
 from tensorlang.autotune.op_workloads import make_workload
 
 WORKLOADS = ("softmax", "layer_norm", "pool2d", "batch_matmul")
+#: where the tuner's runner places arrays (bytes past a cache line)
+ARRAY_OFFSET = MeasureOptions().array_offset
 
 
 def arrays_for(args, outputs, rng):
@@ -29,9 +32,9 @@ def arrays_for(args, outputs, rng):
     for tensor in args:
         shape = tuple(int(d.value) for d in tensor.shape)
         if any(tensor is out for out in outputs):
-            arrays.append(np.zeros(shape, dtype=str(tensor.dtype)))
+            arrays.append(placed(np.zeros(shape, dtype=str(tensor.dtype)), ARRAY_OFFSET))
         else:
-            arrays.append(random_array(shape, str(tensor.dtype), rng))
+            arrays.append(placed(random_array(shape, str(tensor.dtype), rng), ARRAY_OFFSET))
     return arrays
 
 

@@ -53,7 +53,12 @@ class MeasureOptions:
     cannot win.  ``min_measure_seconds`` / ``min_repeats`` / ``max_repeats``: timing
     samples; each sample batches calls to last ``min_sample_seconds``.  ``warmup``: extra
     untimed calls after the checked first call.  ``flush_cache``: evict the CPU caches
-    before every sample.  ``fault_hook``: a picklable ``hook(config_json, outputs)`` the
+    before every sample.  ``array_offset``: bytes past a 64-byte boundary at which every
+    input and output array starts.  Large numpy arrays usually start 16 bytes past a page
+    boundary (malloc's header), and a candidate whose vector loads straddle cache lines
+    there can run 1.5x slower than with aligned arrays, so candidates are timed as users'
+    arrays will run them; None leaves the placement to numpy (it then varies from run to
+    run).  ``fault_hook``: a picklable ``hook(config_json, outputs)`` the
     runner calls after a candidate's first run (to test crash and error handling)."""
     timeout: float = 10.0
     min_timeout: float = 2.0
@@ -66,6 +71,7 @@ class MeasureOptions:
     min_sample_seconds: float = 1e-3
     warmup: int = 0
     flush_cache: bool = False
+    array_offset: int | None = 16
     fault_hook: Callable | None = None
 
     def for_runner(self) -> dict:
@@ -73,6 +79,7 @@ class MeasureOptions:
                 "flush_cache": self.flush_cache, "min_sample_seconds": self.min_sample_seconds,
                 "min_repeats": self.min_repeats, "max_repeats": self.max_repeats,
                 "min_measure_seconds": self.min_measure_seconds, "fault_hook": self.fault_hook,
+                "array_offset": self.array_offset,
                 "parent_pid": os.getpid()}
 
     def run_deadline(self, best_time: float | None) -> float:

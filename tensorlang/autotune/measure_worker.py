@@ -136,6 +136,16 @@ def random_array(shape, dtype: str, rng: np.random.Generator) -> np.ndarray:
     return rng.uniform(-1.0, 1.0, size=shape).astype(np_dtype)
 
 
+def placed(array: np.ndarray, offset: int) -> np.ndarray:
+    """A copy of ``array`` whose data starts ``offset`` bytes past a 64-byte (cache line)
+    boundary."""
+    raw = np.empty(array.nbytes + 64, dtype=np.uint8)
+    start = (offset - raw.ctypes.data) % 64
+    out = raw[start:start + array.nbytes].view(array.dtype).reshape(array.shape)
+    out[...] = array
+    return out
+
+
 def empty_output(shape, dtype: str) -> np.ndarray:
     """An output array full of values no correct candidate leaves behind."""
     np_dtype = np.dtype("float32" if dtype == "bfloat16" else dtype)
@@ -239,7 +249,7 @@ class RunnerState:
     def prepare(self, task_id: str, specs: list, seed: int, target: str, artifact,
                 cache_path: str) -> dict:
         rng = np.random.default_rng(seed)
-        inputs = {k: random_array(shape, dtype, rng)
+        inputs = {k: self._placed(random_array(shape, dtype, rng))
                   for k, (_, shape, dtype, is_output) in enumerate(specs) if not is_output}
         if cache_path and os.path.exists(cache_path):
             with np.load(cache_path) as data:
@@ -247,7 +257,7 @@ class RunnerState:
             seconds = 0.0
         else:
             module = load_artifact(artifact, target)
-            arrays = [inputs[k] if k in inputs else empty_output(shape, dtype)
+            arrays = [inputs[k] if k in inputs else self._placed(empty_output(shape, dtype))
                       for k, (_, shape, dtype, _) in enumerate(specs)]
             start = time.perf_counter()
             module(*arrays)
@@ -262,6 +272,11 @@ class RunnerState:
                                "expected": expected, "target": target}
         return {"ok": True, "seconds": seconds}
 
+    def _placed(self, array: np.ndarray) -> np.ndarray:
+        """``array`` where the options place every array (see ``array_offset``)."""
+        offset = self.options.get("array_offset")
+        return array if offset is None else placed(array, offset)
+
     # -- one candidate ---------------------------------------------------------------------
     def run(self, task_id: str, artifact, config_json, best_time) -> dict:
         task = self.tasks[task_id]
@@ -270,7 +285,8 @@ class RunnerState:
             module = load_artifact(artifact, task["target"])
         except Exception as error:  # noqa: BLE001
             return {"error_kind": "build_error", "error_msg": _describe(error)}
-        arrays = [task["inputs"][k] if k in task["inputs"] else empty_output(shape, dtype)
+        arrays = [task["inputs"][k] if k in task["inputs"] else
+                  self._placed(empty_output(shape, dtype))
                   for k, (_, shape, dtype, _) in enumerate(specs)]
         caller = _Caller(module, arrays)
         try:

@@ -7,7 +7,8 @@ import pytest
 
 from tensorlang.autotune import Config, LocalBuilder, LocalRunner, MeasureOptions
 from tensorlang.autotune.measure import ArgSpec, MeasureTask, pickle_space
-from tensorlang.autotune.measure_worker import compare, empty_output, random_array
+from tensorlang.autotune.measure_worker import (RunnerState, compare, empty_output, placed,
+                                                random_array)
 
 from tiny_spaces import MatmulTileSpace, fault_hook
 
@@ -156,3 +157,15 @@ def test_run_deadline_follows_the_best_time():
     assert options.run_deadline(None) == 10.0
     assert options.run_deadline(0.01) == pytest.approx(1.0 + 0.2 + 0.2)
     assert options.run_deadline(5.0) == 10.0
+
+
+def test_arrays_start_where_numpy_puts_large_ones():
+    """Candidates are timed on arrays 16 bytes past a cache line, as numpy's large arrays
+    usually are (a schedule fast only on aligned arrays must not win on luck)."""
+    array = random_array((33, 7), "float32", np.random.default_rng(0))
+    for offset in (0, 16, 48):
+        copy = placed(array, offset)
+        assert copy.ctypes.data % 64 == offset
+        assert copy.dtype == array.dtype and np.array_equal(copy, array)
+    assert RunnerState(MeasureOptions().for_runner())._placed(array).ctypes.data % 64 == 16
+    assert RunnerState(MeasureOptions(array_offset=None).for_runner())._placed(array) is array
