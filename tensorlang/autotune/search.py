@@ -1,14 +1,19 @@
 """Choosing what to measure next: evolutionary search on the cost model.
 
-Each round, a population seeded with random samples of the space and the best configs
-measured so far evolves for a few generations: parents are drawn by rank of their
-predicted score, children come from the space's ``mutate`` and ``crossover`` (plus
-mutations of the few best, a local search), and the best predicted configs survive.  The
-batch to measure is then picked epsilon-greedily: mostly the best-scored configs never
-measured (skipping any whose lowered code has exactly the features of one already picked
-or measured, and giving no sketch more than its share while others compete), the rest
-random samples, so the model keeps seeing unexplored regions.  Before the model has been
-trained the whole batch is random.
+Each round draws a pool of fresh random samples of the space and scores them.  A
+population of the best configs measured so far and the best-scored samples then evolves
+for a few generations: parents are drawn by rank of their predicted score, children come
+from the space's ``mutate`` and ``crossover`` (plus mutations of the few best, a local
+search), and the best predicted configs survive.  The batch to measure is picked
+epsilon-greedily from both: a share ``sample_share`` of the model's picks are the
+best-scored random samples, the rest the best-scored evolved configs, and a fraction
+``epsilon`` are plain random samples, so the model keeps seeing unexplored regions.
+Evolution alone drifts towards what the model overrates and proposes near-clones of one
+schedule; the model's ranking of unbiased samples is where it is most reliable (see
+``benchmarks/bench_cost_model.py``).  No config whose lowered code has exactly the
+features of one already picked or measured is chosen while others remain, and no sketch
+gets more than its share of the evolved picks while others compete.  Before the model
+has been trained the whole batch is random.
 
 >>> search = EvolutionarySearch(space, model, featurize, seed=0)
 >>> configs = search.next_batch(32, measured_keys, elites)
@@ -30,7 +35,8 @@ class EvolutionarySearch:
 
     def __init__(self, space, model, featurize, seed: int = 0, population_size: int = 128,
                  num_generations: int = 3, mutation_probability: float = 0.85,
-                 epsilon: float = 0.1, elite_count: int = 16, max_sketch_share: float = 0.7):
+                 epsilon: float = 0.1, elite_count: int = 16, max_sketch_share: float = 0.7,
+                 sample_pool: int = 512, sample_share: float = 0.5):
         self.space = space
         self.model = model
         self.featurize = featurize
@@ -41,6 +47,8 @@ class EvolutionarySearch:
         self.epsilon = epsilon
         self.elite_count = elite_count
         self.max_sketch_share = max_sketch_share
+        self.sample_pool = sample_pool
+        self.sample_share = sample_share
         self._features: dict[str, np.ndarray | None] = {}
         self._measured_signatures: set[bytes] = set()
 
@@ -130,9 +138,11 @@ class EvolutionarySearch:
                     break
         return out
 
-    def evolve(self, elites: list, exclude: set) -> tuple[list, np.ndarray]:
-        """Every config the evolution scored, and their scores."""
+    def evolve(self, elites: list, exclude: set, samples: list = ()) -> tuple[list, np.ndarray]:
+        """Every config the evolution scored, and their scores.  The first population is
+        ``elites`` and ``samples`` (best first), topped up with random samples."""
         population = list(elites[:self.elite_count])
+        population += list(samples)[:self.population_size - len(population)]
         population += self._random_configs(self.population_size - len(population), set())
         seen: dict[str, Config] = {c.key(): c for c in population}
         population = list(seen.values())
@@ -157,35 +167,56 @@ class EvolutionarySearch:
     def next_batch(self, batch_size: int, exclude: set, elites: list = (),
                    trained: bool = True) -> list:
         """Up to ``batch_size`` configs whose keys are not in ``exclude`` (the measured
-        ones), best predicted first, a fraction ``epsilon`` of them random."""
+        ones): the best-scored random samples and evolved configs, then a fraction
+        ``epsilon`` of plain random samples."""
         if not trained:
             return self._random_configs(batch_size, exclude, attempts_factor=20)
         num_random = max(1, int(round(batch_size * self.epsilon))) if batch_size > 1 else 0
-        candidates, scores = self.evolve(list(elites), exclude)
-        order = np.argsort(-scores, kind="stable")
-        chosen, keys, signatures = [], set(), set(self._measured_signatures)
+        num_model = batch_size - num_random
+        pool = self._random_configs(self.sample_pool, exclude)
+        pool_scores = self.scores(pool)
+        pool_order = [k for k in np.argsort(-pool_scores, kind="stable")
+                      if np.isfinite(pool_scores[k])]
+        candidates, scores = self.evolve(list(elites), exclude,
+                                         [pool[k] for k in pool_order])
+        chosen: list = []
+        keys: set = set()
+        signatures = set(self._measured_signatures)
+
+        def take(config, strict_signature: bool) -> bool:
+            key = config.key()
+            if key in exclude or key in keys:
+                return False
+            vector = self._features.get(key)
+            signature = None if vector is None else vector.tobytes()
+            if strict_signature and signature in signatures:
+                return False
+            chosen.append(config)
+            keys.add(key)
+            signatures.add(signature)
+            return True
+
+        num_sampled = int(round(self.sample_share * num_model))
+        for k in pool_order:
+            if len(chosen) >= num_sampled:
+                break
+            take(pool[k], True)
+
+        order = [k for k in np.argsort(-scores, kind="stable") if np.isfinite(scores[k])]
+        sketches = {candidates[k].sketch for k in order}
+        evolved = num_model - len(chosen)
+        share = num_model if len(sketches) <= 1 else \
+            max(1, math.ceil(self.max_sketch_share * evolved))
         sketch_counts: dict[str, int] = {}
-        sketches = {candidates[k].sketch for k in order if np.isfinite(scores[k])}
-        share = batch_size if len(sketches) <= 1 else \
-            max(1, math.ceil(self.max_sketch_share * (batch_size - num_random)))
-        passes = ([True, False])
-        for strict in passes:
+        for strict in (True, False):
             for k in order:
-                if len(chosen) >= batch_size - num_random:
+                if len(chosen) >= num_model:
                     break
                 config = candidates[k]
-                key = config.key()
-                if key in exclude or key in keys or not np.isfinite(scores[k]):
+                if strict and sketch_counts.get(config.sketch, 0) >= share:
                     continue
-                vector = self._features.get(key)
-                signature = None if vector is None else vector.tobytes()
-                if strict and (signature in signatures or
-                               sketch_counts.get(config.sketch, 0) >= share):
-                    continue
-                chosen.append(config)
-                keys.add(key)
-                signatures.add(signature)
-                sketch_counts[config.sketch] = sketch_counts.get(config.sketch, 0) + 1
+                if take(config, strict):
+                    sketch_counts[config.sketch] = sketch_counts.get(config.sketch, 0) + 1
         chosen += self._random_configs(batch_size - len(chosen), exclude | keys,
                                        attempts_factor=20)
         return chosen[:batch_size]

@@ -97,6 +97,29 @@ def test_batches_mix_in_random_configs_and_keep_elites_out():
     assert scores[:6].mean() > scores[6:].mean()
 
 
+def test_half_the_model_picks_are_the_best_scored_random_samples():
+    """Evolution drifts towards what the model overrates; the batch also takes the
+    best-scored configs of a pool of fresh random samples, where the model's ranking
+    is most reliable."""
+    space = MatmulTileSpace(8, 8, 8)
+    sampled = []
+    draw = space.sample
+
+    def sample(rng):
+        sampled.append(draw(rng))
+        return sampled[-1]
+    space.sample = sample
+    search, _ = _search(space, epsilon=0.0, sample_pool=64, sample_share=0.5)
+    batch = search.next_batch(8, set())
+    # the pool: the first 64 distinct draws (then one random config ends the batch)
+    sampled = list({c.key(): c for c in sampled}.values())[:64]
+    scores = search.scores(sampled)
+    best_sampled = {sampled[k].key() for k in np.argsort(-scores, kind="stable")[:4]}
+    assert {c.key() for c in batch[:4]} == best_sampled
+    # the other half is evolved, and evolution found better than the pool's best
+    assert batch[4].as_dict() == GOAL and max(search.scores(batch[4:7])) > scores.max()
+
+
 def test_duplicate_programs_are_skipped_while_others_remain():
     """Configs whose lowered code has the same features are measured once per batch."""
     space = MatmulTileSpace(8, 8, 8)
