@@ -17,8 +17,8 @@ import time
 
 import numpy as np
 
-from bench_common import (interleaved_module_seconds, machine_description, median_seconds,
-                          module_seconds, print_table)
+from bench_common import (interleaved_module_seconds, interleaved_seconds,
+                          machine_description, print_table)
 
 import tensorlang as tl
 from tensorlang.autotune import XGBoostCostModel, pairwise_accuracy
@@ -31,12 +31,12 @@ ARRAY_OFFSET = MeasureOptions().array_offset
 
 
 def _numpy_baseline(workload: str, size: int):
-    """(seconds of numpy's version of the workload, description) where one exists."""
+    """(numpy's version of the workload as a function, description) where one exists."""
     rng = np.random.default_rng(0)
     if workload == "matmul":
         a = rng.random((size, size), dtype=np.float32)
         b = rng.random((size, size), dtype=np.float32)
-        return median_seconds(lambda: np.matmul(a, b), repeat=7, number=3), "numpy matmul"
+        return (lambda: np.matmul(a, b)), "numpy matmul"
     if workload == "conv2d":
         data = rng.random((64, size + 2, size + 2), dtype=np.float32)
         kernel = rng.random((64, 64 * 9), dtype=np.float32)
@@ -45,7 +45,7 @@ def _numpy_baseline(workload: str, size: int):
             cols = np.lib.stride_tricks.sliding_window_view(data, (3, 3), axis=(1, 2))
             cols = cols.transpose(0, 3, 4, 1, 2).reshape(64 * 9, size * size)
             return kernel @ cols
-        return median_seconds(im2col_matmul, repeat=7), "numpy im2col + matmul"
+        return im2col_matmul, "numpy im2col + matmul"
     return None, None
 
 
@@ -63,10 +63,6 @@ def _workload_arrays(outputs) -> list:
         else:
             arrays.append(placed(random_array(shape, str(tensor.dtype), rng), ARRAY_OFFSET))
     return arrays
-
-
-def _time_module(mod, outputs) -> float:
-    return module_seconds(mod, *_workload_arrays(outputs), repeat=7, number=3)
 
 
 def _best_cost(records) -> float:
@@ -127,8 +123,14 @@ def main() -> None:
     print("time per phase: " + ", ".join(f"{k} {v:.1f} s" for k, v in result.timings.items()))
     if result.best_record is not None:
         mod = result.build()
-        tuned = _time_module(mod, outputs)
-        baseline, what = _numpy_baseline(args.workload, size)
+        # in turns, so that both see the same machine load
+        arrays = _workload_arrays(outputs)
+        numpy_version, what = _numpy_baseline(args.workload, size)
+        functions = {"tuned": lambda: mod(*arrays)}
+        if numpy_version is not None:
+            functions["numpy"] = numpy_version
+        times = interleaved_seconds(functions, repeat=11, number=5, settle=0.15)
+        tuned, baseline = times["tuned"], times.get("numpy")
         flops = result.flops or float("nan")
         rows.append(["tensorlang tuned", f"{tuned * 1e3:.3f}", f"{flops / tuned / 1e9:.1f}",
                      f"{baseline / tuned:.2f}" if baseline else "-"])
