@@ -129,7 +129,8 @@ def main() -> None:
         functions = {"tuned": lambda: mod(*arrays)}
         if numpy_version is not None:
             functions["numpy"] = numpy_version
-        times = interleaved_seconds(functions, repeat=11, number=5, settle=0.15)
+        times = interleaved_seconds(functions, repeat=11, number=5, settle=0.15,
+                                    rewarm=0.1)
         tuned, baseline = times["tuned"], times.get("numpy")
         flops = result.flops or float("nan")
         rows.append(["tensorlang tuned", f"{tuned * 1e3:.3f}", f"{flops / tuned / 1e9:.1f}",

@@ -30,7 +30,7 @@ def module_seconds(mod, *args, repeat: int = 7, number: int = 3) -> float:
 
 
 def interleaved_seconds(functions: dict, repeat: int = 7, number: int = 1,
-                        warmup: int = 1, settle: float = 0.0) -> dict:
+                        warmup: int = 1, settle: float = 0.0, rewarm: float = 0.0) -> dict:
     """Median seconds per call of each function in ``functions`` (name -> callable),
     timed in turns (``number`` calls of a, then of b, ...) so that all of them see the
     same machine load -- the machine these run on is shared, and a ratio of medians taken
@@ -39,7 +39,10 @@ def interleaved_seconds(functions: dict, repeat: int = 7, number: int = 1,
     ``settle``: seconds to idle before each turn, for comparisons with multi-threaded BLAS
     (OpenBLAS's threads keep spinning on the cores for tens of milliseconds after each
     numpy matmul, and whatever runs next in that window runs on a fraction of the
-    machine).  One untimed call follows the pause."""
+    machine).  One untimed call follows the pause, then more untimed calls for ``rewarm``
+    seconds (a multi-threaded kernel of a millisecond or two, timed right after an
+    idle pause, runs up to 1.7x slower than when the machine is kept busy, as it is while
+    tuning)."""
     for fn in functions.values():
         for _ in range(warmup):
             fn()
@@ -49,6 +52,9 @@ def interleaved_seconds(functions: dict, repeat: int = 7, number: int = 1,
             if settle:
                 time.sleep(settle)
                 fn()  # untimed: wakes this function's own threads after the pause
+                warm_until = time.perf_counter() + rewarm
+                while time.perf_counter() < warm_until:
+                    fn()
             start = time.perf_counter()
             for _ in range(number):
                 fn()
