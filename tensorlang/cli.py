@@ -20,13 +20,17 @@ import time
 def _block_medians(fns, repeat: int, rounds: int = 5) -> list[float]:
     """Median seconds per call of each function, timed in alternating blocks of
     ``repeat`` calls so all see the same machine.  Before a block the process idles a
-    moment and makes one untimed call: OpenBLAS's threads keep spinning on the cores for
-    tens of milliseconds after each numpy call."""
+    moment (OpenBLAS's threads keep spinning on the cores for tens of milliseconds after
+    each numpy call), then calls the function untimed for 0.1 s (threads woken from an
+    idle pause run slower for a while)."""
     samples = [[] for _ in fns]
     for _ in range(rounds):
         for k, fn in enumerate(fns):
             time.sleep(0.15)
             fn()
+            warm_until = time.perf_counter() + 0.1
+            while time.perf_counter() < warm_until:
+                fn()
             for _ in range(repeat):
                 start = time.perf_counter()
                 fn()
