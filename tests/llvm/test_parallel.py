@@ -99,6 +99,38 @@ def test_allocations_inside_and_outside_parallel_regions(thread_count):
     np.testing.assert_allclose(out, expected, rtol=1e-5)
 
 
+def test_heap_buffers_of_a_parallel_body_are_reused_across_iterations(thread_count):
+    """A buffer too large for the stack inside a parallel loop is allocated once per
+    thread and reused by every iteration the thread runs; each iteration still sees only
+    what it wrote."""
+    rows, cols = 23, 20000
+    A, Out = buffer("A", (rows, cols)), buffer("Out", (rows,))
+    Tmp = buffer("Tmp", (cols,), scope="global")
+    i, j, k = tir.var("i"), tir.var("j"), tir.var("k")
+    per_row = S.Allocate(Tmp, S.seq(
+        loop(j, cols, store(Tmp, A[i, j] + i.astype("float32"), j)),
+        store(Out, tir.const(0.0, "float32"), i),
+        loop(k, cols, store(Out, Out[i] + Tmp[k], i))))
+    f = func("heap_rows", [A, Out], loop(i, rows, per_row, PARALLEL))
+    a = np.random.default_rng(0).random((rows, cols)).astype("float32")
+    out = np.zeros(rows, "float32")
+    compile_and_run(f, a, out)
+    expected = a.astype(np.float64).sum(axis=1) + cols * np.arange(rows)
+    np.testing.assert_allclose(out, expected, rtol=1e-4)
+
+
+def test_a_parallel_body_buffer_too_large_to_allocate_raises(thread_count):
+    n = tir.var("n")
+    A, Out = buffer("A", (n,)), buffer("Out", (n,))
+    Huge = buffer("Huge", (1 << 58,), scope="global")
+    i, j = tir.var("i"), tir.var("j")
+    body = S.Allocate(Huge, S.seq(loop(j, n, store(Huge, A[j], j)),
+                                  store(Out, Huge[n - 1 - i], i)))
+    f = func("huge_rows", [A, Out], loop(i, n, body, PARALLEL))
+    with pytest.raises(MemoryError, match="Huge"):
+        compile_and_run(f, np.zeros(4, "float32"), np.zeros(4, "float32"))
+
+
 def test_out_of_bounds_inside_a_parallel_loop_raises(thread_count):
     A, Out = buffer("A", (10,)), buffer("Out", (10,))
     i = tir.var("i")
