@@ -12,8 +12,6 @@ the status and error details out; the return value is the status (0: success).
 """
 from __future__ import annotations
 
-import math
-
 import llvmlite.ir as ir
 
 from ...errors import BuildError, InternalError
@@ -24,16 +22,13 @@ from ...tir.expr import IntImm, Range, Var
 from ...tir.functor import Visitor
 from ...tir.naming import NameSupply
 from .codegen_expr import ExprCodeGen
-from .codegen_memory import (CTX_STATUS, STATUS_NO_MEMORY, BufferBinding, MemoryCodeGen,
-                             _known_multiple, streaming_buffers)
+from .codegen_memory import (ALLOCATION_ALIGNMENT, CTX_STATUS, STACK_ALLOCATION_LIMIT,
+                             STATUS_NO_MEMORY, BufferBinding, MemoryCodeGen, _known_multiple,
+                             constant_bytes, on_heap, streaming_buffers)
 from .parallel import ParallelCodeGen
 from .signature import Signature, make_signature
 from .types import F64, I1, I32, I64, PTR, const_of, storage_type, value_type
 
-#: largest constant-size allocation placed on the stack; larger ones use the heap
-STACK_ALLOCATION_LIMIT = 64 * 1024
-#: alignment of allocated buffers (one cache line, one AVX-512 register)
-ALLOCATION_ALIGNMENT = 64
 
 
 class CodeGenLLVM(ExprCodeGen, MemoryCodeGen, ParallelCodeGen):
@@ -296,8 +291,8 @@ class CodeGenLLVM(ExprCodeGen, MemoryCodeGen, ParallelCodeGen):
             self.visit(node.body)
             del self.buffers[buf]
             return
-        count = constant_heap_elements(buf)
-        if count is not None and count * buf.dtype.bytes <= STACK_ALLOCATION_LIMIT:
+        if not on_heap(buf):
+            count = constant_bytes(buf) // buf.dtype.bytes
             pointer = self.entry_alloca(ir.ArrayType(storage, max(count, 1)),
                                         ALLOCATION_ALIGNMENT)
             self.buffers[buf] = self._bind_buffer(buf, pointer, ALLOCATION_ALIGNMENT,
@@ -340,16 +335,6 @@ class CodeGenLLVM(ExprCodeGen, MemoryCodeGen, ParallelCodeGen):
         b_.call(self._record_error_function(), [
             ctx_pointer, ir.Constant(I64, STATUS_NO_MEMORY), ir.Constant(I64, buffer_id),
             ir.Constant(I64, 0), size, ir.Constant(I64, 0)])
-
-
-def constant_heap_elements(buf) -> int | None:
-    """Elements a buffer of constant shape and strides spans (None where they are not
-    constant)."""
-    const_shape = [s.value if isinstance(s, IntImm) else None for s in buf.shape]
-    const_strides = [s.value if isinstance(s, IntImm) else None for s in buf.strides]
-    if None in const_shape or None in const_strides:
-        return None
-    return _element_count(const_shape, const_strides)
 
 
 class _RowWalkFinder(Visitor):
@@ -397,15 +382,6 @@ def _walks_rows(loop: S.For) -> bool:
     finder = _RowWalkFinder(loop.loop_var)
     finder.visit(loop.body)
     return finder.walks_row and not finder.has_loop
-
-
-def _element_count(shape: list[int], strides: list[int]) -> int:
-    """Elements spanned by a buffer of this shape (row-major, or with explicit strides)."""
-    if any(s == 0 for s in shape):
-        return 0
-    if not strides:
-        return math.prod(shape)
-    return 1 + sum((extent - 1) * stride for extent, stride in zip(shape, strides))
 
 
 __all__ = ["CodeGenLLVM", "STACK_ALLOCATION_LIMIT", "const_of"]

@@ -31,6 +31,32 @@ STATUS_OK, STATUS_OUT_OF_BOUNDS, STATUS_NO_MEMORY = 0, 1, 2
 #: slots of the context array shared by the caller and the generated code
 CTX_STATUS, CTX_BUFFER, CTX_DIM, CTX_INDEX, CTX_EXTENT, CTX_THREADS = range(6)
 CTX_SIZE = 8
+#: largest constant-size allocation placed on the stack; larger ones use the heap
+STACK_ALLOCATION_LIMIT = 64 * 1024
+#: alignment of allocated buffers (one cache line, one AVX-512 register)
+ALLOCATION_ALIGNMENT = 64
+
+
+def constant_bytes(buf: Buffer) -> int | None:
+    """Bytes a buffer of constant shape and strides spans (None where they are not
+    constant)."""
+    shape = [s.value if isinstance(s, E.IntImm) else None for s in buf.shape]
+    strides = [s.value if isinstance(s, E.IntImm) else None for s in buf.strides]
+    if None in shape or None in strides:
+        return None
+    if any(extent == 0 for extent in shape):
+        return 0
+    if not strides:
+        return math.prod(shape) * buf.dtype.bytes
+    return (1 + sum((extent - 1) * stride for extent, stride in zip(shape, strides))) * \
+        buf.dtype.bytes
+
+
+def on_heap(buf: Buffer) -> bool:
+    """Whether an allocation of ``buf`` needs the heap: a symbolic size, or a constant one
+    above the stack limit."""
+    size = constant_bytes(buf)
+    return size is None or size > STACK_ALLOCATION_LIMIT
 
 
 @dataclass
@@ -593,4 +619,5 @@ def _type_suffix(ty) -> str:
 
 
 __all__ = ["BufferBinding", "MemoryCodeGen", "STATUS_OK", "STATUS_OUT_OF_BOUNDS",
-           "STATUS_NO_MEMORY", "CTX_SIZE"]
+           "STATUS_NO_MEMORY", "CTX_SIZE", "STACK_ALLOCATION_LIMIT", "ALLOCATION_ALIGNMENT",
+           "constant_bytes", "on_heap"]

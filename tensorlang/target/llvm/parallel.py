@@ -21,7 +21,8 @@ import llvmlite.ir as ir
 
 from ...tir import stmt as S
 from ...tir.functor import Visitor
-from .codegen_memory import CTX_THREADS, BufferBinding
+from .codegen_memory import (ALLOCATION_ALIGNMENT, CTX_THREADS, BufferBinding,
+                             constant_bytes, on_heap)
 from .types import I32, I64, PTR, VOID
 
 #: chunks of a parallel loop's iterations per thread, claimed dynamically
@@ -55,15 +56,13 @@ class _Uses(Visitor):
 class _HeapAllocations(Visitor):
     """``(buffer, bytes)`` of each allocation of constant size too large for the stack."""
 
-    def __init__(self, stack_limit: int):
-        self.stack_limit = stack_limit
+    def __init__(self):
         self.found: list = []
 
     def visit_Allocate(self, node):
-        from .codegen import constant_heap_elements
-        count = constant_heap_elements(node.buffer)
-        if count is not None and count * node.buffer.dtype.bytes > self.stack_limit:
-            self.found.append((node.buffer, count * node.buffer.dtype.bytes))
+        size = constant_bytes(node.buffer)
+        if size is not None and on_heap(node.buffer):
+            self.found.append((node.buffer, size))
         self.generic_visit(node)
 
 
@@ -103,8 +102,7 @@ class ParallelCodeGen:
         pointer_attrs = {id(self.buffers[buf].pointer): self.buffers[buf]
                          for buf in captured_buffers}
 
-        from .codegen import STACK_ALLOCATION_LIMIT
-        heap = _HeapAllocations(STACK_ALLOCATION_LIMIT)
+        heap = _HeapAllocations()
         heap.visit(node.body)
         chunk = self._emit_chunk_function(node, loop_type, captured, pointer_attrs,
                                           captured_vars, captured_buffers,
@@ -214,7 +212,6 @@ class ParallelCodeGen:
         fn.linkage = "internal"
         self.mark_function(fn)
         remap = {}
-        from .codegen import ALLOCATION_ALIGNMENT
         heap_args = fn.args[2 + len(captured):]
         for arg in heap_args:
             arg.add_attribute("noalias")
