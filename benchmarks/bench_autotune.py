@@ -18,16 +18,11 @@ import time
 import numpy as np
 
 from bench_common import (interleaved_module_seconds, interleaved_seconds,
-                          machine_description, print_table)
+                          machine_description, print_table, workload_arrays)
 
 import tensorlang as tl
 from tensorlang.autotune import XGBoostCostModel, pairwise_accuracy
-from tensorlang.autotune.measure import MeasureOptions
-from tensorlang.autotune.measure_worker import placed, random_array
 from tensorlang.autotune.op_workloads import make_workload
-
-#: where the tuner's runner places arrays (bytes past a cache line)
-ARRAY_OFFSET = MeasureOptions().array_offset
 
 
 def _numpy_baseline(workload: str, size: int):
@@ -47,22 +42,6 @@ def _numpy_baseline(workload: str, size: int):
             return kernel @ cols
         return im2col_matmul, "numpy im2col + matmul"
     return None, None
-
-
-def _workload_arrays(outputs) -> list:
-    """Random inputs and zeroed outputs of the workload, in parameter order, placed as
-    the tuner's runner places them (16 bytes past a cache line, as numpy's large arrays
-    usually are)."""
-    rng = np.random.default_rng(0)
-    from tensorlang.autotune.dispatch import default_args
-    arrays = []
-    for tensor in default_args(outputs):
-        shape = tuple(int(d.value) for d in tensor.shape)
-        if tensor in outputs:
-            arrays.append(placed(np.zeros(shape, dtype=str(tensor.dtype)), ARRAY_OFFSET))
-        else:
-            arrays.append(placed(random_array(shape, str(tensor.dtype), rng), ARRAY_OFFSET))
-    return arrays
 
 
 def _best_cost(records) -> float:
@@ -124,7 +103,7 @@ def main() -> None:
     if result.best_record is not None:
         mod = result.build()
         # in turns, so that both see the same machine load
-        arrays = _workload_arrays(outputs)
+        arrays = workload_arrays(outputs)
         numpy_version, what = _numpy_baseline(args.workload, size)
         functions = {"tuned": lambda: mod(*arrays)}
         if numpy_version is not None:
@@ -167,7 +146,7 @@ def compare_searches(args, work: str, outputs) -> None:
             results[search].append(res)
     runs = [res for search in ("model", "random") for res in results[search]]
     modules = [res.build() for res in runs]
-    arrays = _workload_arrays(outputs)
+    arrays = workload_arrays(outputs)
     retimed = dict(zip(map(id, runs), interleaved_module_seconds(modules, arrays)))
     table = []
     for search in ("model", "random"):

@@ -14,28 +14,14 @@ import time
 
 import numpy as np
 
-from bench_common import interleaved_module_seconds, machine_description, print_table
+from bench_common import (interleaved_module_seconds, machine_description, print_table,
+                          workload_arrays)
 
 import tensorlang as tl
 from tensorlang.autotune.dispatch import default_args
-from tensorlang.autotune.measure import MeasureOptions
-from tensorlang.autotune.measure_worker import placed, random_array
 from tensorlang.autotune.op_workloads import make_workload
 
 WORKLOADS = ("softmax", "layer_norm", "pool2d", "batch_matmul")
-#: where the tuner's runner places arrays (bytes past a cache line)
-ARRAY_OFFSET = MeasureOptions().array_offset
-
-
-def arrays_for(args, outputs, rng):
-    arrays = []
-    for tensor in args:
-        shape = tuple(int(d.value) for d in tensor.shape)
-        if any(tensor is out for out in outputs):
-            arrays.append(placed(np.zeros(shape, dtype=str(tensor.dtype)), ARRAY_OFFSET))
-        else:
-            arrays.append(placed(random_array(shape, str(tensor.dtype), rng), ARRAY_OFFSET))
-    return arrays
 
 
 def main() -> None:
@@ -59,8 +45,7 @@ def main() -> None:
         seconds = time.perf_counter() - start
         tuned = result.build()
         default = tl.build(tl.create_schedule([t.op for t in outputs]), params)
-        rng = np.random.default_rng(0)
-        inputs = arrays_for(params, outputs, rng)
+        inputs = workload_arrays(outputs)
         expected = [a.copy() for a in inputs]
         default(*expected)
         got = [a.copy() for a in inputs]

@@ -78,6 +78,28 @@ def interleaved_module_seconds(modules, inputs, repeat: int = 15,
     return [statistics.median(values) for values in samples]
 
 
+def workload_arrays(outputs, seed: int = 0) -> list:
+    """Random inputs and zeroed outputs of a workload, in the order of its parameters
+    (``default_args``), placed as the tuner's runner places arrays: ``array_offset`` bytes
+    past a cache line, where numpy's large arrays usually start."""
+    import numpy as np
+
+    from tensorlang.autotune.dispatch import default_args
+    from tensorlang.autotune.measure import MeasureOptions
+    from tensorlang.autotune.measure_worker import placed, random_array
+    offset = MeasureOptions().array_offset
+    rng = np.random.default_rng(seed)
+    arrays = []
+    for tensor in default_args(outputs):
+        shape = tuple(int(d.value) for d in tensor.shape)
+        if any(tensor is out for out in outputs):
+            array = np.zeros(shape, dtype=str(tensor.dtype))
+        else:
+            array = random_array(shape, str(tensor.dtype), rng)
+        arrays.append(array if offset is None else placed(array, offset))
+    return arrays
+
+
 def machine_description() -> str:
     import llvmlite.binding as llvm
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
