@@ -20,7 +20,10 @@ Every computed stage of the workload gets the rule that fits it
   outer loops.
 
 A config names one value per decision; :meth:`SketchSpace.apply` replays the rules on a
-fresh schedule, and every value of every domain yields a valid schedule.
+fresh schedule, and every value of every domain yields a valid schedule.  Random samples
+follow the rules' priors: most samples of a tiled reduction keep the innermost tile's
+accumulators within ``REGISTER_TILE`` vector registers (``StageRule.plausible``); a share
+is drawn unfiltered, and mutation reaches every value.
 
 >>> space = sketch_space([C])
 >>> config = space.sample(np.random.default_rng(0))
@@ -141,11 +144,39 @@ class SketchSpace(SearchSpace):
                     fused[f"{name}/fuse"] = 1
         return fused
 
+    #: share of samples taken whatever the rules' priors (``StageRule.plausible``) say,
+    #: so that the model also sees what they rule out; the rest are redrawn up to
+    #: ``PRIOR_ATTEMPTS`` times until every rule finds them plausible
+    UNFILTERED_SHARE = 0.1
+    PRIOR_ATTEMPTS = 16
+
     def sample(self, rng: np.random.Generator) -> Config:
-        values = {name: dom.sample(rng) for name, dom in self.domains.items()}
-        if self._fused and rng.random() < self.FUSED_SHARE:
-            values.update(self._fused)
+        unfiltered = rng.random() < self.UNFILTERED_SHARE
+        for _ in range(self.PRIOR_ATTEMPTS):
+            values = {name: dom.sample(rng) for name, dom in self.domains.items()}
+            if self._fused and rng.random() < self.FUSED_SHARE:
+                values.update(self._fused)
+            if unfiltered or self.plausible(values):
+                break
         return Config.make(CPU_SKETCH, values)
+
+    def plausible(self, values: dict) -> bool:
+        """Whether every stage rule finds its decisions in ``values`` plausible (inlined
+        stages aside)."""
+        per_stage = self._per_stage(values)
+        for rule in self.rules:
+            d = per_stage.get(rule.name, {})
+            if d.get("inline") is not True and not rule.plausible(d):
+                return False
+        return True
+
+    @staticmethod
+    def _per_stage(values: dict) -> dict:
+        per_stage: dict = {}
+        for name, value in values.items():
+            stage, key = name.split("/", 1)
+            per_stage.setdefault(stage, {})[key] = value
+        return per_stage
 
     def mutate(self, config: Config, rng: np.random.Generator) -> Config:
         names = list(self.domains)
@@ -211,10 +242,7 @@ class SketchSpace(SearchSpace):
     def apply(self, config: Config):
         values = self._values(config)
         s = create_schedule(self.output_ops)
-        per_stage: dict = {}
-        for name, value in values.items():
-            stage, key = name.split("/", 1)
-            per_stage.setdefault(stage, {})[key] = value
+        per_stage = self._per_stage(values)
         inlined = {r.name for r in self.rules
                    if per_stage.get(r.name, {}).get("inline") is True}
         ctx: dict = {}

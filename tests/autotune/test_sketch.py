@@ -12,6 +12,7 @@ import pytest
 import tensorlang as tl
 from tensorlang import ops, te
 from tensorlang.autotune.sketch import CPU_SKETCH, SketchSpace, sketch_space
+from tensorlang.autotune.sketch_rules import REGISTER_TILE, Tile, lane_filling_factors
 from tensorlang.autotune.space import Config
 from tensorlang.errors import TuneError
 
@@ -168,6 +169,46 @@ def test_tile_mutation_keeps_the_product_of_divisors():
         value = domain.mutate(value, rng)
         assert domain.outer(value) * int(np.prod(value)) == 36 or \
             not all(36 % f == 0 for f in value)
+
+
+def test_vectorized_factors_fill_the_lanes_where_no_vector_multiple_divides():
+    """An axis of 56 (a ResNet row): no multiple of 16 lanes divides it, so the preferred
+    innermost factors are those keeping 7/8 of the lanes busy (14 and 28 divide it; 16
+    and 32 leave one guarded, nearly full step), not 7 or 8."""
+    assert lane_filling_factors(56, 64) == [14, 16, 28, 32, 56]
+    assert lane_filling_factors(1000, 64) == [16, 32, 48, 64]
+    assert lane_filling_factors(7, 64) == []           # nothing fills a vector
+    assert lane_filling_factors(56, 20) == [14, 16]    # the domain's limit holds
+    domain = Tile(56, 3, vector=True, max_inner=64)
+    rng = np.random.default_rng(0)
+    inner = [domain.sample(rng)[-1] for _ in range(1000)]
+    share = sum(f in (14, 16, 28, 32, 56) for f in inner) / len(inner)
+    assert 0.65 < share < 0.95                          # others stay reachable
+    # where a multiple of the lanes divides the extent, those are preferred as before
+    inner = [Tile(1024, 3, vector=True, max_inner=64).sample(rng)[-1] for _ in range(500)]
+    assert sum(f in (16, 32, 64) for f in inner) / len(inner) > 0.65
+
+
+def test_samples_keep_the_innermost_tile_in_registers():
+    """Most samples of a tiled reduction keep at most REGISTER_TILE accumulator vectors
+    in the innermost tile; a share is drawn unfiltered, and every sample is in the
+    space."""
+    space = sketch_space(tl.ops.matmul(te.placeholder((256, 256), name="A"),
+                                       te.placeholder((256, 256), name="B")))
+    rule = next(r for r in space.rules if r.kind == "tiled")
+    rng = np.random.default_rng(0)
+    configs = [space.sample(rng) for _ in range(1000)]
+    assert all(space.contains(c) for c in configs)
+    tiles = []
+    for c in configs:
+        d = {k.split("/", 1)[1]: v for k, v in c.decisions if k.startswith("T_matmul/")}
+        tiles.append(rule.register_tile(d))
+    in_registers = sum(t <= REGISTER_TILE for t in tiles) / len(tiles)
+    assert 0.85 < in_registers < 1.0
+    assert rule.register_tile({"tile.i": (1, 2, 8), "tile.j": (1, 1, 32),
+                               "tile.k": (4,)}) == 16  # 8 rows of 2 vectors
+    assert space.plausible(configs[0].as_dict()) == \
+        (tiles[0] <= REGISTER_TILE)
 
 
 def test_decisions_of_the_rules():
