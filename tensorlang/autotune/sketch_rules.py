@@ -97,14 +97,16 @@ class Tile:
     Factors are mostly divisors of what is left of the extent (no guard, no wasted
     iterations); with probability ``odd`` one is a power of two that does not divide, since
     any split is correct.  With ``vector`` the innermost factor prefers multiples of the
-    SIMD width, or where none divides the extent, factors that keep the lanes nearly full
-    (:func:`lane_filling_factors`)."""
+    SIMD width, and with ``lane_fill``, where none divides the extent, factors that keep
+    the lanes nearly full (:func:`lane_filling_factors`; measured on convolutions, whose
+    vectorized loads are contiguous, unlike pooling's strided ones)."""
 
     def __init__(self, extent: int, levels: int, vector: bool = False, odd: float = 0.1,
-                 max_inner: int | None = None):
+                 max_inner: int | None = None, lane_fill: bool = False):
         self.extent = max(1, int(extent))
         self.levels = levels
         self.vector = vector
+        self.lane_fill = lane_fill
         self.odd = odd
         self.max_inner = max_inner
 
@@ -119,7 +121,7 @@ class Tile:
         options = [d for d in divisors(remaining) if d <= limit]
         if innermost and self.vector:
             wide = [d for d in options if d % VECTOR_LANES == 0 and d <= 4 * VECTOR_LANES]
-            if not wide:
+            if not wide and self.lane_fill:
                 wide = lane_filling_factors(remaining, limit)
             if wide and rng.random() < 0.7:
                 options = wide
@@ -511,7 +513,7 @@ class TiledReductionRule(StageRule):
         doms = {"cache": Choice(("none", "local", "global"))}
         for key, extent, last in zip(_axis_keys("tile", self.op.axis), self.spatial,
                                      [False] * (n - 1) + [True]):
-            doms[key] = Tile(extent, 3, vector=last, max_inner=64)
+            doms[key] = Tile(extent, 3, vector=last, max_inner=64, lane_fill=True)
         for key, extent in zip(_axis_keys("tile", self.op.reduce_axis), self.reduce):
             doms[key] = Tile(extent, 1, max_inner=64)
         doms["fuse"] = Choice(range(2 * n + 1), weights=[1] + [2] * (2 * n))

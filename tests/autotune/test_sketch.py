@@ -179,11 +179,13 @@ def test_vectorized_factors_fill_the_lanes_where_no_vector_multiple_divides():
     assert lane_filling_factors(1000, 64) == [16, 32, 48, 64]
     assert lane_filling_factors(7, 64) == []           # nothing fills a vector
     assert lane_filling_factors(56, 20) == [14, 16]    # the domain's limit holds
-    domain = Tile(56, 3, vector=True, max_inner=64)
+    domain = Tile(56, 3, vector=True, max_inner=64, lane_fill=True)
     rng = np.random.default_rng(0)
     inner = [domain.sample(rng)[-1] for _ in range(1000)]
     share = sum(f in (14, 16, 28, 32, 56) for f in inner) / len(inner)
     assert 0.65 < share < 0.95                          # others stay reachable
+    plain = [Tile(56, 3, vector=True, max_inner=64).sample(rng)[-1] for _ in range(1000)]
+    assert sum(f in (14, 16, 28, 32, 56) for f in plain) / len(plain) < 0.65
     # where a multiple of the lanes divides the extent, those are preferred as before
     inner = [Tile(1024, 3, vector=True, max_inner=64).sample(rng)[-1] for _ in range(500)]
     assert sum(f in (16, 32, 64) for f in inner) / len(inner) > 0.65
