@@ -98,8 +98,8 @@ class Tile:
     iterations); with probability ``odd`` one is a power of two that does not divide, since
     any split is correct.  With ``vector`` the innermost factor prefers multiples of the
     SIMD width, and with ``lane_fill``, where none divides the extent, factors that keep
-    the lanes nearly full (:func:`lane_filling_factors`; measured on convolutions, whose
-    vectorized loads are contiguous, unlike pooling's strided ones)."""
+    the lanes nearly full (:func:`lane_filling_factors`; it paid on convolutions, and a
+    pooling search did worse with it)."""
 
     def __init__(self, extent: int, levels: int, vector: bool = False, odd: float = 0.1,
                  max_inner: int | None = None, lane_fill: bool = False):
