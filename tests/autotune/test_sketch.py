@@ -195,8 +195,8 @@ def test_samples_keep_the_innermost_tile_in_registers():
     """Most samples of a tiled reduction keep at most REGISTER_TILE accumulator vectors
     in the innermost tile; a share is drawn unfiltered, and every sample is in the
     space."""
-    space = sketch_space(tl.ops.matmul(te.placeholder((256, 256), name="A"),
-                                       te.placeholder((256, 256), name="B")))
+    space = sketch_space(ops.matmul(te.placeholder((256, 256), name="A"),
+                                    te.placeholder((256, 256), name="B")))
     rule = next(r for r in space.rules if r.kind == "tiled")
     rng = np.random.default_rng(0)
     configs = [space.sample(rng) for _ in range(1000)]

@@ -30,7 +30,6 @@ from .signature import Signature, make_signature
 from .types import F64, I1, I32, I64, PTR, const_of, storage_type, value_type
 
 
-
 class CodeGenLLVM(ExprCodeGen, MemoryCodeGen, ParallelCodeGen):
     """Translate one PrimFunc into an ``llvmlite.ir.Module``.
 
