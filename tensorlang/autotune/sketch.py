@@ -4,7 +4,9 @@ Every computed stage of the workload gets the rule that fits it
 (:mod:`tensorlang.autotune.sketch_rules`):
 
 * an element-wise producer that is not an output may be inlined into its readers
-  (``<stage>/inline``), padding included;
+  (``<stage>/inline``), padding included; one that calls an expensive intrinsic (exp,
+  log, tanh, ...) and feeds several stages is mostly kept in memory, since inlined each
+  reader computes it again (softmax's exponentials);
 * a stage kept in memory may be computed at a loop of its most downstream reader
   (``<stage>/at``: -1 for the root, else the index of the loop, outer first) where its
   other readers run inside that loop (row-fused softmax: the row maximum at the row of
@@ -40,7 +42,7 @@ from ..schedule import create_schedule
 from ..schedule.stage import INLINE, SCOPE
 from ..te.tensor import ComputeOp, Operation, PlaceholderOp, Tensor, post_order_ops
 from .sketch_rules import (Choice, InjectiveRule, ReductionRule, TiledReductionRule,
-                           const_extent, reused_inputs)
+                           calls_expensive_intrinsic, const_extent, reused_inputs)
 from .space import Config, SearchSpace
 from .workload import output_tensors, workload_key as _workload_key
 
@@ -90,6 +92,11 @@ class SketchSpace(SearchSpace):
                 if not any(r is op for r in readers[id(tensor.op)]):
                     readers[id(tensor.op)].append(op)
         is_output = {id(op) for op in output_ops}
+        # element-wise stages that call an expensive intrinsic and feed several stages:
+        # inlined, each reader would compute it again (softmax's exponentials)
+        self._shared_expensive = {
+            id(op) for op in ops if isinstance(op, ComputeOp) and len(readers.get(id(op), ())) > 1
+            and calls_expensive_intrinsic(op)}
         self.rules = []          # consumers first
         self.domains: dict = {}
         rule_of: dict = {}
@@ -106,7 +113,8 @@ class SketchSpace(SearchSpace):
             for key, domain in rule.domains().items():
                 self.domains[prefix + key] = domain
             if id(op) not in is_output and not op.reduce_axis and op.num_outputs == 1:
-                self.domains[prefix + "inline"] = Choice((True, False), weights=(4, 1))
+                weights = (1, 2) if id(op) in self._shared_expensive else (4, 1)
+                self.domains[prefix + "inline"] = Choice((True, False), weights=weights)
             op_readers = readers.get(id(op), [])
             points = max([downstream_points[id(r)] for r in op_readers] +
                          [rule_of[id(r)].max_points() for r in op_readers] + [0])
@@ -127,8 +135,8 @@ class SketchSpace(SearchSpace):
 
     # -- SearchSpace --------------------------------------------------------------------
     #: share of samples drawn from the fused structure: every reduction that feeds
-    #: another stage computed at its reader's outermost loop, the outputs' outermost
-    #: loop alone run in parallel (Ansor samples each sketch alike; here the structures
+    #: another stage computed at its reader's outermost loop (expensive shared producers
+    #: too, kept in memory), the outputs' outermost loop alone run in parallel (Ansor samples each sketch alike; here the structures
     #: are decisions of one sketch, and independent draws would rarely fuse several
     #: reductions at one row, as row-fused softmax and layer norm need)
     FUSED_SHARE = 0.3
@@ -138,6 +146,11 @@ class SketchSpace(SearchSpace):
         fused = {f"{rule.name}/at": 0 for rule in self.rules
                  if isinstance(rule, ReductionRule) and f"{rule.name}/at" in self.domains}
         if fused:
+            # an expensive shared producer is computed once, at the row, in memory
+            for rule in self.rules:
+                if id(rule.op) in self._shared_expensive and \
+                        f"{rule.name}/at" in self.domains:
+                    fused.update({f"{rule.name}/inline": False, f"{rule.name}/at": 0})
             for name in output_names:
                 fuse = self.domains.get(f"{name}/fuse")
                 if fuse is not None and fuse.contains(1):

@@ -206,6 +206,29 @@ def producer_loads(op) -> list:
     return collector.loads
 
 
+class _Calls(Visitor):
+    def __init__(self):
+        self.names: set = set()
+
+    def visit_Call(self, node):
+        self.names.add(node.op)
+        self.generic_visit(node)
+
+
+#: intrinsics that cost tens of cycles a value even vectorized: a stage that calls one
+#: and has several readers is better computed once into memory than inlined into each
+EXPENSIVE_INTRINSICS = frozenset({"exp", "exp2", "log", "log2", "log10", "tanh", "sigmoid",
+                                  "erf", "pow", "sin", "cos"})
+
+
+def calls_expensive_intrinsic(op) -> bool:
+    """Whether the body of ``op`` calls one of :data:`EXPENSIVE_INTRINSICS`."""
+    collector = _Calls()
+    for body in op.body:
+        collector.visit(body)
+    return bool(collector.names & EXPENSIVE_INTRINSICS)
+
+
 def reused_inputs(op) -> list:
     """Input tensors of ``op`` whose reads leave out some spatial axis (each element is
     read by several output points): the operands worth tiling for and packing."""

@@ -12,7 +12,8 @@ import pytest
 import tensorlang as tl
 from tensorlang import ops, te
 from tensorlang.autotune.sketch import CPU_SKETCH, SketchSpace, sketch_space
-from tensorlang.autotune.sketch_rules import REGISTER_TILE, Tile, lane_filling_factors
+from tensorlang.autotune.sketch_rules import (REGISTER_TILE, Tile, calls_expensive_intrinsic,
+                                              lane_filling_factors)
 from tensorlang.autotune.space import Config
 from tensorlang.errors import TuneError
 
@@ -312,6 +313,42 @@ def test_fused_structure_is_sampled():
              and c["T_softmax_expsum/at"] == 0 and c["T_softmax/fuse"] == 1]
     assert 0.2 * len(configs) <= len(fused) <= 0.6 * len(configs)
     assert any(c["T_softmax_maxelem/at"] == -1 for c in configs)
+    # the exponentials, read by the row sum and the output, are computed once at the row
+    # (in all of the fused draws; a few independent draws land on the fused decisions)
+    assert np.mean([c["T_softmax_exp/inline"] is False and c["T_softmax_exp/at"] == 0
+                    for c in fused]) > 0.8
+
+
+def test_expensive_producers_with_several_readers_are_mostly_kept_in_memory():
+    space = sketch_space(softmax())
+    rng = np.random.default_rng(1)
+    kept = [space.sample(rng).as_dict()["T_softmax_exp/inline"] is False for _ in range(300)]
+    assert np.mean(kept) > 0.5
+    # a cheap element-wise producer (padding) is still mostly inlined
+    space = sketch_space(conv2d_padded())
+    inlined = [space.sample(rng).as_dict()["data_pad/inline"] for _ in range(300)]
+    assert np.mean(inlined) > 0.6
+    assert calls_expensive_intrinsic(softmax()[0].op.input_tensors[0].op)
+    assert not calls_expensive_intrinsic(conv2d_padded()[0].op.input_tensors[0].op)
+
+
+def test_row_fused_softmax_with_exponentials_in_memory_at_the_row():
+    space = sketch_space(softmax())
+    config = _config(space, **{
+        "T_softmax__fuse": 1, "T_softmax__tile": (16,), "T_softmax__vec": True,
+        "T_softmax_exp__inline": False, "T_softmax_exp__at": 0, "T_softmax_exp__tile": (16,),
+        "T_softmax_exp__vec": True, "T_softmax_expsum__at": 0, "T_softmax_maxelem__at": 0,
+        "T_softmax_maxelem__rfactor": "vec16", "T_softmax_expsum__rfactor": "vec16",
+        "T_softmax_expsum__rfactor_at": True})
+    s, args = space.apply(config)
+    exp = s.stage_by_name("T_softmax_exp")
+    assert exp.attach_type == "scope" and exp.attach_stage.name == "T_softmax"
+    assert s.stage_by_name("T_softmax_maxelem").attach_stage is exp
+    x = np.random.default_rng(0).standard_normal((6, 40)).astype("float32")
+    y = np.zeros_like(x)
+    tl.build(s, args, bounds_check=True)(x, y)
+    e = np.exp(x - x.max(axis=1, keepdims=True))
+    np.testing.assert_allclose(y, e / e.sum(axis=1, keepdims=True), rtol=1e-5, atol=1e-6)
 
 
 def test_vector_partials_of_an_attached_reduction_are_computed_with_it():
