@@ -53,7 +53,7 @@ def main() -> None:
         for out_index in range(len(params) - len(outputs), len(params)):
             np.testing.assert_allclose(got[out_index], expected[out_index], rtol=1e-4,
                                        atol=1e-5)
-        t_default, t_tuned = interleaved_module_seconds([default, tuned], inputs)
+        t_default, t_tuned = interleaved_module_seconds([default, tuned], inputs, span=5.0)
         rows.append([name, str(result.num_trials), f"{seconds:.0f}",
                      f"{t_default * 1e3:.3f}", f"{t_tuned * 1e3:.3f}",
                      f"{t_default / t_tuned:.1f}",

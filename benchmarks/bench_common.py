@@ -63,16 +63,22 @@ def interleaved_seconds(functions: dict, repeat: int = 7, number: int = 1,
 
 
 def interleaved_module_seconds(modules, inputs, repeat: int = 15,
-                               sample_seconds: float = 0.01) -> list:
+                               sample_seconds: float = 0.01, span: float = 0.0) -> list:
     """Median seconds per call of each module, timed in turns (``mod.time`` over enough
     calls to fill ``sample_seconds``, then the next module) so that all see the same
-    machine load; a few-microsecond kernel is timed over hundreds of calls, not three."""
+    machine load; a few-microsecond kernel is timed over hundreds of calls, not three.
+
+    At least ``repeat`` turns, and more until ``span`` seconds have passed: on a shared
+    machine a kernel of tens of microseconds on both cores runs up to 1.7x slower for a
+    few seconds at a time while the serial one beside it hardly moves, so a ratio of
+    medians over a fraction of a second depends on when it was taken."""
     numbers = []
     for mod in modules:
         once = mod.time(*inputs, number=1, repeat=3)
         numbers.append(max(3, int(sample_seconds / max(once, 1e-7))))
     samples = [[] for _ in modules]
-    for _ in range(repeat):
+    end = time.perf_counter() + span
+    while len(samples[0]) < repeat or time.perf_counter() < end:
         for mod, number, values in zip(modules, numbers, samples):
             values.append(mod.time(*inputs, number=number, repeat=1))
     return [statistics.median(values) for values in samples]
