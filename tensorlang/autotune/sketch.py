@@ -95,8 +95,8 @@ class SketchSpace(SearchSpace):
         # element-wise stages that call an expensive intrinsic and feed several stages:
         # inlined, each reader would compute it again (softmax's exponentials)
         self._shared_expensive = {
-            id(op) for op in ops if isinstance(op, ComputeOp) and len(readers.get(id(op), ())) > 1
-            and calls_expensive_intrinsic(op)}
+            id(op) for op in ops if isinstance(op, ComputeOp)
+            and len(readers.get(id(op), ())) > 1 and calls_expensive_intrinsic(op)}
         self.rules = []          # consumers first
         self.domains: dict = {}
         rule_of: dict = {}
@@ -136,9 +136,10 @@ class SketchSpace(SearchSpace):
     # -- SearchSpace --------------------------------------------------------------------
     #: share of samples drawn from the fused structure: every reduction that feeds
     #: another stage computed at its reader's outermost loop (expensive shared producers
-    #: too, kept in memory), the outputs' outermost loop alone run in parallel (Ansor samples each sketch alike; here the structures
-    #: are decisions of one sketch, and independent draws would rarely fuse several
-    #: reductions at one row, as row-fused softmax and layer norm need)
+    #: too, kept in memory), the outputs' outermost loop alone run in parallel (Ansor
+    #: samples each sketch alike; here the structures are decisions of one sketch, and
+    #: independent draws would rarely fuse several reductions at one row, as row-fused
+    #: softmax and layer norm need)
     FUSED_SHARE = 0.3
 
     def _fused_decisions(self, output_names: list) -> dict:
