@@ -255,3 +255,24 @@ def test_likely_partitions_stay_within_the_growth_budget():
     a = np.arange(40 * 64, dtype="float32").reshape(40, 64)
     np.testing.assert_array_equal(run(padded_rows(8), a, np.ones((40, 64), "float32"))[1],
                                   run(small, a, np.ones((40, 64), "float32"))[1])
+
+
+def test_if_guard_tail_is_peeled_when_window_guards_admit_no_full_iteration():
+    # 56 outputs in 2 vectors of 32, each reading x[2 * i - 1] (a padded stride-2 window):
+    # the padding guard holds from the second vector on, the row guard only on the first;
+    # the row guard's tail is still peeled, so the first vector runs unguarded
+    A = decl_buffer((112,), "float32", "A")
+    B = decl_buffer((56,), "float32", "B")
+    xo, xi = tir.var("xo"), tir.var("xi")
+    idx = xo * 32 + xi
+    likely = tir.call_builtin("tl.likely", "bool", idx * 2 - 1 >= 0)
+    value = tir.select(likely, A[tir.op.maximum(idx * 2 - 1, 0)], const(0.0, "float32"))
+    func = PrimFunc("f", (A, B), loop(xo, 2, loop(xi, 32, IfThenElse(
+        idx < 56, BufferStore(B, value, (idx,))), ForKind.VECTORIZED)))
+    out = simplify(partition_loops(func))
+    first = out.body.seq[0]
+    assert count(first, IfThenElse) == 0, out.script()
+    a = np.arange(112, dtype="float32")
+    np.testing.assert_array_equal(run(func, a, np.zeros(56, "float32"))[1],
+                                  run(out, a, np.zeros(56, "float32"))[1])
+    verify(out)

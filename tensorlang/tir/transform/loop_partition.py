@@ -18,7 +18,9 @@ expressions (padding inlined into its reader) while the statements the copies wo
 counted as fully unrolled, stay within :data:`LIKELY_GROWTH_BUDGET` for the whole
 function: copies of a convolution's reduction would multiply its code, and compile time,
 several-fold for selects that cost little at run time; a pooling window's few
-statements are worth peeling.
+statements are worth peeling.  Where no iteration satisfies the ``likely`` guards and
+the ``if`` guards together (a row of two vectors whose first starts in the padding and
+whose last runs past the row), the loop is partitioned for its ``if`` guards alone.
 """
 from __future__ import annotations
 
@@ -251,27 +253,9 @@ class _Partitioner(Mutator):
         return (self.analyzer.simplify(_op.floordiv(_op.add(_op.neg(room), m - 1), m)), None,
                 exact)
 
-    def partition(self, loop: S.For):
-        collector = _GuardCollector(loop.loop_var, self.has_likely, self.free_vars)
-        collector.visit(loop.body)
-        guards = collector.guards
-        body_size = 0
-        if any(not statement for _, _, statement in guards):
-            if loop.kind == S.ForKind.VECTORIZED:
-                # guarded values inside a vector (padding) become masked lanes, which
-                # beats peeling lanes into odd-width vectors
-                keep_likely = False
-            else:
-                # every statement the body runs (a vectorized loop as one), which is the
-                # code it becomes where LLVM or a pragma unrolls it
-                steps = step_count(loop.body)
-                body_size = LIKELY_GROWTH_BUDGET + 1 if steps is None else steps
-                keep_likely = self.likely_growth + 2 * body_size <= LIKELY_GROWTH_BUDGET
-            if not keep_likely:
-                guards = [g for g in guards if g[2]]
-        if not guards:
-            return None
-        likely_ids = {id(cond) for cond, _, statement in guards if not statement}
+    def _main_range(self, loop: S.For, guards, collector):
+        """Bounds of the guards on ``loop``'s variable and the main range where all of
+        them hold, or None when none can be solved or no iteration satisfies them all."""
         lowers, uppers, proven, failed = [], [], set(), set()
         for cond, domains, _ in guards:
             solved = self.solve(cond, loop.loop_var, domains, collector.defined)
@@ -302,6 +286,42 @@ class _Partitioner(Mutator):
         main_extent = a.simplify(_op.sub(main_end, main_begin))
         if type(main_extent) is E.IntImm and main_extent.value <= 0:
             return None
+        return lowers, uppers, proven, failed, main_begin, main_end, main_extent
+
+    def partition(self, loop: S.For):
+        collector = _GuardCollector(loop.loop_var, self.has_likely, self.free_vars)
+        collector.visit(loop.body)
+        guards = collector.guards
+        body_size = 0
+        if any(not statement for _, _, statement in guards):
+            if loop.kind == S.ForKind.VECTORIZED:
+                # guarded values inside a vector (padding) become masked lanes, which
+                # beats peeling lanes into odd-width vectors
+                keep_likely = False
+            else:
+                # every statement the body runs (a vectorized loop as one), which is the
+                # code it becomes where LLVM or a pragma unrolls it
+                steps = step_count(loop.body)
+                body_size = LIKELY_GROWTH_BUDGET + 1 if steps is None else steps
+                keep_likely = self.likely_growth + 2 * body_size <= LIKELY_GROWTH_BUDGET
+            if not keep_likely:
+                guards = [g for g in guards if g[2]]
+        if not guards:
+            return None
+        solved = self._main_range(loop, guards, collector)
+        if solved is None and any(not statement for _, _, statement in guards):
+            # window guards (likely) that no iteration satisfies together with the rest
+            # (a 2-trip loop whose first trip starts at the padding and whose last runs
+            # past the row) must not stop the peeling of an ``if`` guard's tail
+            guards = [g for g in guards if g[2]]
+            solved = self._main_range(loop, guards, collector) if guards else None
+        if solved is None:
+            return None
+        lowers, uppers, proven, failed, main_begin, main_end, main_extent = solved
+        likely_ids = {id(cond) for cond, _, statement in guards if not statement}
+        a = self.analyzer
+        begin = loop.min
+        end = a.simplify(_op.add(loop.min, loop.extent))
         fixed_width = loop.kind in (S.ForKind.VECTORIZED, S.ForKind.UNROLLED)
         if fixed_width and type(main_extent) is not E.IntImm:
             # a vectorized/unrolled loop needs constant extents: keep it whole, guarded
