@@ -15,7 +15,7 @@ import math
 import numpy as np
 
 from ..tir import expr as E
-from ..tir.functor import Visitor
+from ..tir.functor import Visitor, post_order_visit
 
 #: values of the ``auto_unroll_max_step`` pragma a stage may get (0: none)
 UNROLL_STEPS = (0, 16, 64, 512)
@@ -206,15 +206,6 @@ def producer_loads(op) -> list:
     return collector.loads
 
 
-class _Calls(Visitor):
-    def __init__(self):
-        self.names: set = set()
-
-    def visit_Call(self, node):
-        self.names.add(node.op)
-        self.generic_visit(node)
-
-
 #: intrinsics that cost tens of cycles a value even vectorized: a stage that calls one
 #: and has several readers is better computed once into memory than inlined into each
 EXPENSIVE_INTRINSICS = frozenset({"exp", "exp2", "log", "log2", "log10", "tanh", "sigmoid",
@@ -223,10 +214,10 @@ EXPENSIVE_INTRINSICS = frozenset({"exp", "exp2", "log", "log2", "log10", "tanh",
 
 def calls_expensive_intrinsic(op) -> bool:
     """Whether the body of ``op`` calls one of :data:`EXPENSIVE_INTRINSICS`."""
-    collector = _Calls()
+    names: set = set()
     for body in op.body:
-        collector.visit(body)
-    return bool(collector.names & EXPENSIVE_INTRINSICS)
+        post_order_visit(body, lambda n: names.add(n.op) if isinstance(n, E.Call) else None)
+    return bool(names & EXPENSIVE_INTRINSICS)
 
 
 def reused_inputs(op) -> list:
