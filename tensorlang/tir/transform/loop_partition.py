@@ -253,9 +253,10 @@ class _Partitioner(Mutator):
         return (self.analyzer.simplify(_op.floordiv(_op.add(_op.neg(room), m - 1), m)), None,
                 exact)
 
-    def _main_range(self, loop: S.For, guards, collector):
+    def _main_range(self, loop: S.For, guards, collector, begin, end):
         """Bounds of the guards on ``loop``'s variable and the main range where all of
-        them hold, or None when none can be solved or no iteration satisfies them all."""
+        them hold within ``[begin, end)``, or None when none can be solved or no iteration
+        satisfies them all."""
         lowers, uppers, proven, failed = [], [], set(), set()
         for cond, domains, _ in guards:
             solved = self.solve(cond, loop.loop_var, domains, collector.defined)
@@ -273,8 +274,6 @@ class _Partitioner(Mutator):
             return None
         a = self.analyzer
         var_type = loop.loop_var.dtype
-        begin = loop.min
-        end = a.simplify(_op.add(loop.min, loop.extent))
         main_begin, main_end = begin, end
         for lo, _, _ in lowers:
             main_begin = _op.maximum(main_begin, _op.cast(lo, var_type))
@@ -308,20 +307,20 @@ class _Partitioner(Mutator):
                 guards = [g for g in guards if g[2]]
         if not guards:
             return None
-        solved = self._main_range(loop, guards, collector)
+        a = self.analyzer
+        begin = loop.min
+        end = a.simplify(_op.add(loop.min, loop.extent))
+        solved = self._main_range(loop, guards, collector, begin, end)
         if solved is None and any(not statement for _, _, statement in guards):
             # window guards (likely) that no iteration satisfies together with the rest
             # (a 2-trip loop whose first trip starts at the padding and whose last runs
             # past the row) must not stop the peeling of an ``if`` guard's tail
             guards = [g for g in guards if g[2]]
-            solved = self._main_range(loop, guards, collector) if guards else None
+            solved = self._main_range(loop, guards, collector, begin, end)
         if solved is None:
             return None
         lowers, uppers, proven, failed, main_begin, main_end, main_extent = solved
         likely_ids = {id(cond) for cond, _, statement in guards if not statement}
-        a = self.analyzer
-        begin = loop.min
-        end = a.simplify(_op.add(loop.min, loop.extent))
         fixed_width = loop.kind in (S.ForKind.VECTORIZED, S.ForKind.UNROLLED)
         if fixed_width and type(main_extent) is not E.IntImm:
             # a vectorized/unrolled loop needs constant extents: keep it whole, guarded
