@@ -29,6 +29,8 @@ def main() -> None:
     parser.add_argument("--trials", type=int, default=100)
     parser.add_argument("--workloads", default=",".join(WORKLOADS))
     parser.add_argument("--seed", type=int, default=0, help="the search's random seed")
+    parser.add_argument("--span", type=float, default=20.0,
+                        help="seconds to time tuned against default, in turns, per operator")
     parser.add_argument("--batch-size", type=int, default=None,
                         help="candidates per search round (default: the tuner's)")
     args = parser.parse_args()
@@ -53,7 +55,7 @@ def main() -> None:
         for out_index in range(len(params) - len(outputs), len(params)):
             np.testing.assert_allclose(got[out_index], expected[out_index], rtol=1e-4,
                                        atol=1e-5)
-        t_default, t_tuned = interleaved_module_seconds([default, tuned], inputs, span=5.0)
+        t_default, t_tuned = interleaved_module_seconds([default, tuned], inputs, span=args.span)
         rows.append([name, str(result.num_trials), f"{seconds:.0f}",
                      f"{t_default * 1e3:.3f}", f"{t_tuned * 1e3:.3f}",
                      f"{t_default / t_tuned:.1f}",
