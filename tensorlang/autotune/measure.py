@@ -58,7 +58,9 @@ class MeasureOptions:
     boundary (malloc's header), and a candidate whose vector loads straddle cache lines
     there can run 1.5x slower than with aligned arrays, so candidates are timed as users'
     arrays will run them; None leaves the placement to numpy (it then varies from run to
-    run).  ``fault_hook``: a picklable ``hook(config_json, outputs)`` the
+    run).  ``retime_seconds``: seconds per candidate when the best few are re-timed side
+    by side at the end of tuning (each round lasts that times their number, and at least
+    ``min_repeats`` turns).  ``fault_hook``: a picklable ``hook(config_json, outputs)`` the
     runner calls after a candidate's first run (to test crash and error handling)."""
     timeout: float = 10.0
     min_timeout: float = 2.0
@@ -72,6 +74,7 @@ class MeasureOptions:
     warmup: int = 0
     flush_cache: bool = False
     array_offset: int | None = 16
+    retime_seconds: float = 0.25
     fault_hook: Callable | None = None
 
     def for_runner(self) -> dict:
@@ -320,6 +323,13 @@ class Runner(ABC):
     def run(self, task: MeasureTask, builds: list, best_time: float | None = None) -> list:
         """A :class:`MeasureResult` per :class:`BuildResult`."""
 
+    def retime(self, task: MeasureTask, builds: list) -> list:
+        """Time ``builds`` (already measured once, all of one task) again, to rank them:
+        a :class:`MeasureResult` per build.  Runners that can should time them in turns,
+        so that all see the same machine load, as :class:`LocalRunner` does; this default
+        measures them once more, one after another."""
+        return self.run(task, builds)
+
     def close(self) -> None:
         """Release processes and files."""
 
@@ -482,4 +492,30 @@ class LocalRunner(Runner):
                     best_time = result.mean_cost
             result.seconds = time.perf_counter() - start
             results.append(result)
+        return results
+
+    def retime(self, task: MeasureTask, builds: list) -> list:
+        """Time ``builds`` in turns in one process (each checked against the reference
+        once more first), for ``options.retime_seconds`` per build."""
+        if task.task_id not in self._tasks:
+            self.prepare(task)
+        results = [MeasureResult(None, b.error_kind, b.error_msg) for b in builds]
+        ready = [k for k, b in enumerate(builds) if b.error_kind is None]
+        if not ready:
+            return results
+        self._ensure_loaded(task, self.options.reference_timeout)
+        span = self.options.retime_seconds * len(ready)
+        reply, failure = self._request(
+            ("retime", task.task_id, [builds[k].artifact for k in ready],
+             [builds[k].config.to_json() for k in ready], span),
+            self.options.timeout * len(ready) + 2 * span)
+        for position, k in enumerate(ready):
+            if failure is not None:
+                results[k] = MeasureResult(None, failure[0], failure[1])
+                continue
+            entry = reply["results"][position] if "results" in reply else reply
+            if entry.get("error_kind"):
+                results[k] = MeasureResult(None, entry["error_kind"], entry.get("error_msg", ""))
+            else:
+                results[k] = MeasureResult(list(entry["costs"]))
         return results

@@ -278,13 +278,14 @@ class RunnerState:
         return array if offset is None else placed(array, offset)
 
     # -- one candidate ---------------------------------------------------------------------
-    def run(self, task_id: str, artifact, config_json, best_time) -> dict:
-        task = self.tasks[task_id]
-        specs, options = task["specs"], self.options
+    def _checked_caller(self, task, artifact, config_json):
+        """``(caller, seconds of its first call, None)`` for a candidate that ran once and
+        matched the reference, else ``(None, None, failure reply)``."""
+        specs = task["specs"]
         try:
             module = load_artifact(artifact, task["target"])
         except Exception as error:  # noqa: BLE001
-            return {"error_kind": "build_error", "error_msg": _describe(error)}
+            return None, None, {"error_kind": "build_error", "error_msg": _describe(error)}
         arrays = [task["inputs"][k] if k in task["inputs"] else
                   self._placed(empty_output(shape, dtype))
                   for k, (_, shape, dtype, _) in enumerate(specs)]
@@ -294,15 +295,50 @@ class RunnerState:
             caller.first_call()
             first = time.perf_counter() - start
         except Exception as error:  # noqa: BLE001 - the candidate's failure is its record
-            return {"error_kind": "runtime_error", "error_msg": _describe(error)}
-        hook = options.get("fault_hook")
+            return None, None, {"error_kind": "runtime_error", "error_msg": _describe(error)}
+        hook = self.options.get("fault_hook")
         if hook is not None:
             hook(config_json, [a for a, spec in zip(arrays, specs) if spec[3]])
         problem = self._check(task, arrays)
         if problem is not None:
-            return {"error_kind": "wrong_result", "error_msg": problem}
-        costs = self._time(caller, first, best_time)
-        return {"costs": costs}
+            return None, None, {"error_kind": "wrong_result", "error_msg": problem}
+        return caller, first, None
+
+    def run(self, task_id: str, artifact, config_json, best_time) -> dict:
+        caller, first, failure = self._checked_caller(self.tasks[task_id], artifact,
+                                                      config_json)
+        if failure is not None:
+            return failure
+        return {"costs": self._time(caller, first, best_time)}
+
+    def retime(self, task_id: str, artifacts: list, config_jsons: list, span: float) -> dict:
+        """Check each candidate once more, then time those that pass in turns (one sample
+        of each, then the next round of samples) for ``span`` seconds and at least
+        ``min_repeats`` turns, so that all see the same machine load."""
+        task, options = self.tasks[task_id], self.options
+        results: list[dict] = []
+        ready = []
+        for artifact, config_json in zip(artifacts, config_jsons):
+            caller, _, failure = self._checked_caller(task, artifact, config_json)
+            results.append(failure or {"costs": []})
+            if caller is not None:
+                ready.append((caller, results[-1]["costs"]))
+        flush = options["flush_cache"]
+        numbers = []
+        for caller, _ in ready:
+            per_call = caller.sample(3)  # also warms the candidate up
+            numbers.append(1 if flush else
+                           max(1, math.ceil(options["min_sample_seconds"] / max(per_call, 1e-7))))
+        clock = time.perf_counter
+        end = clock() + span
+        turns = 0
+        while ready and (turns < options["min_repeats"] or clock() < end):
+            for (caller, costs), number in zip(ready, numbers):
+                if flush:
+                    self._flush_cache()
+                costs.append(caller.sample(number))
+            turns += 1
+        return {"results": results}
 
     def _check(self, task, arrays) -> str | None:
         for k, (name, _, dtype, is_output) in enumerate(task["specs"]):
@@ -363,6 +399,8 @@ def runner_main(connection, options: dict) -> None:
                 reply = state.prepare(*request[1:])
             elif kind == "run":
                 reply = state.run(*request[1:])
+            elif kind == "retime":
+                reply = state.retime(*request[1:])
             elif kind == "ping":
                 reply = {"ok": True, "pid": os.getpid()}
             else:

@@ -1,6 +1,12 @@
 """Tuning records: one JSON line per measured candidate, appended to a log that survives
 crashes, and the workload key that names what was tuned.
 
+A record is a *trial* (a candidate measured once by the search; ``trials`` budgets these)
+or a *re-timing*: at the end of tuning the fastest few candidates as first measured are
+timed again side by side, in turns, as one numbered *round*.  The fastest of the latest
+round is the best (:func:`select_best`): the lowest of hundreds of noisy first
+measurements flatters its candidate, and a round corrects that.
+
 A log is append-only.  Each record is written with a single ``write`` on a descriptor
 opened with ``O_APPEND`` and then ``fsync``-ed, so several processes may append to one log
 and a reader only ever sees whole lines, except for a line torn by a crash (power loss,
@@ -28,6 +34,8 @@ from .workload import canonical_te_text, workload_description, workload_key  # n
 RECORD_VERSION = 1
 #: the kinds of failure a record can carry (None: the candidate ran and was correct)
 ERROR_KINDS = (None, "build_error", "runtime_error", "timeout", "wrong_result", "crash")
+#: what a record is: a search trial, or a candidate re-timed beside others in a round
+RECORD_KINDS = ("trial", "retime")
 
 
 class RecordWarning(UserWarning):
@@ -50,7 +58,9 @@ class TuningRecord:
     """One measured candidate of one workload on one target.
 
     ``config`` is the JSON-serialisable list of schedule steps; ``costs`` the measured
-    seconds per run (None when the candidate failed, with ``error_kind`` saying how)."""
+    seconds per run (None when the candidate failed, with ``error_kind`` saying how).
+    ``kind`` is ``"trial"`` or ``"retime"`` (then ``round`` numbers the re-timing round,
+    1, 2, ... per workload and target)."""
 
     workload_key: str
     workload: Any
@@ -62,12 +72,20 @@ class TuningRecord:
     timestamp: float = field(default_factory=time.time)
     version: int = RECORD_VERSION
     features: list[float] | None = None
+    kind: str = "trial"
+    round: int | None = None
 
     def __post_init__(self):
         if self.error_kind not in ERROR_KINDS:
             raise TensorLangValueError(
                 f"tuning record: unknown error_kind {self.error_kind!r}; use one of "
                 f"{ERROR_KINDS}")
+        if self.kind not in RECORD_KINDS:
+            raise TensorLangValueError(f"tuning record: unknown kind {self.kind!r}; use one "
+                                       f"of {RECORD_KINDS}")
+        if (self.kind == "retime") != isinstance(self.round, int):
+            raise TensorLangValueError("tuning record: a re-timing record needs its round "
+                                       "number, and only a re-timing record has one")
         self.target = normalize_target(self.target)
         if self.costs is not None:
             self.costs = [float(c) for c in self.costs]
@@ -94,8 +112,9 @@ class TuningRecord:
     def to_json(self) -> str:
         """The record as one line of JSON (no newline)."""
         data = dataclasses.asdict(self)
-        if data["features"] is None:
-            del data["features"]
+        for name in ("features", "round"):
+            if data[name] is None:
+                del data[name]
         return json.dumps(data, separators=(",", ":"), allow_nan=False)
 
     @classmethod
@@ -178,25 +197,60 @@ class RecordLog:
         warnings.warn(f"tuning log {self.path}: line {line_number} {what}; skipped",
                       RecordWarning, stacklevel=3)
 
-    def records_for(self, workload_key: str, target) -> list[TuningRecord]:
-        """Records of one workload on one target, in file order."""
+    def records_for(self, workload_key: str, target, kind: str | None = "trial"
+                    ) -> list[TuningRecord]:
+        """Records of one workload on one target, in file order: its trials, its
+        re-timings (``kind="retime"``) or both (``kind=None``)."""
         target = normalize_target(target)
         return [r for r in self.load()
-                if r.workload_key == workload_key and r.target == target]
+                if r.workload_key == workload_key and r.target == target
+                and (kind is None or r.kind == kind)]
 
     def best(self, workload_key: str, target) -> TuningRecord | None:
-        """The valid record with the lowest mean cost, or None if there is none."""
-        valid = [r for r in self.records_for(workload_key, target) if r.is_valid]
-        return min(valid, key=lambda r: r.mean_cost) if valid else None
+        """The best record (:func:`select_best`), or None if no trial is valid."""
+        records = self.records_for(workload_key, target, kind=None)
+        return select_best([r for r in records if r.kind == "trial"],
+                           [r for r in records if r.kind == "retime"])
 
     def measured_configs(self, workload_key: str, target) -> set[str]:
-        """Canonical JSON (:func:`canonical_config`) of every config measured so far,
-        failed ones included, so that nothing is measured twice."""
+        """Canonical JSON (:func:`canonical_config`) of every config tried so far,
+        failed ones included, so that no trial measures a config twice."""
         return {r.config_key for r in self.records_for(workload_key, target)}
 
     def count(self, workload_key: str | None = None, target=None) -> int:
-        """Number of records, of one workload and/or target when given."""
+        """Number of trials, of one workload and/or target when given."""
         target = None if target is None else normalize_target(target)
         return sum(1 for r in self.load()
-                   if (workload_key is None or r.workload_key == workload_key)
+                   if r.kind == "trial"
+                   and (workload_key is None or r.workload_key == workload_key)
                    and (target is None or r.target == target))
+
+
+def last_round(retimes: list) -> list[TuningRecord]:
+    """The records of the highest-numbered re-timing round among ``retimes``."""
+    if not retimes:
+        return []
+    number = max(r.round for r in retimes)
+    return [r for r in retimes if r.round == number]
+
+
+def select_best(trials: list, retimes: list = ()) -> TuningRecord | None:
+    """The best of one workload's records on one target: the fastest valid candidate of
+    the latest re-timing round (that record, with its re-timed costs), unless trials
+    measured after that round beat the round winner's first measurement; then the
+    fastest of those.  Without a (valid) round, the trial with the lowest mean cost.
+    None when no trial is valid."""
+    valid = [r for r in trials if r.is_valid]
+    if not valid:
+        return None
+    fastest = min(valid, key=lambda r: r.mean_cost)
+    members = last_round(list(retimes))
+    ranked = [r for r in members if r.is_valid]
+    if not ranked:
+        return fastest
+    winner = min(ranked, key=lambda r: r.mean_cost)
+    first = [r.mean_cost for r in valid if r.config_key == winner.config_key]
+    first_cost = min(first) if first else winner.mean_cost
+    started = min(r.timestamp for r in members)
+    later = [r for r in valid if r.timestamp > started and r.mean_cost < first_cost]
+    return min(later, key=lambda r: r.mean_cost) if later else winner

@@ -4,19 +4,22 @@ One round: the task scheduler picks a workload, its evolutionary search proposes
 of unmeasured configs, the builder pool compiles them (computing their features on the
 way), the runner measures them one by one, every result is appended to the log at once
 (so a killed run loses at most the candidate being measured), and the cost model
-retrains on everything measured so far.
+retrains on everything measured so far.  At the end, the fastest few candidates of each
+workload are re-timed side by side (:meth:`_Session.retime`), and the fastest there wins.
 """
 from __future__ import annotations
 
 import contextlib
 import math
 import time
+import warnings
 
 import numpy as np
 
 from .cost_model import XGBoostCostModel
+from .dispatch import TuneWarning
 from .measure import LocalBuilder, LocalRunner
-from .record import TuningRecord
+from .record import TuningRecord, last_round
 from .search import EvolutionarySearch
 from .space import Config
 from .task_scheduler import GradientTaskScheduler
@@ -34,6 +37,36 @@ def record_config_key(record: TuningRecord) -> str | None:
     """The :meth:`Config.key` of the config a record measured."""
     config = record_config(record)
     return None if config is None else config.key()
+
+
+#: candidates re-timed in a round are at most this many times slower, as first measured,
+#: than the fastest: on a shared machine a parallel kernel can run 1.7x slower for
+#: seconds at a time, so a first measurement can make a candidate look that much slower
+RETIME_WITHIN = 2.0
+
+
+def retime_candidates(trials: list, count: int) -> list[TuningRecord]:
+    """The valid trials worth re-timing side by side: the ``count`` fastest as first
+    measured (distinct configs of the search space) within :data:`RETIME_WITHIN` times
+    the fastest."""
+    valid = sorted((r for r in trials if r.is_valid and record_config(r) is not None),
+                   key=lambda r: r.mean_cost)
+    chosen, keys = [], set()
+    for record in valid:
+        if len(chosen) == count or record.mean_cost > RETIME_WITHIN * valid[0].mean_cost:
+            break
+        if record.config_key not in keys:
+            keys.add(record.config_key)
+            chosen.append(record)
+    return chosen
+
+
+def needs_retime(trials: list, retimes: list, count: int) -> bool:
+    """Whether a re-timing round is due: two or more candidates qualify and the latest
+    round did not cover all of them."""
+    candidates = retime_candidates(trials, count)
+    covered = {r.config_key for r in last_round(retimes)}
+    return len(candidates) > 1 and not {r.config_key for r in candidates} <= covered
 
 
 def default_cost_model(seed: int = 0) -> XGBoostCostModel:
@@ -83,7 +116,7 @@ class _Session:
         self.early_stopping = early_stopping
         self.search_options = search_options
         self.random_search = search == "random"
-        #: seconds spent per phase (prepare, search, build, run, model)
+        #: seconds spent per phase (prepare, search, build, run, model, retime)
         self.timings: dict[str, float] = {}
         timeout = measure_options.build_timeout if measure_options else 60.0
         self.builder = LocalBuilder(n_parallel, timeout=timeout)
@@ -119,10 +152,16 @@ class _Session:
         except Exception:  # noqa: BLE001 - a log of another feature version: start cold
             pass
 
+    def _prepare_measure(self, task, shape_vars):
+        """Build the reference and ready the runner for ``task`` (once)."""
+        if task.measure_task is None:
+            measure_task = task.make_measure_task(shape_vars)
+            measure_task.reference = self.builder.build(measure_task, [], reference=True)[0]
+            self.runner.prepare(measure_task)
+        return task.measure_task
+
     def _prepare(self, task, shape_vars) -> None:
-        measure_task = task.make_measure_task(shape_vars)
-        measure_task.reference = self.builder.build(measure_task, [], reference=True)[0]
-        self.runner.prepare(measure_task)
+        measure_task = self._prepare_measure(task, shape_vars)
         task.search = EvolutionarySearch(
             task.space, self.model, lambda configs: self.builder.featurize(measure_task,
                                                                            configs),
@@ -208,6 +247,39 @@ class _Session:
                 self.model.update(np.asarray(rows, dtype=np.float32), costs,
                                   [task.key] * len(rows))
         return len(builds)
+
+    # -- re-timing ----------------------------------------------------------------------
+    def retime(self, count: int, shape_vars) -> None:
+        """For each workload whose round is due (:func:`needs_retime`), time its ``count``
+        fastest candidates again, in turns in one process, and append the round to the
+        log; the fastest of the round becomes the workload's best."""
+        for task in self.tasks:
+            if count > 1 and needs_retime(task.records, task.retimes, count):
+                with self._timed("retime"):
+                    self._retime(task, retime_candidates(task.records, count), shape_vars)
+
+    def _retime(self, task, candidates: list, shape_vars) -> None:
+        if self.verbose:
+            print(f"re-timing the {len(candidates)} fastest candidates of {task.name} side "
+                  f"by side", flush=True)
+        measure_task = self._prepare_measure(task, shape_vars)
+        builds = self.builder.build(measure_task, [record_config(r) for r in candidates])
+        results = self.runner.retime(measure_task, builds)
+        number = max((r.round for r in task.retimes), default=0) + 1
+        for candidate, result in zip(candidates, results):
+            record = TuningRecord(task.key, task.description, self.target, candidate.config,
+                                  costs=result.costs, error_kind=result.error_kind,
+                                  error_msg=result.error_msg[:2000], kind="retime",
+                                  round=number)
+            self.log.append(record)
+            task.retimes.append(record)
+        failed = [r for r in task.retimes[-len(candidates):] if not r.is_valid]
+        if failed:
+            kinds = sorted({r.error_kind for r in failed})
+            warnings.warn(f"re-timing the fastest candidates of '{task.name}': "
+                          f"{len(failed)} of {len(candidates)} failed ({', '.join(kinds)}: "
+                          f"{failed[0].error_msg}); a candidate that fails there cannot win",
+                          TuneWarning, stacklevel=3)
 
     @staticmethod
     def _best_text(task, best: float) -> str:

@@ -8,7 +8,10 @@ chosen by evolutionary search on a learned cost model.
 
 The log is the source of truth: ``trials`` is the budget of that workload and target in
 the log, so rerunning a finished call measures nothing and returns the same best, and a
-run killed half-way resumes with the remaining trials; no config is measured twice.
+run killed half-way resumes with the remaining trials; no config is measured twice as a
+trial.  At the end the fastest few candidates are re-timed side by side (``retime``),
+and the fastest there is the best: the lowest of many noisy first measurements
+overstates its candidate's speed, often enough to crown a slower one.
 """
 from __future__ import annotations
 
@@ -23,8 +26,8 @@ from ..te.tensor import Operation, PlaceholderOp, Tensor, post_order_ops
 from ..tir import expr as E
 from .flops import count_flops
 from .measure import ArgSpec, MeasureOptions, MeasureTask, Runner, pickle_space
-from .record import RecordLog, TuningRecord, normalize_target
-from .session import _Session, record_config, record_config_key
+from .record import RecordLog, TuningRecord, last_round, normalize_target, select_best
+from .session import _Session, needs_retime, record_config, record_config_key
 from .space import Config, SearchSpace
 from .workload import workload_description
 
@@ -47,16 +50,18 @@ class MemoryLog(RecordLog):
 class TuneResult:
     """What tuning one workload on one target found.
 
-    ``best_time`` (seconds), ``best_config`` (``{"sketch", "decisions"}``, JSON),
-    ``best_steps`` (the schedule steps), ``best_gflops`` (None where no floating-point
-    work can be counted), ``history`` (every record of this workload and target, in
-    order), ``errors`` (count of failed candidates by kind), ``measured_now`` and
-    ``seconds`` (candidates measured by this call and its duration), ``timings`` (its
-    seconds per phase)."""
+    ``best_time`` (seconds: as re-timed beside the other fastest candidates where a
+    round ran, else as first measured), ``best_config`` (``{"sketch", "decisions"}``,
+    JSON), ``best_steps`` (the schedule steps), ``best_gflops`` (None where no
+    floating-point work can be counted), ``history`` (every trial of this workload and
+    target, in order), ``retimed`` (the records of the latest re-timing round),
+    ``errors`` (count of failed trials by kind), ``measured_now`` and ``seconds``
+    (trials measured by this call and its duration), ``timings`` (its seconds per
+    phase)."""
 
     def __init__(self, space: SearchSpace, target: str, records: list, name: str,
                  flops: float, measured_now: int = 0, seconds: float = 0.0,
-                 timings: dict | None = None):
+                 timings: dict | None = None, retimes: list = ()):
         self.space = space
         self.target = target
         self.workload_key = space.workload_key
@@ -65,10 +70,10 @@ class TuneResult:
         self.flops = flops
         self.measured_now = measured_now
         self.seconds = seconds
-        #: seconds this call spent per phase (prepare, search, build, run, model)
+        #: seconds this call spent per phase (prepare, search, build, run, model, retime)
         self.timings = dict(timings or {})
-        valid = [r for r in self.history if r.is_valid]
-        self.best_record = min(valid, key=lambda r: r.mean_cost) if valid else None
+        self.retimed: list[TuningRecord] = last_round(list(retimes))
+        self.best_record = select_best(self.history, retimes)
         self.errors = collections.Counter(r.error_kind for r in self.history if r.error_kind)
 
     @property
@@ -188,6 +193,7 @@ class _Task:
         self.name = self.description.get("name") or "workload"
         self.flops = getattr(space, "flop", 0) or count_flops(outputs, shape_vars)
         self.records = log.records_for(self.key, target)
+        self.retimes = log.records_for(self.key, target, kind="retime")
         self.measured = {k for k in map(record_config_key, self.records) if k}
         self.seed = seed
         self.search = None
@@ -312,7 +318,7 @@ def autotune(op, target="llvm", trials: int = 1000, log_file=None, shape_vars=No
              batch_size: int = 32, early_stopping: int | None = None,
              measure_options: MeasureOptions | None = None, n_parallel: int | None = None,
              population_size: int = 128, num_generations: int = 3, epsilon: float = 0.1,
-             cost_model=None, search: str = "model"):
+             cost_model=None, search: str = "model", retime: int = 16):
     """Tune ``op`` for ``target`` with a budget of ``trials`` measured candidates.
 
     ``op``: an output tensor, a list of output tensors of one computation, a template
@@ -322,14 +328,18 @@ def autotune(op, target="llvm", trials: int = 1000, log_file=None, shape_vars=No
     ``early_stopping``: stop a workload after this many trials without improvement.
     ``runner``: a :class:`Runner` (default: a :class:`LocalRunner` with
     ``measure_options``).  ``search="random"`` measures uniform random samples instead of
-    the model's picks (the baseline the model must beat).  Returns a :class:`TuneResult`
-    (or a list of them)."""
+    the model's picks (the baseline the model must beat).  ``retime``: at the end, time
+    this many of the fastest candidates (those within 2x of the fastest as first
+    measured) again side by side, in turns, and make the fastest there the best; 0 or 1
+    turns this off.  Returns a :class:`TuneResult` (or a list of them)."""
     if not isinstance(trials, int) or trials < 0:
         raise TuneError(f"autotune: trials must be a non-negative integer, got {trials!r}")
     if search not in ("model", "random"):
         raise TuneError(f"autotune: search must be 'model' or 'random', got {search!r}")
     if batch_size < 1:
         raise TuneError(f"autotune: batch_size must be at least 1, got {batch_size}")
+    if not isinstance(retime, int) or retime < 0:
+        raise TuneError(f"autotune: retime must be a non-negative integer, got {retime!r}")
     target = check_target(target)
     workloads, several = _workload_groups(op, args)
     log = RecordLog(log_file) if log_file is not None else MemoryLog()
@@ -339,18 +349,21 @@ def autotune(op, target="llvm", trials: int = 1000, log_file=None, shape_vars=No
     remaining = trials - done
     start = time.perf_counter()
     measured = [0] * len(tasks)
-    if remaining > 0:
+    due = retime > 1 and any(needs_retime(t.records, t.retimes, retime) for t in tasks)
+    if remaining > 0 or due:
         with _Session(tasks, target, log, verbose, seed, runner, batch_size, early_stopping,
                       measure_options, n_parallel, cost_model, search,
                       dict(population_size=population_size, num_generations=num_generations,
                            epsilon=epsilon)) as session:
-            measured = session.tune(remaining, trials, shape_vars)
+            if remaining > 0:
+                measured = session.tune(remaining, trials, shape_vars)
+            session.retime(retime, shape_vars)
             timings = dict(session.timings)
     else:
         timings = {}
     seconds = time.perf_counter() - start
     results = [TuneResult(t.space, target, t.records, t.name, t.flops, measured[k], seconds,
-                          timings) for k, t in enumerate(tasks)]
+                          timings, t.retimes) for k, t in enumerate(tasks)]
     if verbose:
         for result in results:
             print(str(result))

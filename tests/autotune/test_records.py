@@ -10,6 +10,7 @@ import pytest
 from tensorlang import te
 from tensorlang.autotune import (ERROR_KINDS, RECORD_VERSION, RecordLog, RecordWarning,
                                  TuningRecord, canonical_config, workload_key)
+from tensorlang.autotune.record import select_best
 from tensorlang.errors import TensorLangValueError
 
 from tiny_spaces import matmul
@@ -64,6 +65,59 @@ def test_log_appends_and_finds_the_best(tmp_path):
     assert [r.to_json() for r in other.load()] == [r.to_json() for r in log.load()]
     other.append(_record(cost=0.25))
     assert log.best("w1", "llvm").costs == [0.25, 0.375]
+
+
+def _retimed(cost, round_number=1, config=None, **kw) -> TuningRecord:
+    return _record(cost=cost, config=config, kind="retime", round=round_number, **kw)
+
+
+def test_retime_records_round_trip_and_are_not_trials(tmp_path):
+    record = _retimed(2.0, round_number=3, config={"steps": [1.0]})
+    again = TuningRecord.from_json(record.to_json())
+    assert again == record and again.kind == "retime" and again.round == 3
+    assert "round" not in json.loads(_record().to_json())
+    with pytest.raises(TensorLangValueError, match="kind"):
+        _record(kind="rerun")
+    with pytest.raises(TensorLangValueError, match="round"):
+        _record(kind="retime")
+    with pytest.raises(TensorLangValueError, match="round"):
+        _record(round=1)
+    log = RecordLog(tmp_path / "log.jsonl")
+    log.append(_record(cost=1.0))
+    log.append(_retimed(1.2, config={"steps": [1.0]}))
+    assert log.count() == 1 and len(log.records_for("w1", "llvm")) == 1
+    assert len(log.records_for("w1", "llvm", kind="retime")) == 1
+    assert len(log.records_for("w1", "llvm", kind=None)) == 2
+
+
+def test_the_fastest_of_the_latest_round_is_the_best(tmp_path):
+    lucky, steady = {"steps": ["lucky"]}, {"steps": ["steady"]}
+    trials = [_record(cost=1.0, config=lucky), _record(cost=1.1, config=steady),
+              _record(cost=5.0, config={"steps": ["slow"]})]
+    # first measured, the lucky one looks fastest; side by side, the steady one is
+    first_round = [_retimed(1.4, 1, lucky), _retimed(1.2, 1, steady)]
+    assert select_best(trials, []) is trials[0]
+    best = select_best(trials, first_round)
+    assert best is first_round[1] and best.config == steady
+    # only the latest round counts
+    second_round = [_retimed(1.1, 2, lucky), _retimed(1.3, 2, steady)]
+    assert select_best(trials, first_round + second_round) is second_round[0]
+    # a round whose candidates all failed decides nothing
+    failed = [_retimed(None, 3, lucky, error_kind="timeout")]
+    assert select_best(trials, first_round + failed) is trials[0]
+    # a trial measured after the round that beats the winner's first measurement wins
+    later = _record(cost=1.2, config={"steps": ["later"]})
+    later.timestamp = first_round[0].timestamp + 1.0
+    assert select_best(trials + [later], first_round) is first_round[1]
+    later.costs = [1.0, 1.05]
+    assert select_best(trials + [later], first_round) is later
+    # no valid trial: nothing to build
+    assert select_best([_record(cost=None, error_kind="crash")], first_round) is None
+    # the log's best follows the same rule
+    log = RecordLog(tmp_path / "log.jsonl")
+    for record in trials + first_round:
+        log.append(record)
+    assert log.best("w1", "llvm").config == steady
 
 
 def test_torn_last_line_is_skipped_and_healed(tmp_path):

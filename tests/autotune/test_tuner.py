@@ -9,9 +9,9 @@ import numpy as np
 import pytest
 
 import tensorlang as tl
-from tensorlang.autotune import (MeasureOptions, RecordLog, TuneResult, TuneWarning,
-                                 count_flops)
-from tensorlang.autotune.session import record_config_key
+from tensorlang.autotune import (Config, MeasureOptions, RecordLog, TuneResult,
+                                 TuneWarning, TuningRecord, count_flops)
+from tensorlang.autotune.session import record_config_key, retime_candidates
 from tensorlang.autotune.tuner import _workload_groups
 from tensorlang.errors import TuneError
 
@@ -52,7 +52,11 @@ def test_faults_are_recorded_and_the_best_is_correct(tmp_path):
         fault = record.config["decisions"]["fault"]
         assert record.error_kind == expected[fault], (fault, record.error_msg)
     assert result.best_config["decisions"]["fault"] == "none"
-    assert result.best_time == min(r.mean_cost for r in result.history if r.is_valid)
+    # the fastest few valid candidates were re-timed side by side; the round's fastest won
+    assert result.retimed and all(r.is_valid for r in result.retimed)
+    assert all(r.config["decisions"]["fault"] == "none" for r in result.retimed)
+    assert result.best_record in result.retimed
+    assert result.best_time == min(r.mean_cost for r in result.retimed)
     _check_correct(result, 16)
     assert result.best_gflops == pytest.approx(2 * 16 ** 3 / result.best_time / 1e9)
 
@@ -63,7 +67,7 @@ def test_resume_after_kill_measures_only_the_remainder(tmp_path):
     first = tl.autotune(space, trials=12, batch_size=6, log_file=log,
                         measure_options=_options(), **FAST)
     lines = log.read_bytes().splitlines(keepends=True)
-    assert len(lines) == 12
+    assert len(lines) == 12 + len(first.retimed)
     # kill -9 while writing the tenth record: nine whole lines and a torn one
     log.write_bytes(b"".join(lines[:9]) + lines[9][:40])
     with pytest.warns(tl.autotune.RecordWarning):
@@ -72,10 +76,15 @@ def test_resume_after_kill_measures_only_the_remainder(tmp_path):
     assert second.measured_now == 3
     with pytest.warns(tl.autotune.RecordWarning, match="line 10"):
         records = RecordLog(log).load()
-    keys = [record_config_key(r) for r in records]
-    assert len(records) == 12 and len(set(keys)) == 12
+    keys = [record_config_key(r) for r in records if r.kind == "trial"]
+    assert len(keys) == 12 and len(set(keys)) == 12
     assert second.num_trials == 12
-    assert second.best_time <= min(r.mean_cost for r in first.history[:9] if r.is_valid)
+    kept = [r.to_json() for r in second.history[:9]]
+    assert kept == [r.to_json() for r in first.history[:9]]  # nothing of the killed run lost
+    # the closing round compares the fastest of both runs
+    fastest = {r.config_key for r in retime_candidates(second.history, 16)}
+    assert {r.config_key for r in second.retimed} == (fastest if len(fastest) > 1 else set())
+    assert second.best_record in (second.retimed or second.history)
 
     # a finished call measures nothing and returns the same best
     with pytest.warns(tl.autotune.RecordWarning, match="line 10"):
@@ -83,6 +92,71 @@ def test_resume_after_kill_measures_only_the_remainder(tmp_path):
                             measure_options=_options(), **FAST)
     assert third.measured_now == 0 and third.best_time == second.best_time
     assert third.best_config == second.best_config
+    assert third.retimed == second.retimed  # no second round: nothing new to compare
+
+
+def _trial(space, decisions: dict, cost: float, target: str = "llvm") -> TuningRecord:
+    """A trial record as the tuner writes it, with a made-up first measurement."""
+    config = Config.make("tile", decisions)
+    schedule, _ = space.apply(config)
+    steps = json.loads(json.dumps([dict(step) for step in schedule.steps]))
+    return TuningRecord(space.workload_key, {"name": "C"}, target,
+                        {**config.to_json(), "steps": steps}, costs=[cost])
+
+
+SLOW = {"tile_i": 1, "tile_j": 1, "tile_k": 1, "order": 0, "vectorize": False,
+        "parallel": False}
+FAST_CONFIG = {"tile_i": 4, "tile_j": 16, "tile_k": 1, "order": 0, "vectorize": True,
+               "parallel": False}
+
+
+def test_round_corrects_a_lucky_first_measurement(tmp_path):
+    # the slow candidate's first measurement was lucky: it is logged as the fastest
+    log = tmp_path / "lucky.jsonl"
+    space = MatmulTileSpace(64, 64, 64)
+    RecordLog(log).append(_trial(space, SLOW, 1.0e-6))
+    RecordLog(log).append(_trial(space, FAST_CONFIG, 1.2e-6))
+    before = tl.autotune(space, trials=2, log_file=log, retime=0, **FAST)
+    assert before.measured_now == 0 and before.best_config["decisions"] == SLOW
+    # the budget is spent, but a round is due: both are timed again, side by side
+    result = tl.autotune(space, trials=2, log_file=log, measure_options=_options(), **FAST)
+    assert result.measured_now == 0 and result.num_trials == 2
+    costs = {r.config["decisions"]["vectorize"]: r.mean_cost for r in result.retimed}
+    assert costs[False] > 2 * costs[True]
+    assert result.best_config["decisions"] == FAST_CONFIG
+    assert result.best_time == costs[True]
+    assert len(log.read_bytes().splitlines()) == 4 and "retime" in result.timings
+    with tl.autotune.apply_history_best(str(log)):
+        s, _ = tl.autotune.best_schedule(space.C, "llvm")
+    assert "vectorize" in str(s)
+    # once done, the round is not repeated
+    again = tl.autotune(space, trials=2, log_file=log, **FAST)
+    assert len(log.read_bytes().splitlines()) == 4
+    assert again.best_config["decisions"] == FAST_CONFIG
+
+
+def test_a_candidate_wrong_when_re_timed_cannot_win(tmp_path):
+    log = tmp_path / "flaky.jsonl"
+    space = MatmulTileSpace(16, 16, 16, faults=("wrong",))
+    flaky = dict(FAST_CONFIG, fault="wrong")  # as if it had passed its trial's check
+    RecordLog(log).append(_trial(space, flaky, 1.0e-6))
+    RecordLog(log).append(_trial(space, dict(SLOW, fault="none"), 1.1e-6))
+    with pytest.warns(TuneWarning, match="1 of 2 failed \\(wrong_result"):
+        result = tl.autotune(space, trials=2, log_file=log, measure_options=_options(),
+                             **FAST)
+    kinds = {r.config["decisions"]["fault"]: r.error_kind for r in result.retimed}
+    assert kinds == {"wrong": "wrong_result", "none": None}
+    assert result.best_config["decisions"]["fault"] == "none"
+    _check_correct(result, 16)
+
+
+def test_retime_off_keeps_the_fastest_first_measurement(tmp_path):
+    result = tl.autotune(MatmulTileSpace(16, 16, 16), trials=8, batch_size=8, retime=0,
+                         measure_options=_options(), **FAST)
+    assert result.retimed == [] and "retime" not in result.timings
+    assert result.best_time == min(r.mean_cost for r in result.history if r.is_valid)
+    with pytest.raises(TuneError, match="retime"):
+        tl.autotune(MatmulTileSpace(16, 16, 16), trials=1, retime=-1, **FAST)
 
 
 def test_small_space_is_exhausted_without_repeats(tmp_path):
@@ -326,8 +400,10 @@ def test_kill_9_mid_tuning_loses_nothing(tmp_path):
         result = tl.autotune(MatmulTileSpace(16, 16, 16), trials=len(before) + 4,
                              batch_size=4, log_file=log, **FAST)
         after = RecordLog(log).load()
-    assert result.measured_now == 4 and len(after) == len(before) + 4
-    keys = [record_config_key(r) for r in after]
+    trials = [r for r in after if r.kind == "trial"]
+    assert result.measured_now == 4 and len(trials) == len(before) + 4
+    assert len(after) == len(trials) + len(result.retimed)  # and the closing round
+    keys = [record_config_key(r) for r in trials]
     assert len(set(keys)) == len(keys)
     assert [r.to_json() for r in after[:len(before)]] == [r.to_json() for r in before]
     # the worker processes of the killed run did not outlive it
