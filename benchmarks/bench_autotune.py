@@ -155,7 +155,9 @@ def compare_searches(args, work: str, outputs) -> None:
     retimed = dict(zip(map(id, runs), interleaved_module_seconds(modules, arrays)))
     table = []
     for search in ("model", "random"):
-        logged = [res.best_time for res in results[search]]
+        # the fastest first measurement of each run (its round's re-timing is left out:
+        # rounds ran at different times, the re-timing below runs all bests in turns)
+        logged = [_best_cost(res.history) for res in results[search]]
         now = [retimed[id(res)] for res in results[search]]
         flops = results[search][0].flops or float("nan")
         table.append([search,
