@@ -61,12 +61,14 @@ def retime_candidates(trials: list, count: int) -> list[TuningRecord]:
     return chosen
 
 
-def needs_retime(trials: list, retimes: list, count: int) -> bool:
-    """Whether a re-timing round is due: two or more candidates qualify and the latest
-    round did not cover all of them."""
-    candidates = retime_candidates(trials, count)
+def due_round(trials: list, retimes: list, count: int) -> list[TuningRecord]:
+    """The candidates of a re-timing round (:func:`retime_candidates`) when one is due
+    (two or more qualify and the latest round did not cover them all), else []."""
+    candidates = retime_candidates(trials, count) if count > 1 else []
     covered = {r.config_key for r in last_round(retimes)}
-    return len(candidates) > 1 and not {r.config_key for r in candidates} <= covered
+    if len(candidates) > 1 and not {r.config_key for r in candidates} <= covered:
+        return candidates
+    return []
 
 
 def default_cost_model(seed: int = 0) -> XGBoostCostModel:
@@ -250,13 +252,14 @@ class _Session:
 
     # -- re-timing ----------------------------------------------------------------------
     def retime(self, count: int, shape_vars) -> None:
-        """For each workload whose round is due (:func:`needs_retime`), time its ``count``
+        """For each workload whose round is due (:func:`due_round`), time its ``count``
         fastest candidates again, in turns in one process, and append the round to the
         log; the fastest of the round becomes the workload's best."""
         for task in self.tasks:
-            if count > 1 and needs_retime(task.records, task.retimes, count):
+            candidates = due_round(task.records, task.retimes, count)
+            if candidates:
                 with self._timed("retime"):
-                    self._retime(task, retime_candidates(task.records, count), shape_vars)
+                    self._retime(task, candidates, shape_vars)
 
     def _retime(self, task, candidates: list, shape_vars) -> None:
         if self.verbose:

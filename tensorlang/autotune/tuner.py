@@ -27,7 +27,7 @@ from ..tir import expr as E
 from .flops import count_flops
 from .measure import ArgSpec, MeasureOptions, MeasureTask, Runner, pickle_space
 from .record import RecordLog, TuningRecord, last_round, normalize_target, select_best
-from .session import _Session, needs_retime, record_config, record_config_key
+from .session import _Session, due_round, record_config, record_config_key
 from .space import Config, SearchSpace
 from .workload import workload_description
 
@@ -349,7 +349,7 @@ def autotune(op, target="llvm", trials: int = 1000, log_file=None, shape_vars=No
     remaining = trials - done
     start = time.perf_counter()
     measured = [0] * len(tasks)
-    due = retime > 1 and any(needs_retime(t.records, t.retimes, retime) for t in tasks)
+    due = any(due_round(t.records, t.retimes, retime) for t in tasks)
     if remaining > 0 or due:
         with _Session(tasks, target, log, verbose, seed, runner, batch_size, early_stopping,
                       measure_options, n_parallel, cost_model, search,
