@@ -269,6 +269,7 @@ class _Session:
         builds = self.builder.build(measure_task, [record_config(r) for r in candidates])
         results = self.runner.retime(measure_task, builds)
         number = max((r.round for r in task.retimes), default=0) + 1
+        failed = []
         for candidate, result in zip(candidates, results):
             record = TuningRecord(task.key, task.description, self.target, candidate.config,
                                   costs=result.costs, error_kind=result.error_kind,
@@ -276,7 +277,8 @@ class _Session:
                                   round=number)
             self.log.append(record)
             task.retimes.append(record)
-        failed = [r for r in task.retimes[-len(candidates):] if not r.is_valid]
+            if not record.is_valid:
+                failed.append(record)
         if failed:
             kinds = sorted({r.error_kind for r in failed})
             warnings.warn(f"re-timing the fastest candidates of '{task.name}': "
