@@ -10,6 +10,7 @@ import pytest
 import tensorlang.target as target_pkg
 from tensorlang import tir
 from tensorlang.errors import TensorLangValueError
+from tensorlang.target.disk_cache import CacheWarning
 from tensorlang.target.llvm import build, cache, load_module
 from tensorlang.target.llvm import codegen as codegen_module
 
@@ -100,7 +101,8 @@ def test_damaged_cache_entries_are_misses(tmp_path, monkeypatch):
         for name in files:
             with open(os.path.join(root, name), "r+b") as f:
                 f.truncate(40)
-    mod = build(_saxpy(), "llvm")
+    with pytest.warns(CacheWarning, match="damaged"):
+        mod = build(_saxpy(), "llvm")
     x, y, out, alpha = _args()
     mod(x, y, out, alpha)
     np.testing.assert_allclose(out, alpha * x + y, rtol=1e-6)
