@@ -13,7 +13,7 @@ from tensorlang.target.cuda import runtime as cuda_runtime
 from tensorlang.target.disk_cache import CacheWarning
 from tensorlang.target.llvm import build, cache
 
-from cache_fuzz_child import check, saxpy
+from damage_child import check, saxpy
 
 
 @pytest.fixture(autouse=True)

@@ -14,7 +14,7 @@ from tensorlang.target import disk_cache
 from tensorlang.target.disk_cache import CacheWarning
 from tensorlang.target.llvm import build, cache
 
-from cache_fuzz_child import check as _check, only_entry as _entry, saxpy as _saxpy
+from damage_child import check as _check, only_entry as _entry, saxpy as _saxpy
 
 
 def test_damaged_entries_are_rebuilt_never_run(tmp_path):
@@ -23,7 +23,7 @@ def test_damaged_entries_are_rebuilt_never_run(tmp_path):
     replaces the entry."""
     env = dict(os.environ, TL_CACHE_DIR=str(tmp_path / "cache"), PYTHONPATH=os.getcwd())
     child = subprocess.run(
-        [sys.executable, os.path.join(os.path.dirname(__file__), "cache_fuzz_child.py"),
+        [sys.executable, os.path.join(os.path.dirname(__file__), "damage_child.py"),
          "--seed", "1234", "--flips", "40"],
         capture_output=True, text=True, env=env, cwd=os.getcwd(), timeout=300)
     lines = [json.loads(line) for line in child.stdout.splitlines() if line.startswith("{")]

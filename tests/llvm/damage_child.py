@@ -1,10 +1,13 @@
-"""Damage a compile cache entry in many ways and build after each: run by
-test_cache_integrity.py in a child process, so that compiled code crashing on a damaged
-entry ends the child (whose last output line names the case), not the test run.
+"""Damage a compile cache entry (or, with ``--library``, an exported library) in many
+ways and use it after each: run by the tests in a child process, so that compiled code
+crashing on a damaged file ends the child (whose last output line names the case), not
+the test run.
 
-Each case starts from the good entry, damages it, builds the function again and prints
-one JSON line: whether the module computed the right result and had its IR, whether a
-CacheWarning named the entry's file, and whether the entry was replaced by a good one.
+Each cache case starts from the good entry, damages it, builds the function again and
+prints one JSON line: whether the module computed the right result and had its IR,
+whether a CacheWarning named the entry's file, and whether the entry was replaced by a
+good one.  Each library case prints whether ``load_module`` refused the damaged copy
+with a TensorLangValueError naming it.
 """
 import argparse
 import json
@@ -18,7 +21,8 @@ import numpy as np
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from tensorlang import tir  # noqa: E402
-from tensorlang.target.llvm import build  # noqa: E402
+from tensorlang.errors import TensorLangValueError  # noqa: E402
+from tensorlang.target.llvm import build, load_module  # noqa: E402
 
 from llvm_testing import PARALLEL, buffer, func, loop, store  # noqa: E402
 
@@ -66,12 +70,43 @@ def damages(good: bytes, seed: int, flips: int):
     yield "append a byte", good + b"\0"
 
 
+def damaged_libraries(directory: str, args) -> None:
+    good_path = os.path.join(directory, "good.so")
+    build(saxpy(), "llvm", use_cache=False).export_library(good_path)
+    check(load_module(good_path))
+    with open(good_path, "rb") as f:
+        good = f.read()
+    for index, (name, data) in enumerate(damages(good, args.seed, args.flips)):
+        if args.only is not None and index != args.only:
+            continue
+        print(json.dumps({"start": name}), flush=True)
+        path = os.path.join(directory, f"damaged{index}.so")
+        with open(path, "wb") as f:
+            f.write(data)
+        result = {"case": name}
+        try:
+            check(load_module(path))
+            result["refused"] = False
+        except TensorLangValueError as error:
+            result["refused"] = path in str(error)
+            result["error"] = str(error)[:300]
+        except Exception as error:  # noqa: BLE001 - reported, the next case runs
+            result["refused"] = False
+            result["error"] = f"{type(error).__name__}: {error}"[:300]
+        print(json.dumps(result), flush=True)
+
+
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--flips", type=int, default=40)
     parser.add_argument("--only", type=int, default=None, help="run just this case")
+    parser.add_argument("--library", default=None,
+                        help="damage an exported library in this directory instead")
     args = parser.parse_args()
+    if args.library:
+        damaged_libraries(args.library, args)
+        return
     check(build(saxpy(), "llvm"))
     path = only_entry(os.environ["TL_CACHE_DIR"])
     with open(path, "rb") as f:
