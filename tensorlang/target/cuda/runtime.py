@@ -168,8 +168,9 @@ def compile_cuda(source: str, arch: str, output: str = "cubin") -> bytes:
     if output not in ("cubin", "ptx"):
         raise BuildError(f"cannot compile CUDA to {output!r}; use 'cubin' or 'ptx'")
     flags = ["-O3", "-std=c++17", f"-arch={arch}"]
-    key = hashlib.sha256("\0".join([source, output, nvcc, _nvcc_version(nvcc)] + flags)
-                         .encode()).hexdigest()[:32]
+    # the entry format is part of the key, so entries of an older format are not read
+    key = hashlib.sha256("\0".join([_MAGIC.decode(), source, output, nvcc,
+                                    _nvcc_version(nvcc)] + flags).encode()).hexdigest()[:32]
     cache = _cache_dir()
     cached = None if cache is None else cache / f"{key}.{output}"
     if cached is not None:
