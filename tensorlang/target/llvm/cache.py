@@ -57,11 +57,18 @@ def source_digest(package: str = _PACKAGE) -> str:
 @functools.lru_cache(maxsize=1)
 def _code_version() -> str:
     """Versions that change compiled code: llvmlite, LLVM, and tensorlang's own source
-    (so editing any pass invalidates old entries); computed once per process."""
+    (so editing any pass invalidates old entries) and version (for an installation
+    without sources); computed once per process."""
     import llvmlite
     import llvmlite.binding as llvm
+    try:
+        from importlib.metadata import version
+        tl_version = version("tensorlang")
+    except Exception:  # noqa: BLE001 - not installed: the source hash still counts
+        tl_version = "source"
     llvm_version = ".".join(str(v) for v in llvm.llvm_version_info)
-    return f"llvmlite {llvmlite.__version__}|LLVM {llvm_version}|source {source_digest()}"
+    return f"tensorlang {tl_version}|llvmlite {llvmlite.__version__}|LLVM {llvm_version}|" \
+           f"source {source_digest()}"
 
 
 def make_key(ir_key: str, target_key: str, options_key: str) -> str:
