@@ -38,11 +38,12 @@ def _block_medians(fns, repeat: int, rounds: int = 5) -> list[float]:
     return [sorted(s)[len(s) // 2] for s in samples]
 
 
-def default_demo_log(size: int) -> str:
-    """Where ``tensorlang demo`` keeps its tuning log, so a second run resumes."""
-    root = os.environ.get("TL_CACHE_DIR") or os.path.join(os.path.expanduser("~"), ".cache",
-                                                          "tensorlang")
-    return os.path.join(root, f"demo_matmul_{size}.jsonl")
+def default_demo_log(size: int) -> str | None:
+    """Where ``tensorlang demo`` keeps its tuning log, so a second run resumes: in the
+    cache directory, or nowhere (None) when there is none."""
+    from tensorlang.target.disk_cache import cache_root
+    root = cache_root()
+    return None if root is None else os.path.join(root, f"demo_matmul_{size}.jsonl")
 
 
 def demo(size: int, trials: int, log_file: str | None, repeat: int, verbose: int) -> int:
@@ -55,12 +56,14 @@ def demo(size: int, trials: int, log_file: str | None, repeat: int, verbose: int
 
     n = size
     log_file = log_file or default_demo_log(n)
-    os.makedirs(os.path.dirname(os.path.abspath(log_file)), exist_ok=True)
+    if log_file is not None:
+        os.makedirs(os.path.dirname(os.path.abspath(log_file)), exist_ok=True)
     A = te.placeholder((n, n), name="A")
     B = te.placeholder((n, n), name="B")
     C = ops.matmul(A, B)
     print(f"tuning a {n}x{n}x{n} float32 matmul for this CPU: {trials} trials "
-          f"(log: {log_file}; a second run resumes from it)")
+          + (f"(log: {log_file}; a second run resumes from it)" if log_file else
+             "(no log: give --log FILE to keep the measurements)"))
     result = tl.autotune(C, target="llvm", trials=trials, log_file=log_file, verbose=verbose)
     if result.best_record is None:
         print("no candidate ran correctly; see the errors in the log", file=sys.stderr)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from ..errors import BuildError
+from .disk_cache import CacheWarning  # noqa: F401
 from .target import Target, as_target  # noqa: F401
 
 

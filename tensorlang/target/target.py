@@ -120,8 +120,10 @@ class Target:
         return 128
 
     def cache_key(self) -> str:
-        """The target with CPU name and features resolved (host defaults spelled out)."""
-        return f"{self.kind} cpu={self.mcpu} features={','.join(self.mattr)} " \
+        """The target with triple, CPU name and features resolved (host defaults spelled
+        out)."""
+        triple = self.triple if self.kind == "llvm" else ""
+        return f"{self.kind} triple={triple} cpu={self.mcpu} features={','.join(self.mattr)} " \
                f"{sorted(self.options.items())}"
 
     @staticmethod

@@ -6,6 +6,8 @@ import numpy as np
 import pytest
 
 from tensorlang.errors import BuildError
+from tensorlang.target.cuda import runtime
+from tensorlang.target.disk_cache import CacheWarning
 from tensorlang.target.cuda import (CudaRuntimeError, build, compile_cuda, gpu_available)
 
 from cuda_tir_kernels import elementwise, row_sum, tiled_matmul, vector_copy
@@ -21,13 +23,28 @@ def test_get_source_formats():
         mod.get_source("asm")
 
 
-def test_nvcc_results_are_cached(nvcc, tmp_path):
+def test_nvcc_results_are_cached(nvcc, tmp_path, monkeypatch):
     source = build(elementwise(), "cuda").get_source()
     first = compile_cuda(source, "sm_80", "ptx")
     cached = list((tmp_path / "cache" / "cuda").glob("*.ptx"))
-    assert len(cached) == 1 and cached[0].read_bytes() == first
-    assert compile_cuda(source, "sm_80", "ptx") == first
+    assert len(cached) == 1 and first in cached[0].read_bytes()
+    with monkeypatch.context() as patch:
+        patch.setattr(runtime.subprocess, "run", None)  # a hit runs no nvcc
+        assert compile_cuda(source, "sm_80", "ptx") == first
     assert compile_cuda(source, "sm_90", "ptx") != first
+
+
+def test_damaged_nvcc_results_are_compiled_again(nvcc, tmp_path):
+    source = build(elementwise(), "cuda").get_source()
+    first = compile_cuda(source, "sm_80", "ptx")
+    (entry,) = (tmp_path / "cache" / "cuda").glob("*.ptx")
+    good = entry.read_bytes()
+    damaged = bytearray(good)
+    damaged[good.index(b".target") + 2] ^= 1  # still plausible PTX, but not what nvcc wrote
+    entry.write_bytes(bytes(damaged))
+    with pytest.warns(CacheWarning, match=f"{entry.name}.*damaged.*checksum"):
+        assert compile_cuda(source, "sm_80", "ptx") == first
+    assert entry.read_bytes() == good
 
 
 def test_nvcc_errors_become_build_errors(nvcc):

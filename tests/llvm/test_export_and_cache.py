@@ -1,4 +1,5 @@
 """Shared-library export and loading, and the on-disk compile cache."""
+import json
 import os
 import subprocess
 import sys
@@ -10,6 +11,7 @@ import pytest
 import tensorlang.target as target_pkg
 from tensorlang import tir
 from tensorlang.errors import TensorLangValueError
+from tensorlang.target.disk_cache import CacheWarning
 from tensorlang.target.llvm import build, cache, load_module
 from tensorlang.target.llvm import codegen as codegen_module
 
@@ -70,7 +72,7 @@ def test_load_module_errors(tmp_path):
         load_module(str(tmp_path / "missing.so"))
     junk = tmp_path / "junk.so"
     junk.write_bytes(b"not a library")
-    with pytest.raises(TensorLangValueError, match="cannot load"):
+    with pytest.raises(TensorLangValueError, match="not written by export_library"):
         load_module(str(junk))
 
 
@@ -100,7 +102,8 @@ def test_damaged_cache_entries_are_misses(tmp_path, monkeypatch):
         for name in files:
             with open(os.path.join(root, name), "r+b") as f:
                 f.truncate(40)
-    mod = build(_saxpy(), "llvm")
+    with pytest.warns(CacheWarning, match="damaged"):
+        mod = build(_saxpy(), "llvm")
     x, y, out, alpha = _args()
     mod(x, y, out, alpha)
     np.testing.assert_allclose(out, alpha * x + y, rtol=1e-6)
@@ -130,3 +133,23 @@ def test_concurrent_processes_share_the_cache(tmp_path):
         assert proc.returncode == 0, err
     entries = [n for _, _, files in os.walk(tmp_path) for n in files]
     assert len(entries) == 1 and not entries[0].startswith(".tmp")
+
+
+def test_damaged_libraries_are_refused_before_loading(tmp_path):
+    """40 random single-bit flips, truncations, a zeroed tail and an extra byte of an
+    exported library: load_module refuses each copy with an error naming it, before
+    the dynamic loader or compiled code sees it (in a child process, so that a crash
+    is reported as such)."""
+    env = dict(os.environ, PYTHONPATH=os.getcwd())
+    child = subprocess.run(
+        [sys.executable, os.path.join(os.path.dirname(__file__), "damage_child.py"),
+         "--seed", "99", "--flips", "40", "--library", str(tmp_path)],
+        capture_output=True, text=True, env=env, cwd=os.getcwd(), timeout=300)
+    lines = [json.loads(line) for line in child.stdout.splitlines() if line.startswith("{")]
+    assert child.returncode == 0, (f"the child died (status {child.returncode}) in case "
+                                   f"{lines[-1] if lines else None}:\n{child.stderr[-2000:]}")
+    results = [line for line in lines if "case" in line]
+    assert len(results) >= 45
+    bad = [r for r in results if not r["refused"]]
+    assert not bad, f"{len(bad)} of {len(results)} damaged libraries were not refused: " \
+                    f"{bad[:5]}"

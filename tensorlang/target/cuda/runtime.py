@@ -17,6 +17,7 @@ import shutil
 import subprocess
 import tempfile
 import time as _time
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -28,6 +29,8 @@ from ...tir.stmt import PrimFunc
 from ...tir.transform.simplify import simplify
 from ...tir.transform.unroll import unroll_loops
 from ...tir.transform.vectorize import vectorize_loops
+from ..disk_cache import CacheWarning, DamagedEntry, cache_root, pack_entry, read_entry, \
+    unpack_entry, write_entry
 from ..target import Target, as_target
 from .codegen import CudaCodegen, FastMathCudaCodegen, generate_cuda
 from .emulate import Emulator
@@ -127,15 +130,37 @@ def nvcc_path() -> str | None:
     return shutil.which("nvcc")
 
 
-def _cache_dir() -> Path:
-    root = os.environ.get("TL_CACHE_DIR") or os.path.join(
-        os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache"), "tensorlang")
-    return Path(root) / "cuda"
+def _cache_dir() -> Path | None:
+    """Directory of nvcc results; None when the cache is off (see ``cache_root``)."""
+    root = cache_root()
+    return None if root is None else Path(root) / "cuda"
+
+
+_MAGIC = b"TLCUDA01"
+
+
+def _load_cached(path: Path, key: str) -> bytes | None:
+    """The nvcc output in the entry ``path``, or None (no entry, or a damaged one: then
+    with a warning)."""
+    data = read_entry(str(path))
+    if data is None:
+        return None
+    try:
+        header, (output,) = unpack_entry(data, _MAGIC, 1)
+        if header.get("key") != key:
+            raise DamagedEntry("it was written for another source (its header's key "
+                               "differs)")
+    except DamagedEntry as damage:
+        warnings.warn(f"the compile cache entry {path} is damaged ({damage}); it is ignored "
+                      f"and the kernel compiled again", CacheWarning, stacklevel=3)
+        return None
+    return output
 
 
 def compile_cuda(source: str, arch: str, output: str = "cubin") -> bytes:
     """Compile CUDA C with nvcc to ``cubin`` or ``ptx`` for ``arch`` (``sm_80``); results
-    are cached on disk by source, architecture and compiler version, written atomically."""
+    are cached on disk by source, architecture and compiler version, checksummed and
+    written atomically (:mod:`tensorlang.target.disk_cache`)."""
     nvcc = nvcc_path()
     if nvcc is None:
         raise BuildError("nvcc was not found: install the CUDA toolkit and put nvcc on PATH "
@@ -143,12 +168,15 @@ def compile_cuda(source: str, arch: str, output: str = "cubin") -> bytes:
     if output not in ("cubin", "ptx"):
         raise BuildError(f"cannot compile CUDA to {output!r}; use 'cubin' or 'ptx'")
     flags = ["-O3", "-std=c++17", f"-arch={arch}"]
-    key = hashlib.sha256("\0".join([source, output, nvcc, _nvcc_version(nvcc)] + flags)
-                         .encode()).hexdigest()[:32]
+    # the entry format is part of the key, so entries of an older format are not read
+    key = hashlib.sha256("\0".join([_MAGIC.decode(), source, output, nvcc,
+                                    _nvcc_version(nvcc)] + flags).encode()).hexdigest()[:32]
     cache = _cache_dir()
-    cached = cache / f"{key}.{output}"
-    if cached.exists():
-        return cached.read_bytes()
+    cached = None if cache is None else cache / f"{key}.{output}"
+    if cached is not None:
+        data = _load_cached(cached, key)
+        if data is not None:
+            return data
     with tempfile.TemporaryDirectory(prefix="tensorlang-cuda-") as work:
         src = Path(work) / "kernel.cu"
         out = Path(work) / f"kernel.{output}"
@@ -160,14 +188,8 @@ def compile_cuda(source: str, arch: str, output: str = "cubin") -> bytes:
                              f"(this is a bug in tensorlang's CUDA backend; please report "
                              f"it):\n{result.stderr.strip()}")
         data = out.read_bytes()
-    try:
-        cache.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=cache, suffix=".tmp")
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-        os.replace(tmp, cached)
-    except OSError:
-        pass  # a read-only cache only costs a recompilation
+    if cached is not None:  # a failed write only costs a recompilation
+        write_entry(str(cached), pack_entry(_MAGIC, {"key": key}, [data]))
     return data
 
 

@@ -39,8 +39,9 @@ class BuildOptions:
     use_cache: bool = True
 
     def key(self) -> str:
-        # use_cache does not change the code, so it is not part of the key
-        return f"bounds_check={self.bounds_check} opt_level={self.opt_level}"
+        """Every option that can change the compiled code (all but ``use_cache``)."""
+        return " ".join(f"{f.name}={getattr(self, f.name)!r}" for f in dataclasses.fields(self)
+                        if f.name != "use_cache")
 
 
 def make_options(options=None, **overrides) -> BuildOptions:
@@ -111,10 +112,9 @@ def build(func: S.PrimFunc, target: Target | str | None = None, options=None,
         key = cache.make_key(_ir_key(func), target.cache_key(), options.key())
         entry = cache.load(key)
         if entry is not None:
-            object_code, header, ir_blob = entry
+            object_code, header, ir_text = entry
             signature = Signature.from_json(header["signature"])
-            return _load(signature, object_code,
-                         lambda: cache.decompress_ir(ir_blob), (triple, cpu, features))
+            return _load(signature, object_code, ir_text, (triple, cpu, features))
 
     prepared = prepare_for_codegen(func)
     generator = CodeGenLLVM(target, bounds_check=options.bounds_check)

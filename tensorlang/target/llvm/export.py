@@ -3,10 +3,14 @@
 The library holds the function's object code, linked by the system C compiler against
 libgomp, plus two read-only strings that make it self-describing: the signature (JSON)
 under ``__tensorlang_signature`` and the optimised LLVM IR under ``__tensorlang_ir``.
+Its last 40 bytes (which the dynamic loader ignores) are a magic string and a blake2b
+digest of the rest: ``load_module`` refuses a file whose bytes changed before the
+dynamic loader, or compiled code, ever sees them.
 """
 from __future__ import annotations
 
 import ctypes
+import hashlib
 import json
 import os
 import shutil
@@ -16,10 +20,16 @@ import tempfile
 import llvmlite.ir as ir
 
 from ...errors import BuildError, TensorLangValueError
-from .signature import Signature
+from .signature import Signature, signature_json_problem
 
 _SIGNATURE_SYMBOL = "__tensorlang_signature"
 _IR_SYMBOL = "__tensorlang_ir"
+_CHECKSUM_MAGIC = b"TLSOSUM1"
+_DIGEST_SIZE = 32
+
+
+def _digest(data: bytes) -> bytes:
+    return hashlib.blake2b(data, digest_size=_DIGEST_SIZE).digest()
 
 
 def _string_global(module: ir.Module, name: str, text: str) -> None:
@@ -71,7 +81,24 @@ def export_library(module, path: str) -> None:
         result = subprocess.run(command, capture_output=True, text=True)
         if result.returncode != 0:
             raise BuildError(f"linking {path} failed:\n{' '.join(command)}\n{result.stderr}")
+        with open(temp_out, "r+b") as f:
+            linked = f.read()
+            f.write(_CHECKSUM_MAGIC + _digest(linked))
         os.replace(temp_out, path)
+
+
+def _checksum_problem(path: str) -> str | None:
+    """Why the library ``path`` is not as export_library wrote it (None: it is)."""
+    with open(path, "rb") as f:
+        data = f.read()
+    trailer = len(_CHECKSUM_MAGIC) + _DIGEST_SIZE
+    if len(data) < trailer or data[-trailer:-_DIGEST_SIZE] != _CHECKSUM_MAGIC:
+        return "was not written by export_library, or was changed after (it does not end " \
+               "with tensorlang's checksum; was it truncated or stripped?)"
+    if _digest(data[:-trailer]) != data[-_DIGEST_SIZE:]:
+        return "is damaged: its bytes differ from those export_library wrote (checksum " \
+               "mismatch)"
+    return None
 
 
 def load_module(path: str):
@@ -81,6 +108,13 @@ def load_module(path: str):
     if not os.path.exists(path):
         raise TensorLangValueError(f"load_module: no file {path!r}")
     try:
+        problem = _checksum_problem(path)
+    except OSError as error:
+        raise TensorLangValueError(f"load_module: cannot read {path!r}: {error}") from None
+    if problem:
+        raise TensorLangValueError(f"load_module: {path!r} {problem}; export the module "
+                                   f"again")
+    try:
         library = ctypes.CDLL(os.path.abspath(path))
     except OSError as error:
         raise TensorLangValueError(f"load_module: cannot load {path!r}: {error}") from None
@@ -89,7 +123,16 @@ def load_module(path: str):
     except AttributeError:
         raise TensorLangValueError(f"load_module: {path!r} was not written by "
                                    f"export_library (it has no tensorlang signature)") from None
-    signature = Signature.from_json(json.loads(raw.decode()))
+    try:
+        data = json.loads(raw.decode())
+    except (ValueError, UnicodeDecodeError) as error:
+        raise TensorLangValueError(f"load_module: the signature in {path!r} is not JSON "
+                                   f"({error}); export the module again") from None
+    problem = signature_json_problem(data)
+    if problem:
+        raise TensorLangValueError(f"load_module: the signature in {path!r} {problem}; "
+                                   f"export the module again")
+    signature = Signature.from_json(data)
     ir_text = ctypes.cast(getattr(library, _IR_SYMBOL), ctypes.c_char_p).value
     address = ctypes.cast(getattr(library, signature.symbol), ctypes.c_void_p).value
     from .jit import _initialise  # noqa: F401  (assembly needs the native target)

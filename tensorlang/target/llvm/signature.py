@@ -260,6 +260,77 @@ class Signature:
         return "(" + ", ".join(dims) + ("," if len(dims) == 1 else "") + ")"
 
 
+def signature_json_problem(data) -> str | None:
+    """What is wrong with ``data`` as the JSON form of a :class:`Signature` (a missing
+    field, a field of the wrong type, a slot out of range), or None when nothing is; a
+    signature read back from disk is checked so that a damaged one cannot reach
+    :meth:`Signature.pack`."""
+    if not isinstance(data, dict):
+        return f"is a {type(data).__name__}, not an object"
+    fields = {"symbol": str, "params": list, "slots": list, "buffer_names": list}
+    problem = _fields_problem(data, fields, "")
+    if problem:
+        return problem
+    if not data["symbol"]:
+        return "has an empty 'symbol'"
+    for index, slot in enumerate(data["slots"]):
+        problem = _fields_problem(slot, {"name": str, "dtype": str}, f"slots[{index}].")
+        if problem:
+            return problem
+    if not all(isinstance(name, str) for name in data["buffer_names"]):
+        return "has a 'buffer_names' entry that is not a string"
+    num_slots = len(data["slots"])
+    for index, param in enumerate(data["params"]):
+        where = f"params[{index}]."
+        problem = _fields_problem(param, {"name": str, "kind": str, "dtype": str}, where)
+        if problem:
+            return problem
+        if param["kind"] == "scalar":
+            problem = _fields_problem(param, {"slot": int}, where)
+            if problem is None and not 0 <= param["slot"] < num_slots:
+                problem = f"has '{where}slot' {param['slot']} out of range"
+        elif param["kind"] == "buffer":
+            problem = _fields_problem(param, {"numpy_dtype": str, "shape": list,
+                                              "output": bool}, where)
+            if problem is None:
+                for spec in param["shape"]:
+                    if not _dim_spec_valid(spec, num_slots):
+                        return f"has an invalid dimension {spec!r} in '{where}shape'"
+        else:
+            problem = f"has '{where}kind' {param['kind']!r}, not 'scalar' or 'buffer'"
+        if problem:
+            return problem
+    return None
+
+
+def _fields_problem(data, fields: dict, where: str) -> str | None:
+    if not isinstance(data, dict):
+        return f"has '{where.rstrip('.')}' of type {type(data).__name__}, not an object"
+    for name, kind in fields.items():
+        if name not in data:
+            return f"has no field '{where}{name}'"
+        value = data[name]
+        # bool is an int to Python, but never a valid int field (nor an int a bool one)
+        if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
+            return f"has '{where}{name}' of type {type(value).__name__}, not {kind.__name__}"
+    return None
+
+
+def _dim_spec_valid(spec, num_slots: int) -> bool:
+    if isinstance(spec, bool):
+        return False
+    if isinstance(spec, int):
+        return spec >= 0
+    if isinstance(spec, dict):
+        slot = spec.get("slot")
+        return isinstance(slot, int) and not isinstance(slot, bool) and \
+            0 <= slot < num_slots and isinstance(spec.get("name"), str)
+    if isinstance(spec, list):
+        return len(spec) == 3 and isinstance(spec[0], str) and spec[0] in _EVAL and \
+            _dim_spec_valid(spec[1], num_slots) and _dim_spec_valid(spec[2], num_slots)
+    return False
+
+
 def _address(array: np.ndarray) -> int:
     """Address of an array's data (a writable buffer export is several times faster
     than ``array.ctypes.data``, which matters for small calls)."""
