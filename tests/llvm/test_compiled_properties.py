@@ -20,8 +20,9 @@ import tensorlang as tl
 from tensorlang.te.reference import evaluate as reference_evaluate
 
 from schedule_strategies import (draw_conv2d_schedule, draw_matmul_schedule,
-                                 draw_reduction_schedule, draw_softmax_schedule, event, extent_value, note_text,
-                                 property_settings, random_inputs, unscheduled_workloads)
+                                 draw_reduction_schedule, draw_softmax_schedule, event,
+                                 extent_value, note_text, property_settings, random_inputs,
+                                 unscheduled_workloads)
 
 # 3 workloads x 70 draws: the 200-odd compiled schedules CI checks on every run
 COMPILED_SETTINGS = property_settings(examples_per_workload=70)

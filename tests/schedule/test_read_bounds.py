@@ -37,7 +37,8 @@ def test_negative_index_of_a_reduction_and_of_a_computed_tensor_are_refused():
         lower(B)
     C = te.compute((8,), lambda i: A[i, i] * 2.0, name="C")
     D = te.compute((4,), lambda i: C[2 * i + 1] + C[3 * i], name="D")
-    with pytest.raises(tl.LoweringError, match=r"compute 'D' reads C\[3 \* i\] .* in \[0, 9\]"):
+    with pytest.raises(tl.LoweringError,
+                       match=r"compute 'D' reads C\[3 \* i\] .* in \[0, 9\]"):
         lower(D)
 
 
