@@ -8,7 +8,8 @@ Halide's ``user_assert`` / ``internal_assert``.
 
 
 class TensorLangError(Exception):
-    """Base class of every error raised by tensorlang."""
+    """Base class of the errors that report a user's mistake (every tensorlang error but
+    :class:`InternalError`)."""
 
 
 class TensorLangTypeError(TensorLangError, TypeError):
@@ -36,8 +37,12 @@ class TuneError(TensorLangError):
     """The autotuner was asked for something it cannot do."""
 
 
-class InternalError(TensorLangError):
-    """A bug in tensorlang itself (an IR invariant broken by a pass, ...)."""
+class InternalError(Exception):
+    """A bug in tensorlang itself (an IR invariant broken by a pass, ...).
+
+    Deliberately not a :class:`TensorLangError`: code that catches the user errors
+    (``except tl.TensorLangError``) to report a mistake of its caller must not swallow a
+    compiler bug as if it were one."""
 
     def __init__(self, message: str):
         super().__init__(f"{message}\n(this is a bug in tensorlang: please report it with the "

@@ -3,10 +3,13 @@ that run them through the TIR interpreter (tests/test_schedule_properties.py) an
 compiled code (tests/llvm/test_compiled_properties.py).
 
 Each ``draw_*_schedule(data)`` builds one workload (matmul, conv2d with a padding stage,
-softmax) and draws its schedule step by step from the current leaf axes, so that every
-step is valid by the schedule rules: splits with any factor (divisors or not), fuses of
-adjacent axes, reorders, vectorize / unroll / parallel, compute_at / compute_inline /
-compute_root of producers, cache_write, rfactor.  It returns a :class:`DrawnSchedule`
+softmax, a reduction over two axes) and draws its schedule step by step from the current
+leaf axes, so that every step is valid by the schedule rules: splits with any factor
+(divisors or not), fuses of adjacent axes, reorders, vectorize / unroll / parallel,
+compute_at (also chained: into a consumer that is itself computed at a loop of another
+stage, and of a producer with several consumers at a loop enclosing them all) /
+compute_inline / compute_root of producers, cache_write, rfactor after nested splits of
+the reduction axes at any level.  It returns a :class:`DrawnSchedule`
 whose ``log`` holds the schedule as the Python steps that rebuild it (also shown by
 hypothesis with a failing example).
 """
@@ -186,7 +189,16 @@ class StageDraw:
     def place_in(self, consumer: "StageDraw", allow_inline: bool) -> str:
         """compute_at one of ``consumer``'s leaves, compute_root, or (when allowed)
         compute_inline; returns which."""
-        choices = ["root", "at"] + (["inline"] if allow_inline else [])
+        return self.place_among([(consumer, axis) for axis in consumer.leaves],
+                                allow_inline)
+
+    def place_among(self, loops: list, allow_inline: bool) -> str:
+        """compute_at one of ``loops`` (``(consumer draw, leaf axis)`` pairs), compute_root
+        or (when allowed) compute_inline; returns which.  A consumer that is itself
+        computed at a loop of another stage makes a compute_at chain."""
+        # "at" first: hypothesis favours the first choice, and attachments (chains of
+        # them most of all) are where bound inference is put to the test
+        choices = (["at"] if loops else []) + ["root"] + (["inline"] if allow_inline else [])
         choice = self.draw(st.sampled_from(choices), "placement")
         if choice == "inline":
             self.stage.compute_inline()
@@ -195,10 +207,13 @@ class StageDraw:
             self.stage.compute_root()
             self.emit(f"s[{self.name}].compute_root()")
         else:
-            target = self.draw(st.sampled_from(consumer.leaves), "compute_at axis")
+            consumer, target = self.draw(st.sampled_from(loops), "compute_at loop")
             self.stage.compute_at(consumer.stage, target.itervar)
             self.emit(f"s[{self.name}].compute_at(s[{consumer.name}], {target.name})")
             self.attached = True
+            depth = attach_depth(self.stage)
+            if depth > 1:
+                event(f"compute_at chain of depth {depth}")
         return choice
 
 
@@ -221,6 +236,27 @@ def event(text: str) -> None:
 def _extent(itervar) -> int:
     extent = itervar.dom.extent
     return int(getattr(extent, "value", extent))
+
+
+def encloses(owner: StageDraw, axis: Axis, reader: StageDraw) -> bool:
+    """Whether ``owner``'s loop ``axis`` encloses ``reader``: the reader is ``owner`` or is
+    computed (through any chain of compute_at) at ``axis`` or at a loop inside it."""
+    if reader is owner:
+        return True
+    stage, position = reader.stage, owner.stage.leaf_index(axis.itervar)
+    while stage.attach_type == "scope":
+        if stage.attach_stage is owner.stage:
+            return owner.stage.leaf_index(stage.attach_ivar) >= position
+        stage = stage.attach_stage
+    return False
+
+
+def attach_depth(stage) -> int:
+    """How many compute_at links lead from ``stage`` to a stage at the root."""
+    depth = 0
+    while stage.attach_type == "scope":
+        depth, stage = depth + 1, stage.attach_stage
+    return depth
 
 
 def consumers_of(output) -> dict:
@@ -258,17 +294,13 @@ def schedule_producers(data, sched, output, draws: dict, log: list[str]) -> None
 
     for operation in order:
         producer = StageDraw(data, sched, operation.output(0), operation.name, log)
-        targets = [draws[r] for r in effective_readers(operation) if r in draws]
-        single = len(effective_readers(operation)) == 1 and len(targets) == 1
-        if single:
-            choice = producer.place_in(targets[0],
-                                       allow_inline=not operation.is_reduction)
-        elif not operation.is_reduction and producer.draw(st.booleans(), "inline"):
-            sched[operation.output(0)].compute_inline()
-            producer.emit(f"s[{operation.name}].compute_inline()")
-            choice = "inline"
-        else:
-            choice = "root"
+        readers_now = effective_readers(operation)
+        targets = [draws[r] for r in readers_now if r in draws]
+        loops = []
+        if len(targets) == len(readers_now):
+            loops = [(target, axis) for target in targets for axis in target.leaves
+                     if all(encloses(target, axis, reader) for reader in targets)]
+        choice = producer.place_among(loops, allow_inline=not operation.is_reduction)
         if choice == "inline":
             inlined.add(operation)
             continue
@@ -314,19 +346,7 @@ def draw_matmul_schedule(data, sizes=tuple(MATMUL_SIZES)) -> DrawnSchedule:
         cache.transform()
         cache.annotate(allow_parallel=not cache.attached)
     elif mode == "rfactor":
-        main = StageDraw(data, sched, c, "C", log)
-        reduce_axis = next(a for a in main.leaves if a.reduce)
-        outer, inner = main.split(reduce_axis)
-        factored_axis = data.draw(st.sampled_from([outer, inner]), label="rfactor axis")
-        factored = sched.rfactor(c, factored_axis.itervar)
-        log.append(f"CF = s.rfactor(C, {factored_axis.name})")
-        main = StageDraw(data, sched, c, "C", log)  # C's stage has a new operation
-        main.transform(max_steps=2)
-        main.annotate(allow_parallel=True)
-        partial = StageDraw(data, sched, factored, "CF", log)
-        partial.place_in(main, allow_inline=False)
-        partial.transform()
-        partial.annotate(allow_parallel=not partial.attached)
+        schedule_rfactor(data, sched, c, "C", log)
     else:
         main = StageDraw(data, sched, c, "C", log)
         main.transform()
@@ -334,19 +354,87 @@ def draw_matmul_schedule(data, sizes=tuple(MATMUL_SIZES)) -> DrawnSchedule:
     return DrawnSchedule(sched, inputs, [c], log)
 
 
+def schedule_rfactor(data, sched, output, name: str, log: list[str]) -> None:
+    """Split ``output``'s reduction: one to three splits of any reduce leaf (so splits of
+    split parts, nested), by factor or nparts, dividing or not; maybe a fuse of two
+    adjacent reduce leaves and a reorder; then rfactor at any reduce leaf (outer, middle
+    or inner) into any factor_axis, and more schedule steps on both stages."""
+    main = StageDraw(data, sched, output, name, log)
+    splits = main.draw(st.integers(1, 3), "reduce splits")
+    for _ in range(splits):
+        main.split(main.draw(st.sampled_from([a for a in main.leaves if a.reduce]),
+                             "reduce axis to split"))
+    pairs = [k for k in range(len(main.leaves) - 1)
+             if main.leaves[k].reduce and main.leaves[k + 1].reduce]
+    fused = bool(pairs) and main.draw(st.integers(0, 2), "fuse reduce leaves") == 0
+    if fused:
+        k = main.draw(st.sampled_from(pairs), "fuse position")
+        outer, inner = main.leaves[k], main.leaves[k + 1]
+        fused_iv = main.stage.fuse(outer.itervar, inner.itervar)
+        axis = Axis(fused_iv, f"{outer.name}_{inner.name}_f", outer.extent * inner.extent,
+                    True)
+        main.emit(f"{axis.name} = s[{name}].fuse({outer.name}, {inner.name})")
+        main.leaves[k:k + 2] = [axis]
+    if main.draw(st.booleans(), "reorder before rfactor"):
+        main.reorder()
+    reduce_leaves = [a for a in main.leaves if a.reduce]
+    position = main.draw(st.integers(0, len(reduce_leaves) - 1), "rfactor leaf")
+    factored_axis = reduce_leaves[position]
+    factor_axis = main.draw(st.integers(0, len(output.op.axis)), "factor_axis")
+    factored = sched.rfactor(output, factored_axis.itervar, factor_axis=factor_axis)
+    log.append(f"{name}F = s.rfactor({name}, {factored_axis.name}, "
+               f"factor_axis={factor_axis})")
+    note_text(log[-1])
+    level = "inner" if position == len(reduce_leaves) - 1 else \
+        "outer" if position == 0 else "middle"
+    event(f"rfactor after {splits} reduce split(s){' and a fuse' if fused else ''}, "
+          f"at the {level} reduce leaf")
+    final = StageDraw(data, sched, output, name, log)  # a new operation: the final sum
+    final.transform(max_steps=2)
+    final.annotate(allow_parallel=True)
+    partial = StageDraw(data, sched, factored, f"{name}F", log)
+    partial.place_in(final, allow_inline=False)
+    partial.transform()
+    partial.annotate(allow_parallel=not partial.attached)
+
+
+#: (rows, r1, r2) of the reductions the rfactor property tests draw
+REDUCTION_SHAPES = [(3, 16, 1), (2, 11, 3), (4, 5, 4), (1, 23, 2)]
+
+
+def draw_reduction_schedule(data, shapes=tuple(REDUCTION_SHAPES)) -> DrawnSchedule:
+    """A sum or max over the two last axes of a (rows, r1, r2) input, factored with
+    rfactor after nested splits of its reduction axes (:func:`schedule_rfactor`)."""
+    rows, n1, n2 = data.draw(st.sampled_from(list(shapes)), label="shape (rows, r1, r2)")
+    kind = data.draw(st.sampled_from(["sum", "max"]), label="reducer")
+    a = te.placeholder((rows, n1, n2), name="A")
+    r1 = te.reduce_axis((0, n1), name="r1")
+    r2 = te.reduce_axis((0, n2), name="r2")
+    reducer = te.sum if kind == "sum" else te.max
+    c = te.compute((rows,), lambda i: reducer(a[i, r1, r2] * 2.0, axis=[r1, r2]), name="C")
+    log: list[str] = [f"# {kind} over the last two axes of a {rows}x{n1}x{n2} input"]
+    sched = tl.create_schedule(c)
+    schedule_rfactor(data, sched, c, "C", log)
+    return DrawnSchedule(sched, [a], [c], log)
+
+
 def draw_conv2d_schedule(data, sizes=CONV2D_SIZES, channels=(3, 4)) -> DrawnSchedule:
     """A 3x3 conv2d with padding 1 (so a ``data_pad`` producer stage) on a square input
-    of a side between ``sizes`` (inclusive) and (in, out) ``channels``, stride 1 or 2;
-    the producer is inlined, attached or left at the root."""
+    of a side between ``sizes`` (inclusive) and (in, out) ``channels``, stride 1 or 2,
+    maybe followed by a relu; the producers are inlined, attached (the pad into the conv
+    attached into the relu: a chain) or left at the root."""
     from tensorlang import ops
     size = data.draw(st.integers(*sizes), label="H = W")
     stride = data.draw(st.integers(1, 2), label="stride")
+    relu = data.draw(st.booleans(), label="relu after the conv")
     cin, cout = channels
     x = te.placeholder((1, cin, size, size), name="data")
     w = te.placeholder((cout, cin, 3, 3), name="kernel")
     out = ops.conv2d_nchw(x, w, stride, 1, 1)
+    if relu:  # the conv becomes a producer: pad -> conv -> relu, a compute_at chain
+        out = ops.relu(out)
     log: list[str] = [f"# conv2d 1x{cin}x{size}x{size}, {cout}x{cin}x3x3, stride {stride}, "
-                      f"pad 1"]
+                      f"pad 1{', then relu' if relu else ''}"]
     sched = tl.create_schedule(out)
     main = StageDraw(data, sched, out, out.op.name, log)
     main.transform()

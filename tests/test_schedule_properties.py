@@ -1,9 +1,10 @@
 """Property test: any valid schedule computes what the unscheduled computation computes.
 
-Hypothesis draws random schedules for three workloads (matmul, conv2d with a padding
-stage, softmax) with the strategies of ``schedule_strategies``: splits with any factor
-(divisors or not), fuses of adjacent axes, reorders, vectorize / unroll / parallel,
-compute_at / compute_inline / compute_root of producers, cache_write, rfactor.  Each
+Hypothesis draws random schedules for four workloads (matmul, conv2d with a padding
+stage, softmax, a reduction over two axes) with the strategies of
+``schedule_strategies``: splits with any factor (divisors or not), fuses of adjacent
+axes, reorders, vectorize / unroll / parallel, compute_at (chains too) / compute_inline /
+compute_root of producers, cache_write, rfactor after nested splits of the reduction.  Each
 schedule is lowered, checked by the IR verifier, run by the TIR interpreter and compared
 with the reference evaluation of the tensor expressions.
 
@@ -24,8 +25,9 @@ from tensorlang.tir.transform.vectorize import vectorize_loops
 from tensorlang.tir.verify import verify
 
 from schedule_strategies import (draw_conv2d_schedule, draw_matmul_schedule,
-                                 draw_softmax_schedule, event, extent_value, note_text,
-                                 property_settings, random_inputs, unscheduled_workloads)
+                                 draw_reduction_schedule, draw_softmax_schedule, event,
+                                 extent_value, note_text, property_settings, random_inputs,
+                                 unscheduled_workloads)
 
 PROPERTY_SETTINGS = property_settings(examples_per_workload=100)
 
@@ -88,6 +90,13 @@ def test_random_conv2d_schedules(data):
 @given(data=st.data())
 def test_random_softmax_schedules(data):
     _check(draw_softmax_schedule(data))
+
+
+@PROPERTY_SETTINGS
+@given(data=st.data())
+def test_random_rfactor_schedules(data):
+    """Nested splits of two reduction axes, rfactor at any level, more steps after."""
+    _check(draw_reduction_schedule(data))
 
 
 def test_unscheduled_workloads_match_the_reference():

@@ -65,7 +65,10 @@ def build_candidate(task_id: str, space_bytes: bytes, target: str, config_json: 
         else:
             func, result["steps"] = _lower(space, config_json)
             result["features"] = [float(x) for x in extract_features(func)]
-        result["artifact"] = compile_artifact(func, Target(target))
+        # The reference checks every access: a definition that reads outside a tensor
+        # (through an index bound analysis could not prove wrong, a gather say) must stop
+        # tuning rather than become the outputs candidates are held to.
+        result["artifact"] = compile_artifact(func, Target(target), bounds_check=reference)
     except Exception as error:  # noqa: BLE001 - any failure of one candidate is its record
         result["error_kind"] = "build_error"
         result["error_msg"] = _describe(error)
@@ -73,14 +76,16 @@ def build_candidate(task_id: str, space_bytes: bytes, target: str, config_json: 
     return result
 
 
-def compile_artifact(func, target):
+def compile_artifact(func, target, bounds_check: bool = False):
     """What a runner needs to load a compiled candidate: the object code for llvm (no
-    linking, no disk), the pickled PrimFunc for other targets (the runner compiles it)."""
+    linking, no disk), the pickled PrimFunc for other targets (the runner compiles it).
+    ``bounds_check`` (llvm): every access checks its index, and a call that would read or
+    write outside a buffer raises ``IndexError``."""
     from ..target import build
     if target.kind != "llvm":
         build(func, target)  # compile errors belong to the build, not the run
         return {"kind": "func", "func": pickle.dumps(func)}
-    module = build(func, target, use_cache=False)
+    module = build(func, target, use_cache=False, bounds_check=bounds_check)
     return {"kind": "object", "object_code": module._object_code,
             "signature": module.signature.to_json(), "target_info": module._target_info}
 

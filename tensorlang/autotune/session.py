@@ -71,6 +71,18 @@ def due_round(trials: list, retimes: list, count: int) -> list[TuningRecord]:
     return []
 
 
+def warn_internal_errors(name: str, builds: list) -> None:
+    """Warn about candidates whose build hit a compiler bug (an ``InternalError``, not a
+    mistake of the schedule): they are recorded as failed builds and tuning goes on, but a
+    bug should not pass unseen."""
+    hit = [b for b in builds if b.error_kind and b.error_msg.startswith("InternalError")]
+    if hit:
+        warnings.warn(f"tuning '{name}': {len(hit)} of {len(builds)} candidates hit a bug "
+                      f"in tensorlang and were recorded as failed builds; please report it "
+                      f"with the first one's config {hit[0].config}: {hit[0].error_msg}",
+                      TuneWarning, stacklevel=3)
+
+
 def default_cost_model(seed: int = 0) -> XGBoostCostModel:
     """The tuner's model: one xgboost thread (OpenMP threads that outnumber free cores
     spin and slow training tenfold on a busy machine) and 64 histogram bins (features
@@ -219,6 +231,7 @@ class _Session:
             return 0
         with self._timed("build"):
             builds = self.builder.build(task.measure_task, configs)
+        warn_internal_errors(task.name, builds)
         for build in builds:
             task.search.remember_features(build.config, build.features, measured=True)
         best = task.best_time
@@ -267,6 +280,7 @@ class _Session:
                   f"by side", flush=True)
         measure_task = self._prepare_measure(task, shape_vars)
         builds = self.builder.build(measure_task, [record_config(r) for r in candidates])
+        warn_internal_errors(task.name, builds)
         results = self.runner.retime(measure_task, builds)
         number = max((r.round for r in task.retimes), default=0) + 1
         failed = []

@@ -236,10 +236,43 @@ def infer_bounds(schedule, bodies: dict) -> Bounds:
     return Bounds(ranges, loop_dom, bodies)
 
 
+def _encloses(owner, iv, consumer, paths) -> bool:
+    """Whether loop ``iv`` of stage ``owner`` encloses the body of ``consumer``: the
+    consumer is ``owner`` itself or is computed at ``iv`` or at a loop inside it."""
+    if consumer is owner:
+        return True
+    return any(o is owner and v is iv for o, v in attach_path(consumer, paths))
+
+
+def _check_consumers_inside(stage, consumers, paths) -> None:
+    """A stage computed at a loop lives in a buffer allocated in that loop's body, so every
+    consumer must run inside that loop: refuse the schedule otherwise, naming a loop that
+    encloses all of them (the innermost) as the place to compute the stage instead."""
+    owner, ivar = stage.attach_stage, stage.attach_ivar
+    outside = [c for c in consumers if not _encloses(owner, ivar, c, paths)]
+    if not outside:
+        return
+    names = ", ".join(f"'{c.name}'" for c in outside)
+    noun, verb = ("consumer", "reads") if len(outside) == 1 else ("consumers", "read")
+    common = next(((o, v) for o, v in attach_path(stage, paths)
+                   if all(_encloses(o, v, c, paths) for c in consumers)), None)
+    if common is None:
+        fix = f"s[{stage.name}].compute_root()"
+    else:
+        fix = f"s[{stage.name}].compute_at(s[{common[0].name}], {common[1].var.name})"
+    raise LoweringError(
+        f"stage '{stage.name}' is computed at axis '{ivar.var.name}' of stage "
+        f"'{owner.name}', but its {noun} {names} {verb} it outside that loop, where its "
+        f"buffer does not exist; compute '{stage.name}' at a loop that encloses all of its "
+        f"consumers ({fix}), or compute the {noun} inside that loop too")
+
+
 def _infer_root(stage, op, consumers, ranges, paths, loop_dom) -> None:
     own_path = attach_path(stage, paths)
     stage_attach = {id(iv) for _, iv in own_path}
     region = [None] * len(op.axis)
+    if own_path:
+        _check_consumers_inside(stage, [c for c, _ in consumers], paths)
     for consumer, loads in consumers:
         found = False
         state: dict = {}
@@ -260,12 +293,6 @@ def _infer_root(stage, op, consumers, ranges, paths, loop_dom) -> None:
                 found = True
             if _need_relax(thread_of(owner, iv), found, stage.scope):
                 relax_dom[loop_var(owner, iv)] = _full(ranges[iv][1])
-        if stage_attach and not found:
-            where = stage.attach_stage.name
-            raise LoweringError(
-                f"stage '{stage.name}' is computed at axis '{stage.attach_ivar.var.name}' of "
-                f"stage '{where}', but its consumer '{consumer.name}' runs outside that "
-                f"loop; compute '{consumer.name}' inside it too, or move '{stage.name}'")
         pass_up(consumer, ranges, state)
         dom = {}
         for iv in consumer.op.axis + consumer.op.reduce_axis:

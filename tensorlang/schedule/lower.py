@@ -21,6 +21,7 @@ from ..tir.stmt import (Allocate, AttrStmt, BufferStore, For, ForKind, IfThenEls
                         LetStmt, PrimFunc, seq)
 from .bound import attach_path, infer_bounds, inline_bodies, loop_var, thread_of
 from .interval import Linear, _simplify_lin, linear, prove_at_least, prove_less, upper_bound
+from .read_bounds import check_reads_in_bounds
 from .stage import INLINE, ROOT, SCOPE, Split
 
 
@@ -52,6 +53,7 @@ class _Convert(Mutator):
 
 class _Lowering:
     def __init__(self, schedule, args):
+        check_reads_in_bounds(schedule)
         self.schedule = schedule
         self.bodies = inline_bodies(schedule)
         self.bounds = infer_bounds(schedule, self.bodies)

@@ -76,13 +76,19 @@ def rfactor(schedule, tensor, axis, factor_axis: int = 0) -> Tensor:
             values[rel.outer] = O.floordiv(values[rel.fused], extent(rel.inner))
             values[rel.inner] = O.floormod(values[rel.fused], extent(rel.inner))
     var_map = {old.var: new.var for old, new in zip(op.axis, spatial)}
-    condition = const(True)
     for iv in op.reduce_axis:
-        value = O.add(iv.dom.min, values[iv])
-        var_map[iv.var] = value
-        end = linear(iv.dom.min).add(linear(iv.dom.extent))
-        if not prove_less(linear(value), end, dom):
-            condition = O.logical_and(condition, O.lt(value, end.to_expr(value.dtype)))
+        var_map[iv.var] = O.add(iv.dom.min, values[iv])
+    # Every reduce variable rebuilt from a split must stay below its extent: a split that
+    # does not divide overhangs its parent, whether the parent is a root axis or itself
+    # the inner part of an earlier split (``ko, ki = split(k, 8); split(ki, 3)``).  The
+    # leaves are loops and a fuse's parts are in range when the fused value is, so the
+    # split parents are the only values to guard.
+    condition = const(True)
+    for rel in stage.relations:
+        if isinstance(rel, Split) and rel.parent.iter_type == E.REDUCE:
+            value, end = values[rel.parent], ranges[rel.parent][1]
+            if not prove_less(linear(value), end, dom):
+                condition = O.logical_and(condition, O.lt(value, end.to_expr(value.dtype)))
     condition = O.logical_and(substitute(first.condition, var_map), condition)
     sources = tuple(substitute(s, var_map) for s in first.source)
     rf_axes = spatial[:factor_axis] + (factor_iv,) + spatial[factor_axis:]

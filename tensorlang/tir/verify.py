@@ -25,6 +25,8 @@ from . import stmt as S
 from .buffer import SCOPES, Buffer
 from .datatype import DataType
 from .functor import Visitor
+from . import op as _op
+from .arith.analyzer import Analyzer
 from .op import INTRINSICS
 
 #: at most this many problems are listed in an InternalError message
@@ -49,6 +51,8 @@ class _WellFormed(Visitor):
         self.problems: list[str] = []
         self.defined: set = set()
         self.buffers: set = set()
+        self.loops: list = []   # (variable, min, extent) of the enclosing loops
+        self.guards: list = []  # conditions under which the visited statement runs
 
     def fail(self, node, rule: str) -> None:
         self.problems.append(f"{type(node).__name__} '{_text(node)}': {rule}")
@@ -267,9 +271,25 @@ class _WellFormed(Visitor):
         else:
             return
         low, high = min(first, last), max(first, last)
-        if low < 0 or (isinstance(extent, E.IntImm) and high >= extent.value):
+        if (low < 0 or (isinstance(extent, E.IntImm) and high >= extent.value)) \
+                and not self.never_runs():
             self.fail(node, f"index '{_text(index)}' is out of bounds for dimension {dim} "
                             f"of buffer '{buffer.name}' (extent {_text(extent)})")
+
+    def never_runs(self) -> bool:
+        """Whether an enclosing loop provably runs no iteration, or an enclosing guard is
+        provably false over the enclosing loops' ranges.  Unrolling a guarded loop leaves
+        ``if 1 + j < 1: A[1] = ...`` or ``for j in range(1 - 1): A[1] = ...`` (iterations
+        a guard or a peeled loop excludes): dead code, not an access out of bounds."""
+        if not self.guards and not self.loops:
+            return False
+        analyzer = Analyzer()
+        for var, low, extent in self.loops:
+            if analyzer.can_prove(_op.le(extent, 0)):
+                return True
+            analyzer.bind(var, E.Range(low, extent))
+        return any(analyzer.can_prove(_op.logical_not(part))
+                   for guard in self.guards for part in conjuncts(guard))
 
     def visit_BufferLoad(self, node: E.BufferLoad):
         lanes = self.check_access(node, node.buffer, node.indices)
@@ -309,7 +329,11 @@ class _WellFormed(Visitor):
         if node.kind == S.ForKind.THREAD_BINDING and not node.thread_tag:
             self.fail(node, "thread-bound loop without a thread tag")
         added = self.define(var, node)
-        self.visit(node.body)
+        self.loops.append((var, node.min, node.extent))
+        try:
+            self.visit(node.body)
+        finally:
+            self.loops.pop()
         if added:
             self.defined.discard(var)
 
@@ -342,9 +366,15 @@ class _WellFormed(Visitor):
     def visit_IfThenElse(self, node: S.IfThenElse):
         self.visit(node.condition)
         self.check_condition(node.condition, node)
-        self.visit(node.then_case)
-        if node.else_case is not None:
-            self.visit(node.else_case)
+        for case, guard in ((node.then_case, node.condition),
+                            (node.else_case, E.Not(node.condition, node.condition.dtype))):
+            if case is None:
+                continue
+            self.guards.append(guard)
+            try:
+                self.visit(case)
+            finally:
+                self.guards.pop()
 
     def visit_SeqStmt(self, node: S.SeqStmt):
         for child in node.seq:
@@ -359,6 +389,13 @@ class _WellFormed(Visitor):
             if node.key == "thread_extent":
                 self.check_scalar_integer(node.value, node, "thread extent")
         self.visit(node.body)
+
+
+def conjuncts(cond) -> list:
+    """The parts of a chain of ``and``: each must hold for the whole to hold."""
+    if isinstance(cond, E.And):
+        return conjuncts(cond.a) + conjuncts(cond.b)
+    return [cond]
 
 
 def verify_well_formed(func: S.PrimFunc) -> list[str]:

@@ -61,6 +61,33 @@ def test_faults_are_recorded_and_the_best_is_correct(tmp_path):
     assert result.best_gflops == pytest.approx(2 * 16 ** 3 / result.best_time / 1e9)
 
 
+def test_a_compiler_bug_in_a_candidate_is_a_failed_build_with_a_warning(tmp_path):
+    """An InternalError is not a user error (not a TensorLangError), yet a candidate that
+    hits one is recorded as a failed build, tuning goes on, and a warning says so."""
+    assert not issubclass(tl.InternalError, tl.TensorLangError)
+    space = MatmulTileSpace(8, 8, 8, faults=("compiler_bug",))
+    with pytest.warns(TuneWarning, match="bug in tensorlang.*InternalError: a pass broke"):
+        result = tl.autotune(space, trials=12, batch_size=12, log_file=tmp_path / "bug.jsonl",
+                             measure_options=_options(), retime=0, **FAST)
+    buggy = [r for r in result.history if r.config["decisions"]["fault"] == "compiler_bug"]
+    assert buggy and all(r.error_kind == "build_error" for r in buggy)
+    assert all("InternalError" in r.error_msg for r in buggy)
+    assert result.best_config["decisions"]["fault"] == "none"
+
+
+def test_a_definition_reading_out_of_bounds_is_never_the_reference(tmp_path):
+    """``(i * i) % 16`` reaches 9 on an 8-element tensor, which bound analysis cannot
+    prove at lowering (a modulo): the bounds-checked reference run stops tuning with the
+    read it caught, instead of holding every candidate to what it read past the end."""
+    from tensorlang import te
+    A = te.placeholder((8,), name="A")
+    B = te.compute((8,), lambda i: A[(i * i) % 16] + 1.0, name="B")
+    with pytest.raises(TuneError, match=r"correctness reference failed.*IndexError.*"
+                                        r"index 9 .*buffer 'A'"):
+        tl.autotune(B, trials=4, log_file=tmp_path / "oob.jsonl",
+                    measure_options=_options(), **FAST)
+
+
 def test_resume_after_kill_measures_only_the_remainder(tmp_path):
     log = tmp_path / "resume.jsonl"
     space = MatmulTileSpace(16, 16, 16)

@@ -11,6 +11,7 @@ import numpy as np
 import tensorlang as tl
 from tensorlang import te
 from tensorlang.autotune import Config, SearchSpace, workload_key
+from tensorlang.errors import InternalError
 
 FACTORS = (1, 2, 4, 8, 16)
 
@@ -63,6 +64,8 @@ class MatmulTileSpace(SearchSpace):
         io, ii = s[C].split(i, factor=config["tile_i"])
         if fault == "bad_schedule":
             s[C].split(i, factor=2)  # i is no longer a leaf: ScheduleError
+        if fault == "compiler_bug":
+            raise InternalError("a pass broke an invariant (injected by the test)")
         jo, ji = s[C].split(j, factor=config["tile_j"])
         ko, ki = s[C].split(C.op.reduce_axis[0], factor=config["tile_k"])
         if config["order"] == 0:

@@ -3,8 +3,9 @@ what the numpy reference evaluation of the unscheduled tensor expressions comput
 
 The schedules are drawn by the strategies of ``schedule_strategies`` (the ones the
 interpreter property test uses): matmul (plain, cache_write, rfactor), conv2d with a
-padding stage and softmax with its producer stages, under random splits, fuses,
-reorders, vectorize / unroll / parallel and attachments.  Each is lowered and compiled
+padding stage, softmax with its producer stages and a reduction factored with rfactor
+after nested splits, under random splits, fuses, reorders, vectorize / unroll / parallel
+and attachments.  Each is lowered and compiled
 with ``tl.build(..., target="llvm")``; some draws are built with ``bounds_check=True``,
 under which any out-of-bounds access would raise ``IndexError`` instead of passing
 unnoticed.  Outputs start as NaN so that an element the code never writes shows up.
@@ -19,8 +20,9 @@ import tensorlang as tl
 from tensorlang.te.reference import evaluate as reference_evaluate
 
 from schedule_strategies import (draw_conv2d_schedule, draw_matmul_schedule,
-                                 draw_softmax_schedule, event, extent_value, note_text,
-                                 property_settings, random_inputs, unscheduled_workloads)
+                                 draw_reduction_schedule, draw_softmax_schedule, event,
+                                 extent_value, note_text, property_settings, random_inputs,
+                                 unscheduled_workloads)
 
 # 3 workloads x 70 draws: the 200-odd compiled schedules CI checks on every run
 COMPILED_SETTINGS = property_settings(examples_per_workload=70)
@@ -29,6 +31,7 @@ COMPILED_SETTINGS = property_settings(examples_per_workload=70)
 MATMUL_SIZES = [(7, 9, 5), (8, 8, 4), (5, 6, 3)]
 CONV2D_SIZES, CONV2D_CHANNELS = (5, 7), (2, 3)
 SOFTMAX_SHAPES = [(3, 7), (4, 8), (2, 5)]
+REDUCTION_SHAPES = [(2, 16, 1), (3, 7, 3), (1, 11, 2)]
 
 
 def run_compiled(drawn, bounds_check: bool = False) -> None:
@@ -74,6 +77,13 @@ def test_compiled_random_conv2d_schedules(data):
 @given(data=st.data())
 def test_compiled_random_softmax_schedules(data):
     _run(data, draw_softmax_schedule(data, SOFTMAX_SHAPES))
+
+
+@property_settings(examples_per_workload=50)
+@given(data=st.data())
+def test_compiled_random_rfactor_schedules(data):
+    """Nested splits of two reduction axes, rfactor at any level, more steps after."""
+    _run(data, draw_reduction_schedule(data, REDUCTION_SHAPES))
 
 
 def test_compiled_unscheduled_workloads_match_the_reference():

@@ -1,6 +1,7 @@
 """compute_at / compute_inline / compute_root and the regions bound inference gives."""
 from __future__ import annotations
 
+import numpy as np
 import pytest
 
 import tensorlang as tl
@@ -172,8 +173,71 @@ def test_lowering_error_when_consumer_runs_outside_attach_point():
     D = te.compute((10,), lambda i: B[i] + C[i], name="D")
     s = tl.create_schedule(D)
     s[B].compute_at(s[C], s[C].op.axis[0])  # but D reads B too
-    with pytest.raises(tl.LoweringError, match="consumer 'D' runs outside"):
+    with pytest.raises(tl.LoweringError, match=r"consumer 'D' reads it outside that loop.*"
+                                               r"s\[B\]\.compute_root\(\)"):
         tl.lower(s, [A, D])
+
+
+def softmax_stages(rows=4, cols=16):
+    from tensorlang import ops
+    x = te.placeholder((rows, cols), name="x")
+    out = ops.softmax(x)
+    exp, expsum = out.op.input_tensors
+    maxelem = exp.op.input_tensors[1]
+    return x, maxelem, exp, expsum, out
+
+
+def test_compute_at_chain_on_softmax_whose_middle_stage_has_another_consumer():
+    """``exp`` is read by ``expsum`` and by the output: computed at ``expsum``'s row loop
+    (itself inside the output's row loop) its buffer would not exist where the output
+    reads it.  Lowering says where to compute it instead (it raised InternalError from
+    code generation)."""
+    x, maxelem, exp, expsum, out = softmax_stages()
+    s = tl.create_schedule(out)
+    s[expsum].compute_at(s[out], out.op.axis[0])
+    s[exp].compute_at(s[expsum], expsum.op.axis[0])
+    s[maxelem].compute_at(s[exp], exp.op.axis[0])
+    with pytest.raises(tl.LoweringError,
+                       match=r"stage 'T_softmax_exp' is computed at axis 'i0' of stage "
+                             r"'T_softmax_expsum', but its consumer 'T_softmax' reads it "
+                             r"outside that loop.*"
+                             r"s\[T_softmax_exp\]\.compute_at\(s\[T_softmax\], i0\)"):
+        tl.build(s, [x, out])
+
+
+def test_compute_at_chain_on_softmax_into_the_loop_enclosing_all_consumers(check):
+    """The chain max -> exp -> (sum, output) with every stage computed per row."""
+    x, maxelem, exp, expsum, out = softmax_stages(5, 11)
+    s = tl.create_schedule(out)
+    row = out.op.axis[0]
+    s[expsum].compute_at(s[out], row)
+    s[exp].compute_at(s[out], row)
+    s[maxelem].compute_at(s[exp], exp.op.axis[0])
+    check(s, [x], [out])
+    mod = tl.build(s, [x, out])
+    a = np.random.default_rng(0).standard_normal((5, 11)).astype("float32")
+    got = np.zeros_like(a)
+    mod(a, got)
+    e = np.exp(a - a.max(axis=1, keepdims=True))
+    np.testing.assert_allclose(got, e / e.sum(axis=1, keepdims=True), rtol=1e-5)
+
+
+def test_compute_at_a_loop_that_encloses_only_some_consumers_names_the_common_loop(check):
+    """A producer computed at an inner loop of one consumer while a second consumer is
+    computed at an outer loop of the first: the message names the loop enclosing both."""
+    A = te.placeholder((8, 8), name="A")
+    B = te.compute((8, 8), lambda i, j: A[i, j] + 1.0, name="B")
+    C = te.compute((8, 8), lambda i, j: B[i, j] * 2.0, name="C")
+    D = te.compute((8, 8), lambda i, j: B[i, j] + C[i, j], name="D")
+    s = tl.create_schedule(D)
+    i, j = D.op.axis
+    s[C].compute_at(s[D], j)
+    s[B].compute_at(s[C], s[C].op.axis[1])
+    with pytest.raises(tl.LoweringError, match=r"consumer 'D' reads it outside.*"
+                                               r"compute_at\(s\[D\], j\)"):
+        tl.lower(s, [A, D])
+    s[B].compute_at(s[D], j)
+    check(s, [A], [D])
 
 
 def test_lowering_error_when_attach_axis_split_later():

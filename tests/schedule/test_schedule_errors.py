@@ -26,6 +26,17 @@ def test_errors_are_tensorlang_errors():
     assert issubclass(tl.LoweringError, tl.TensorLangError)
 
 
+def test_internal_error_is_not_a_user_error():
+    """A compiler bug is not the user's mistake: ``except tl.TensorLangError`` (a caller
+    reporting bad input) must not catch it."""
+    assert not issubclass(tl.InternalError, tl.TensorLangError)
+    with pytest.raises(tl.InternalError, match="please report"):
+        try:
+            raise tl.InternalError("broken invariant")
+        except tl.TensorLangError:
+            pytest.fail("an InternalError was caught as a user error")
+
+
 def test_reorder_axis_given_twice():
     A, B, C, s = setup()
     x, y = s[B].op.axis

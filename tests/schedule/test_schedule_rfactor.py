@@ -1,6 +1,9 @@
 """rfactor: factored reductions compute the same sums."""
 from __future__ import annotations
 
+import numpy as np
+import pytest
+
 import tensorlang as tl
 from tensorlang import te
 
@@ -53,3 +56,27 @@ def test_rfactor_of_max_reduction_over_fused_axes(check):
     fo, fi = s[B].split(f, factor=6)
     s.rfactor(B, fi)
     check(s, [A], [B])
+
+
+@pytest.mark.parametrize("outer_split, inner_split", [
+    ({"factor": 8}, {"factor": 3}),   # 16 = 2 x 8; 8 is not a multiple of 3
+    ({"nparts": 2}, {"nparts": 7}),   # 8 = 7 parts of 2, the last one short
+    ({"factor": 5}, {"nparts": 2}),   # 16 = 4 x 5, the outer split overhangs too
+])
+@pytest.mark.parametrize("level", ["outer", "middle", "inner"])
+def test_rfactor_after_nested_non_dividing_splits(check, outer_split, inner_split, level):
+    """A split of a split's inner part that does not divide it overhangs that part, not
+    only the root axis: the factored stage must keep the guard of the middle variable
+    (it summed 17 or 22 ones out of 16 without it)."""
+    A = te.placeholder((16,), name="A")
+    k = te.reduce_axis((0, 16), name="k")
+    B = te.compute((1,), lambda i: te.sum(A[k], axis=k), name="B")
+    s = tl.create_schedule(B)
+    ko, ki = s[B].split(k, **outer_split)
+    kio, kii = s[B].split(ki, **inner_split)
+    BF = s.rfactor(B, {"outer": ko, "middle": kio, "inner": kii}[level])
+    check(s, [A], [B])
+    mod = tl.build(s, [A, B], target="llvm")
+    out = np.zeros(1, "float32")
+    mod(np.ones(16, "float32"), out)
+    assert out[0] == 16.0, f"{BF.name}: 16 ones summed to {out[0]}"

@@ -181,6 +181,26 @@ def test_constant_index_out_of_bounds():
                    "out of bounds")
 
 
+def test_constant_index_out_of_bounds_in_code_that_never_runs():
+    """Unrolling a guarded or peeled loop leaves ``if 1 + j < 1: A[4] = ...`` and
+    ``for j in range(1 - 1): A[4] = ...`` for simplify to remove: dead code, not an
+    out-of-bounds store.  Where the guard or the loop may run, it still is one."""
+    A = decl_buffer((4,), "float32", "A")
+    j = var("j")
+    store = BufferStore(A, const(0.0), (const(4),))
+    fine = BufferStore(A, const(1.0), (const(0),))
+    never = E.And(E.LT(E.Add(const(1), j, int32), const(1), bool_), E.LT(j, const(1), bool_),
+                  bool_)
+    maybe = E.LT(E.Add(const(1), j, int32), const(2), bool_)
+    assert problems_of(loop(j, 2, IfThenElse(never, store)), [A]) == []
+    assert problems_of(loop(j, 2, IfThenElse(E.Not(never, bool_), fine, store)), [A]) == []
+    assert problems_of(loop(j, E.Sub(const(1), const(1), int32), store), [A]) == []
+    assert problems_of(IfThenElse(E.LT(const(4), const(4), bool_), store), [A]) == []
+    assert_problem(loop(j, 2, IfThenElse(maybe, store)), [A], "out of bounds for dimension 0")
+    assert_problem(loop(j, 2, IfThenElse(never, fine, store)), [A], "out of bounds")
+    assert_problem(loop(j, E.Sub(const(2), const(1), int32), store), [A], "out of bounds")
+
+
 def test_ramp_and_broadcast_lanes():
     A = decl_buffer((8,), "float32", "A")
     bad_ramp = Ramp(const(0), const(1), 4, int32.with_lanes(8))
