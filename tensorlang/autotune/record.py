@@ -208,7 +208,7 @@ def _round(value) -> str | None:
 #: a new field gets one line here.
 FIELD_CHECKS: dict[str, tuple[bool, Callable]] = {
     "workload_key": (True, _text),
-    "workload": (False, _any_json),
+    "workload": (True, _any_json),
     "target": (True, _text),
     "config": (True, _config),
     "costs": (False, _costs),
@@ -263,6 +263,8 @@ class RecordLog:
         self._warned: set[int] = set()
         self._lock_fd: int | None = None
         self._lock_depth = 0
+        #: per check given to records_for, what it found wrong with each line (or None)
+        self._checked: dict[Callable, dict[int, str | None]] = {}
 
     # -- writing ---------------------------------------------------------------------------
     def check_writable(self) -> None:
@@ -383,12 +385,17 @@ class RecordLog:
         what is wrong with a record of the workload (None: nothing); such records are
         skipped with a :class:`RecordWarning` naming the line."""
         target = normalize_target(target)
+        checked = None if check is None else self._checked.setdefault(check, {})
         out = []
         for record, line in self._load():
             if record.workload_key != workload_key or record.target != target or \
                     (kind is not None and record.kind != kind):
                 continue
-            problem = None if check is None else check(record)
+            problem = None
+            if checked is not None:  # each line checked once: a log is read every round
+                if line not in checked:
+                    checked[line] = check(record)
+                problem = checked[line]
             if problem is not None:
                 self._warn(line, f"is not a usable record of this workload ({problem})")
                 continue
