@@ -12,6 +12,12 @@ run killed half-way resumes with the remaining trials; no config is measured twi
 trial.  At the end the fastest few candidates are re-timed side by side (``retime``),
 and the fastest there is the best: the lowest of many noisy first measurements
 overstates its candidate's speed, often enough to crown a slower one.
+
+Each result is appended to the log as it is measured, so a run killed with ``kill -9``
+loses only the candidate in flight.  Several processes may tune into one log at once:
+they take turns, batch by batch, under the log's lock, share the budget, measure no
+config twice and end with the same best.  Records of the log that are malformed or
+implausible are skipped with a :class:`RecordWarning` naming the line.
 """
 from __future__ import annotations
 
@@ -369,7 +375,8 @@ def autotune(op, target="llvm", trials: int = 1000, log_file=None, shape_vars=No
     ``op``: an output tensor, a list of output tensors of one computation, a template
     function (with ``args``), a :class:`SearchSpace`, or a list of independent workloads
     (then the budget is spread by a gradient-based task scheduler and a list of results
-    is returned).  ``log_file``: JSON-lines log to resume from and append to.
+    is returned).  ``log_file``: JSON-lines log to resume from and append to (checked
+    writable before anything is measured; other processes may tune into it at once).
     ``early_stopping``: stop a workload after this many trials without improvement.
     ``runner``: a :class:`Runner` (default: a :class:`LocalRunner` with
     ``measure_options``).  ``search="random"`` measures uniform random samples instead of
