@@ -199,8 +199,8 @@ def main() -> None:
         print(f"{point:<20} {phase:<14} {measured:>8} {logged:>7}  (configs measured "
               f"twice: {duplicates})")
         worst = max(r[4] for r in rows[:-1])
-        print(f"most measured candidates lost by one kill: {worst} (at most the one in "
-              f"flight)\n")
+        print(f"most measured candidates lost by one kill: {worst} (the bound: the "
+              f"candidates in flight, 1 while measuring, 0 otherwise)\n")
         two = shared(args, work)
         print(f"two processes, one log, {args.trials} trials each, batch {args.batch}:")
         print(f"  trials in the log {two['trials']}, configs measured twice "
