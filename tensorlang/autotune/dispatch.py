@@ -16,9 +16,11 @@ import os
 import threading
 import warnings
 
-from ..errors import ScheduleError, TuneError
+from ..errors import ScheduleError, TensorLangError, TuneError
 from ..te.tensor import Operation, PlaceholderOp, Tensor, post_order_ops
+from .flops import count_flops
 from .record import RecordLog, normalize_target
+from .record_check import RecordCheck
 from .workload import workload_key
 
 _STATE = threading.local()
@@ -46,9 +48,10 @@ class ApplyHistoryBest:
                                 f"tune first with tl.autotune(..., log_file=...)")
         self.logs = [RecordLog(path) for path in paths]
 
-    def best(self, key: str, target: str):
-        """The best valid record of workload ``key`` on ``target``, or None."""
-        found = [log.best(key, target) for log in self.logs]
+    def best(self, key: str, target: str, check=None):
+        """The best valid record of workload ``key`` on ``target``, or None; records
+        ``check`` finds wrong with (:class:`RecordCheck`) are skipped with a warning."""
+        found = [log.best(key, target, check) for log in self.logs]
         found = [r for r in found if r is not None]
         return min(found, key=lambda r: r.mean_cost) if found else None
 
@@ -109,12 +112,14 @@ def _best_schedule(op, target, log_file, shape_vars, args, stacklevel: int):
     if template:
         space = make_space(op, target, shape_vars, args)
         key, name, outputs = space.workload_key, getattr(op, "__name__", "template"), None
+        check = RecordCheck(space, target, getattr(space, "flop", 0))
     else:
         outputs = _outputs(op)
         key, name = workload_key(outputs, shape_vars), "+".join(t.name for t in outputs)
+        check = _record_check(outputs, key, target, shape_vars, make_space)
     record = None
     for context in contexts:
-        record = context.best(key, target)
+        record = context.best(key, target, check)
         if record is not None:
             break
     if record is None:
@@ -132,10 +137,33 @@ def _best_schedule(op, target, log_file, shape_vars, args, stacklevel: int):
     try:
         schedule = replay(record.config.get("steps") or [], [t.op for t in outputs])
         return schedule, default_args(outputs)
-    except ScheduleError:
+    except (ScheduleError, TensorLangError, KeyError, TypeError, ValueError):
         # the record was made on a rewritten definition: rebuild it through the space
         check_target(target)
         return make_space(outputs, target, shape_vars).apply(config)
+
+
+#: the record check of each workload and target looked up so far (its space is built once)
+_CHECKS: dict = {}
+
+
+def _record_check(outputs: list, key: str, target: str, shape_vars,
+                  make_space) -> RecordCheck:
+    """The :class:`RecordCheck` of a workload given by its output tensors: against its
+    automatic search space (from ``make_space``, the tuner's), or only the cost and form
+    of records where that space cannot be built here (a CUDA target without a GPU)."""
+    check = _CHECKS.get((key, target))
+    if check is None:
+        try:
+            space = make_space(outputs, target, shape_vars)
+        except TensorLangError:
+            space = None
+        check = RecordCheck(space, target, count_flops(outputs, shape_vars),
+                            other_sketches=True)
+        if len(_CHECKS) > 64:
+            _CHECKS.clear()
+        _CHECKS[(key, target)] = check
+    return check
 
 
 def tuned_schedule(schedule, args, target):

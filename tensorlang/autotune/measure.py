@@ -323,6 +323,13 @@ class Runner(ABC):
     def run(self, task: MeasureTask, builds: list, best_time: float | None = None) -> list:
         """A :class:`MeasureResult` per :class:`BuildResult`."""
 
+    def run_each(self, task: MeasureTask, builds: list, best_time: float | None = None):
+        """The results of :meth:`run`, yielded one by one as each candidate is measured,
+        so the tuner records each at once (a killed run then loses only the candidate in
+        flight).  This default waits for :meth:`run`; runners that measure one
+        candidate at a time override it."""
+        yield from self.run(task, builds, best_time)
+
     def retime(self, task: MeasureTask, builds: list) -> list:
         """Time ``builds`` (already measured once, all of one task) again, to rank them:
         a :class:`MeasureResult` per build.  Runners that can should time them in turns,
@@ -340,6 +347,42 @@ class Runner(ABC):
         self.close()
 
 
+#: the start of the names of runners' temporary directories, followed by the pid of
+#: the tuning process that made one
+TEMP_PREFIX = "tensorlang-tune-"
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's process
+        return True
+    return True
+
+
+def remove_stale_directories(root: str | None = None) -> list[str]:
+    """Remove the temporary directories (reference outputs) of runners whose tuning
+    process is gone: a run killed with ``kill -9`` leaves its directory behind, and the
+    next run cleans it.  Returns the paths removed."""
+    root = root or tempfile.gettempdir()
+    removed = []
+    try:
+        entries = os.listdir(root)
+    except OSError:
+        return removed
+    for entry in entries:
+        pid = entry[len(TEMP_PREFIX):].split("-", 1)[0]
+        if not entry.startswith(TEMP_PREFIX) or not pid.isdigit() or _alive(int(pid)):
+            continue
+        path = os.path.join(root, entry)
+        shutil.rmtree(path, ignore_errors=True)
+        if not os.path.exists(path):
+            removed.append(path)
+    return removed
+
+
 class LocalRunner(Runner):
     """Runs candidates one at a time in a persistent process of their own, restarted after
     a crash or a timeout."""
@@ -354,7 +397,8 @@ class LocalRunner(Runner):
         self._loaded: set[str] = set()
         self._tasks: dict[str, MeasureTask] = {}
         self._reference_files: dict[str, str] = {}
-        self._directory = tempfile.mkdtemp(prefix="tensorlang-tune-")
+        remove_stale_directories()
+        self._directory = tempfile.mkdtemp(prefix=f"{TEMP_PREFIX}{os.getpid()}-")
         self.restarts = 0
 
     # -- the process ---------------------------------------------------------------------
@@ -469,13 +513,15 @@ class LocalRunner(Runner):
         self._loaded.add(task.task_id)
 
     def run(self, task: MeasureTask, builds: list, best_time: float | None = None) -> list:
+        return list(self.run_each(task, builds, best_time))
+
+    def run_each(self, task: MeasureTask, builds: list, best_time: float | None = None):
         if task.task_id not in self._tasks:
             self.prepare(task)
-        results = []
         for build in builds:
             start = time.perf_counter()
             if build.error_kind is not None:
-                results.append(MeasureResult(None, build.error_kind, build.error_msg))
+                yield MeasureResult(None, build.error_kind, build.error_msg)
                 continue
             self._ensure_loaded(task, self.options.reference_timeout)
             deadline = self.options.run_deadline(best_time)
@@ -491,8 +537,7 @@ class LocalRunner(Runner):
                 if best_time is None or result.mean_cost < best_time:
                     best_time = result.mean_cost
             result.seconds = time.perf_counter() - start
-            results.append(result)
-        return results
+            yield result
 
     def retime(self, task: MeasureTask, builds: list) -> list:
         """Time ``builds`` in turns in one process (each checked against the reference

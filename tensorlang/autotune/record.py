@@ -7,10 +7,20 @@ timed again side by side, in turns, as one numbered *round*.  The fastest of the
 round is the best (:func:`select_best`): the lowest of hundreds of noisy first
 measurements flatters its candidate, and a round corrects that.
 
-A log is append-only.  Each record is written with a single ``write`` on a descriptor
-opened with ``O_APPEND`` and then ``fsync``-ed, so several processes may append to one log
-and a reader only ever sees whole lines, except for a line torn by a crash (power loss,
-``kill -9`` in the middle of a write), which :meth:`RecordLog.load` skips with a warning.
+A log is append-only.  Each record is written as one complete line with a single
+``write`` on a descriptor opened with ``O_APPEND``, under the log's lock (an ``flock`` of
+the log file itself, which :meth:`RecordLog.locked` also lends to whole tuning rounds, so
+that several processes can share one log), and then ``fsync``-ed: once ``append``
+returns, the record survives a ``kill -9`` and a power loss.  A write that fails (a full
+disk) is cut back to the previous length, so no torn line is left behind; a line torn by
+a crash in the middle of a write (power loss) is skipped with a warning by
+:meth:`RecordLog.load`.
+
+Lines that parse but do not hold a well-formed record (a field of the wrong type, costs
+that are not positive finite seconds, an unknown error kind, ...) are skipped with a
+:class:`RecordWarning` naming the file and line (:func:`record_problem`); the checks that
+need the workload (its search space, a plausible cost) are passed to
+:meth:`RecordLog.records_for` as ``check``.
 
 >>> log = RecordLog("matmul.jsonl")
 >>> log.append(TuningRecord(key, {"name": "matmul"}, "llvm", steps, costs=[1.2e-3]))
@@ -18,16 +28,18 @@ and a reader only ever sees whole lines, except for a line torn by a crash (powe
 """
 from __future__ import annotations
 
+import contextlib
 import dataclasses
+import fcntl
 import json
 import math
 import os
 import time
 import warnings
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Callable
 
-from ..errors import TensorLangValueError
+from ..errors import TensorLangValueError, TuneError
 from .workload import canonical_te_text, workload_description, workload_key  # noqa: F401
 
 #: format version written into every record
@@ -119,57 +131,223 @@ class TuningRecord:
 
     @classmethod
     def from_json(cls, text: str) -> "TuningRecord":
-        """Parse a line written by :meth:`to_json` (unknown fields are ignored, so newer
-        logs stay readable)."""
+        """Parse a line written by :meth:`to_json`; a line that is not a well-formed
+        record raises ValueError saying what is wrong (:func:`record_problem`).  Unknown
+        fields are ignored, so newer logs stay readable."""
         data = json.loads(text)
-        if not isinstance(data, dict):
-            raise ValueError("a record is a JSON object")
+        problem = record_problem(data)
+        if problem is not None:
+            raise ValueError(problem)
         known = {f.name for f in dataclasses.fields(cls)}
-        missing = {"workload_key", "target", "config"} - data.keys()
-        if missing:
-            raise ValueError(f"missing field(s) {sorted(missing)}")
         return cls(**{k: v for k, v in data.items() if k in known})
+
+
+# -- what a well-formed record holds -----------------------------------------------------------
+
+def _is_number(value) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def _text(value) -> str | None:
+    return None if isinstance(value, str) else "is not a string"
+
+
+def _any_json(value) -> str | None:
+    return None
+
+
+def _config(value) -> str | None:
+    return None if isinstance(value, (dict, list)) else "is not a JSON object or list"
+
+
+def _costs(value) -> str | None:
+    if value is None:
+        return None
+    if not isinstance(value, list) or not value:
+        return "is not a non-empty list of seconds (or null)"
+    for cost in value:
+        if not _is_number(cost) or not math.isfinite(cost) or cost <= 0:
+            return f"holds {cost!r}, not a positive finite number of seconds"
+    return None
+
+
+def _one_of(allowed: tuple) -> Callable:
+    def check(value) -> str | None:
+        return None if value in allowed and (value is None or isinstance(value, str)) \
+            else f"is {value!r}, not one of {list(allowed)}"
+    return check
+
+
+def _finite_number(value) -> str | None:
+    return None if _is_number(value) and math.isfinite(value) else "is not a finite number"
+
+
+def _version(value) -> str | None:
+    return None if isinstance(value, int) and not isinstance(value, bool) and value >= 1 \
+        else "is not a positive integer"
+
+
+def _features(value) -> str | None:
+    if value is None:
+        return None
+    if not isinstance(value, list) or \
+            not all(_is_number(x) and math.isfinite(x) for x in value):
+        return "is not a list of finite numbers (or null)"
+    return None
+
+
+def _round(value) -> str | None:
+    if value is None:
+        return None
+    return None if isinstance(value, int) and not isinstance(value, bool) and value >= 1 \
+        else "is not a positive integer (or null)"
+
+
+#: every field of a record as read from a log: (required, check) where ``check(value)``
+#: says what is wrong with a value, or None.  A field without an entry is read unchecked;
+#: a new field gets one line here.
+FIELD_CHECKS: dict[str, tuple[bool, Callable]] = {
+    "workload_key": (True, _text),
+    "workload": (True, _any_json),
+    "target": (True, _text),
+    "config": (True, _config),
+    "costs": (False, _costs),
+    "error_kind": (False, _one_of(ERROR_KINDS)),
+    "error_msg": (False, _text),
+    "timestamp": (False, _finite_number),
+    "version": (False, _version),
+    "features": (False, _features),
+    "kind": (False, _one_of(RECORD_KINDS)),
+    "round": (False, _round),
+}
+
+
+def record_problem(data) -> str | None:
+    """What makes ``data`` (a parsed JSON line) not a well-formed record, or None: a
+    field missing or of the wrong type (:data:`FIELD_CHECKS`), or fields that contradict
+    each other (a re-timing without its round number)."""
+    if not isinstance(data, dict):
+        return "a record is a JSON object"
+    missing = sorted(name for name, (required, _) in FIELD_CHECKS.items()
+                     if required and name not in data)
+    if missing:
+        return f"missing field(s) {missing}"
+    for name, (_, check) in FIELD_CHECKS.items():
+        if name in data:
+            problem = check(data[name])
+            if problem is not None:
+                return f"field '{name}' {problem}"
+    if (data.get("kind", "trial") == "retime") != (data.get("round") is not None):
+        return "a re-timing record needs its round number, and only a re-timing has one"
+    return None
+
+
+#: free bytes a log's file system must have before tuning starts (room for some records)
+MIN_FREE_BYTES = 64 * 1024
 
 
 class RecordLog:
     """An append-only JSON-lines file of :class:`TuningRecord` s.
 
     Reads are incremental: :meth:`load` parses only what was appended since the last call
-    (by this or any other process)."""
+    (by this or any other process).  :meth:`locked` holds the log's lock, so that a
+    tuning process can read what others appended, choose, measure and append its own
+    records while no other process does the same."""
 
     def __init__(self, path):
         self.path = os.fspath(path)
         self._records: list[TuningRecord] = []
+        self._lines: list[int] = []  # the line number of each record
         self._offset = 0          # bytes of the file already parsed
         self._line_number = 0     # lines already parsed
         self._warned: set[int] = set()
+        self._lock_fd: int | None = None
+        self._lock_depth = 0
+        #: per check given to records_for, what it found wrong with each line (or None)
+        self._checked: dict[Callable, dict[int, str | None]] = {}
 
-    def append(self, record: TuningRecord) -> None:
-        """Append one record as one line, durably (flushed and fsync-ed)."""
-        line = record.to_json().encode() + b"\n"
+    # -- writing ---------------------------------------------------------------------------
+    def check_writable(self) -> None:
+        """Raise :class:`TuneError` naming the log unless records can be appended to it
+        (the file can be opened for appending, created if missing, and its file system
+        has :data:`MIN_FREE_BYTES` free)."""
+        try:
+            fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+        except OSError as error:
+            raise TuneError(f"tuning log {self.path!r} cannot be written "
+                            f"({error.strerror}); pass a log_file in a writable directory"
+                            ) from None
+        try:
+            stat = os.fstatvfs(fd)
+        finally:
+            os.close(fd)
+        free = stat.f_bavail * stat.f_frsize
+        if free < MIN_FREE_BYTES:
+            raise TuneError(f"tuning log {self.path!r}: its disk is full ({free} bytes "
+                            f"free); free some space or pass a log_file on another disk")
+
+    @contextlib.contextmanager
+    def locked(self):
+        """Hold the log's exclusive lock (an ``flock`` of the log file, released by the
+        kernel when a holder dies) for the block; re-entrant.  Every append takes it."""
+        if self._lock_depth:
+            self._lock_depth += 1
+            try:
+                yield self
+            finally:
+                self._lock_depth -= 1
+            return
         fd = os.open(self.path, os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o644)
         try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            self._lock_fd, self._lock_depth = fd, 1
+            yield self
+        finally:
+            self._lock_fd, self._lock_depth = None, 0
+            os.close(fd)  # releases the lock
+
+    def append(self, record: TuningRecord) -> None:
+        """Append one record as one line, durably (written whole and fsync-ed, under the
+        lock).  A failed write (a full disk) leaves the file as it was and raises
+        :class:`TuneError` naming the log."""
+        line = record.to_json().encode() + b"\n"
+        with self.locked():
+            fd = self._lock_fd
             size = os.fstat(fd).st_size
             # A line torn by a crash has no newline: end it, or this record would be
             # glued to it and lost too.
             if size and os.pread(fd, 1, size - 1) != b"\n":
                 line = b"\n" + line
-            written = os.write(fd, line)
-            while written < len(line):  # only on exotic file systems; never seen locally
-                written += os.write(fd, line[written:])
-            os.fsync(fd)
-        finally:
-            os.close(fd)
+            try:
+                written = os.write(fd, line)
+                while written < len(line):  # a short write: a disk filling up
+                    written += os.write(fd, line[written:])
+                os.fsync(fd)
+            except OSError as error:
+                with contextlib.suppress(OSError):
+                    os.ftruncate(fd, size)  # no torn line for the next reader
+                raise TuneError(f"tuning log {self.path!r}: a record could not be written "
+                                f"({error.strerror}); the log keeps every record before "
+                                f"it. Free some space (or pass another log_file) and run "
+                                f"again to resume") from None
 
+    # -- reading ---------------------------------------------------------------------------
     def load(self) -> list[TuningRecord]:
         """All readable records in file order; unreadable lines are skipped with a
         :class:`RecordWarning` naming the file and the line."""
+        return [record for record, _ in self._load()]
+
+    def _load(self) -> list[tuple[TuningRecord, int]]:
+        """``(record, line number)`` of every readable record, in file order."""
         try:
             with open(self.path, "rb") as f:
                 f.seek(self._offset)
                 data = f.read()
         except FileNotFoundError:
-            return list(self._records)
+            return list(zip(self._records, self._lines))
+        except OSError as error:
+            raise TuneError(f"tuning log {self.path!r} cannot be read ({error.strerror}); "
+                            f"pass the path of a JSON-lines file") from None
         complete = data.rfind(b"\n") + 1
         for raw in data[:complete].split(b"\n")[:-1]:
             self._line_number += 1
@@ -180,35 +358,54 @@ class RecordLog:
             # Left unparsed: the next append ends it with a newline and a later load
             # reports it as a corrupt line.
             self._warn(self._line_number + 1, "is incomplete (torn by an interrupted write)")
-        return list(self._records)
+        return list(zip(self._records, self._lines))
 
     def _parse(self, raw: bytes, line_number: int) -> None:
         if not raw.strip():
             return
         try:
-            self._records.append(TuningRecord.from_json(raw.decode()))
+            record = TuningRecord.from_json(raw.decode())
         except (ValueError, TypeError, UnicodeDecodeError) as err:
             self._warn(line_number, f"is not a valid record ({err})")
+            return
+        self._records.append(record)
+        self._lines.append(line_number)
 
     def _warn(self, line_number: int, what: str) -> None:
         if line_number in self._warned:
             return
         self._warned.add(line_number)
         warnings.warn(f"tuning log {self.path}: line {line_number} {what}; skipped",
-                      RecordWarning, stacklevel=3)
+                      RecordWarning, stacklevel=4)
 
-    def records_for(self, workload_key: str, target, kind: str | None = "trial"
-                    ) -> list[TuningRecord]:
+    def records_for(self, workload_key: str, target, kind: str | None = "trial",
+                    check: Callable | None = None) -> list[TuningRecord]:
         """Records of one workload on one target, in file order: its trials, its
-        re-timings (``kind="retime"``) or both (``kind=None``)."""
+        re-timings (``kind="retime"``) or both (``kind=None``).  ``check(record)`` says
+        what is wrong with a record of the workload (None: nothing); such records are
+        skipped with a :class:`RecordWarning` naming the line."""
         target = normalize_target(target)
-        return [r for r in self.load()
-                if r.workload_key == workload_key and r.target == target
-                and (kind is None or r.kind == kind)]
+        checked = None if check is None else self._checked.setdefault(check, {})
+        out = []
+        for record, line in self._load():
+            if record.workload_key != workload_key or record.target != target or \
+                    (kind is not None and record.kind != kind):
+                continue
+            problem = None
+            if checked is not None:  # each line checked once: a log is read every round
+                if line not in checked:
+                    checked[line] = check(record)
+                problem = checked[line]
+            if problem is not None:
+                self._warn(line, f"is not a usable record of this workload ({problem})")
+                continue
+            out.append(record)
+        return out
 
-    def best(self, workload_key: str, target) -> TuningRecord | None:
+    def best(self, workload_key: str, target, check: Callable | None = None
+             ) -> TuningRecord | None:
         """The best record (:func:`select_best`), or None if no trial is valid."""
-        records = self.records_for(workload_key, target, kind=None)
+        records = self.records_for(workload_key, target, kind=None, check=check)
         return select_best([r for r in records if r.kind == "trial"],
                            [r for r in records if r.kind == "retime"])
 

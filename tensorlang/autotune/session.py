@@ -2,10 +2,15 @@
 
 One round: the task scheduler picks a workload, its evolutionary search proposes a batch
 of unmeasured configs, the builder pool compiles them (computing their features on the
-way), the runner measures them one by one, every result is appended to the log at once
-(so a killed run loses at most the candidate being measured), and the cost model
+way), the runner measures them one by one, each result is appended to the log as it
+arrives (so a killed run loses at most the candidates in flight), and the cost model
 retrains on everything measured so far.  At the end, the fastest few candidates of each
 workload are re-timed side by side (:meth:`_Session.retime`), and the fastest there wins.
+
+Several processes may tune into one log: each round runs under the log's lock, after
+taking in what the others appended (their trials count against the budget, are never
+measured again and train the model), so nothing is measured twice, two processes never
+time candidates at once on one machine, and all end with the same best.
 """
 from __future__ import annotations
 
@@ -18,6 +23,7 @@ import numpy as np
 
 from .cost_model import XGBoostCostModel
 from .dispatch import TuneWarning
+from .features import FEATURE_NAMES
 from .measure import LocalBuilder, LocalRunner
 from .record import TuningRecord, last_round
 from .search import EvolutionarySearch
@@ -186,8 +192,10 @@ class _Session:
                 task.search.remember_features(config, record.features, measured=True)
 
     # -- the loop ------------------------------------------------------------------------
-    def tune(self, remaining: int, trials: int, shape_vars) -> list[int]:
-        """Measure up to ``remaining`` candidates; returns how many per task."""
+    def tune(self, trials: int, shape_vars) -> list[int]:
+        """Measure candidates until the log holds ``trials`` trials of the tasks (the
+        records of other processes tuning into the same log count too); returns how
+        many this process measured per task."""
         self._warm_start()
         tasks = self.tasks
         scheduler = GradientTaskScheduler(len(tasks), seed=self.seed)
@@ -196,9 +204,10 @@ class _Session:
                 scheduler.observe(k, len(task.records), task.best_time)
         measured = [0] * len(tasks)
         name = tasks[0].name if len(tasks) == 1 else f"{len(tasks)} workloads"
-        progress = _Progress(self.verbose, trials, trials - remaining, name)
+        done = sum(len(t.records) for t in tasks)
+        progress = _Progress(self.verbose, trials, done, name)
         try:
-            while remaining > 0:
+            while True:
                 k = scheduler.next_task()
                 if k is None:
                     break
@@ -206,13 +215,18 @@ class _Session:
                 if task.search is None:
                     with self._timed("prepare"):
                         self._prepare(task, shape_vars)
-                count = self._round(task, min(self.batch_size, remaining), progress)
+                with self.log.locked():
+                    for other in tasks:
+                        self._absorb(other, other.refresh(self.log), progress)
+                    remaining = trials - sum(len(t.records) for t in tasks)
+                    if remaining <= 0:
+                        break
+                    count = self._round(task, min(self.batch_size, remaining), progress)
                 if count == 0:
                     task.exhausted = True
                     scheduler.finish(k)
                     continue
                 measured[k] += count
-                remaining -= count
                 scheduler.observe(k, len(task.records), task.best_time)
                 if self.early_stopping is not None and \
                         task.since_improvement >= self.early_stopping:
@@ -221,8 +235,32 @@ class _Session:
             progress.close()
         return measured
 
+    def _absorb(self, task, fresh: list, progress: _Progress) -> None:
+        """Take in trials another process appended to the log: never measure their
+        configs, and learn from their features."""
+        rows, costs = [], []
+        for record in fresh:
+            config = record_config(record)
+            if config is None:
+                continue
+            task.measured.add(config.key())
+            features = record.features
+            if features is None or len(features) != len(FEATURE_NAMES):
+                continue  # none, or of another version of the features
+            if task.search is not None:
+                task.search.remember_features(config, features, measured=True)
+            rows.append(features)
+            costs.append(record.mean_cost)
+        if rows and not self.random_search:
+            with self._timed("model"):
+                self.model.update(np.asarray(rows, dtype=np.float32), costs,
+                                  [task.key] * len(rows))
+        if fresh:
+            progress.update(len(fresh), self._best_text(task, task.best_time))
+
     def _round(self, task, count: int, progress: _Progress) -> int:
-        """Measure one batch of ``task``; returns the number measured (0: nothing left)."""
+        """Measure one batch of ``task``; returns the number measured (0: nothing left).
+        Each result is appended to the log as soon as the runner reports it."""
         trained = self.model.num_samples > 0 and not self.random_search
         with self._timed("search"):
             configs = task.search.next_batch(count, task.measured, task.elites(16), trained)
@@ -235,10 +273,10 @@ class _Session:
         for build in builds:
             task.search.remember_features(build.config, build.features, measured=True)
         best = task.best_time
-        with self._timed("run"):
-            results = self.runner.run(task.measure_task, builds,
-                                      best if math.isfinite(best) else None)
         rows, costs = [], []
+        results = self.runner.run_each(task.measure_task, builds,
+                                       best if math.isfinite(best) else None)
+        run_start = time.perf_counter()
         for build, result in zip(builds, results):
             config_json = {**build.config.to_json(), "steps": build.steps}
             record = TuningRecord(task.key, task.description, self.target, config_json,
@@ -246,7 +284,7 @@ class _Session:
                                   error_msg=result.error_msg[:2000],
                                   features=build.features)
             self.log.append(record)
-            task.records.append(record)
+            task.add_own(record)
             task.measured.add(build.config.key())
             if record.is_valid and record.mean_cost < best:
                 best = record.mean_cost
@@ -257,6 +295,7 @@ class _Session:
                 rows.append(build.features)
                 costs.append(record.mean_cost)
             progress.update(1, self._best_text(task, best))
+        self.timings["run"] = self.timings.get("run", 0.0) + time.perf_counter() - run_start
         if rows and not self.random_search:
             with self._timed("model"):
                 self.model.update(np.asarray(rows, dtype=np.float32), costs,
@@ -267,12 +306,15 @@ class _Session:
     def retime(self, count: int, shape_vars) -> None:
         """For each workload whose round is due (:func:`due_round`), time its ``count``
         fastest candidates again, in turns in one process, and append the round to the
-        log; the fastest of the round becomes the workload's best."""
+        log; the fastest of the round becomes the workload's best.  Under the log's
+        lock, after reading what other processes appended: one round covers them all."""
         for task in self.tasks:
-            candidates = due_round(task.records, task.retimes, count)
-            if candidates:
-                with self._timed("retime"):
-                    self._retime(task, candidates, shape_vars)
+            with self.log.locked():
+                task.refresh(self.log)
+                candidates = due_round(task.records, task.retimes, count)
+                if candidates:
+                    with self._timed("retime"):
+                        self._retime(task, candidates, shape_vars)
 
     def _retime(self, task, candidates: list, shape_vars) -> None:
         if self.verbose:
@@ -290,7 +332,7 @@ class _Session:
                                   error_msg=result.error_msg[:2000], kind="retime",
                                   round=number)
             self.log.append(record)
-            task.retimes.append(record)
+            task.add_own(record)
             if not record.is_valid:
                 failed.append(record)
         if failed:

@@ -12,10 +12,17 @@ run killed half-way resumes with the remaining trials; no config is measured twi
 trial.  At the end the fastest few candidates are re-timed side by side (``retime``),
 and the fastest there is the best: the lowest of many noisy first measurements
 overstates its candidate's speed, often enough to crown a slower one.
+
+Each result is appended to the log as it is measured, so a run killed with ``kill -9``
+loses only the candidate in flight.  Several processes may tune into one log at once:
+they take turns, batch by batch, under the log's lock, share the budget, measure no
+config twice and end with the same best.  Records of the log that are malformed or
+implausible are skipped with a :class:`RecordWarning` naming the line.
 """
 from __future__ import annotations
 
 import collections
+import contextlib
 import math
 import time
 
@@ -27,6 +34,7 @@ from ..tir import expr as E
 from .flops import count_flops
 from .measure import ArgSpec, MeasureOptions, MeasureTask, Runner, pickle_space
 from .record import RecordLog, TuningRecord, last_round, normalize_target, select_best
+from .record_check import RecordCheck
 from .session import _Session, due_round, record_config, record_config_key
 from .space import Config, SearchSpace
 from .workload import workload_description
@@ -38,11 +46,19 @@ class MemoryLog(RecordLog):
     def __init__(self):
         super().__init__("<memory>")
 
+    def check_writable(self) -> None:
+        pass
+
+    @contextlib.contextmanager
+    def locked(self):
+        yield self  # no other process can see this log
+
     def append(self, record: TuningRecord) -> None:
         self._records.append(record)
+        self._lines.append(len(self._records))
 
-    def load(self) -> list[TuningRecord]:
-        return list(self._records)
+    def _load(self) -> list:
+        return list(zip(self._records, self._lines))
 
 
 # -- one workload -------------------------------------------------------------------------
@@ -192,14 +208,49 @@ class _Task:
         self.description = workload_description(outputs, shape_vars) if outputs else {}
         self.name = self.description.get("name") or "workload"
         self.flops = getattr(space, "flop", 0) or count_flops(outputs, shape_vars)
-        self.records = log.records_for(self.key, target)
-        self.retimes = log.records_for(self.key, target, kind="retime")
+        #: what a record of this workload in the log must satisfy to be used
+        self.check = RecordCheck(space, target, self.flops)
+        self.records: list[TuningRecord] = []
+        self.retimes: list[TuningRecord] = []
+        self._scanned = 0  # records of the log's workload already taken in
+        self._own: collections.Counter = collections.Counter()
+        self.refresh(log)
         self.measured = {k for k in map(record_config_key, self.records) if k}
         self.seed = seed
         self.search = None
         self.measure_task = None
         self.exhausted = False
         self.since_improvement = 0
+
+    def refresh(self, log: RecordLog) -> list[TuningRecord]:
+        """Take in the records of this workload appended to ``log`` since the last call
+        (by other processes: this one's are added by :meth:`add_own` when written);
+        returns the new trials."""
+        found = log.records_for(self.key, self.target, kind=None, check=self.check)
+        fresh, self._scanned = found[self._scanned:], len(found)
+        trials = []
+        for record in fresh:
+            text = record.to_json()
+            if self._own[text]:
+                self._own[text] -= 1
+                continue
+            if record.kind == "trial":
+                self.records.append(record)
+                trials.append(record)
+            else:
+                self.retimes.append(record)
+        return trials
+
+    def add_own(self, record: TuningRecord) -> None:
+        """A record this process appended to the log."""
+        (self.records if record.kind == "trial" else self.retimes).append(record)
+        self._own[record.to_json()] += 1
+
+    def reload(self, log: RecordLog) -> None:
+        """Records and re-timings as the log holds them, in file order."""
+        self.records = log.records_for(self.key, self.target, check=self.check)
+        self.retimes = log.records_for(self.key, self.target, kind="retime",
+                                       check=self.check)
 
     @property
     def best_time(self) -> float:
@@ -324,7 +375,8 @@ def autotune(op, target="llvm", trials: int = 1000, log_file=None, shape_vars=No
     ``op``: an output tensor, a list of output tensors of one computation, a template
     function (with ``args``), a :class:`SearchSpace`, or a list of independent workloads
     (then the budget is spread by a gradient-based task scheduler and a list of results
-    is returned).  ``log_file``: JSON-lines log to resume from and append to.
+    is returned).  ``log_file``: JSON-lines log to resume from and append to (checked
+    writable before anything is measured; other processes may tune into it at once).
     ``early_stopping``: stop a workload after this many trials without improvement.
     ``runner``: a :class:`Runner` (default: a :class:`LocalRunner` with
     ``measure_options``).  ``search="random"`` measures uniform random samples instead of
@@ -351,14 +403,18 @@ def autotune(op, target="llvm", trials: int = 1000, log_file=None, shape_vars=No
     measured = [0] * len(tasks)
     due = any(due_round(t.records, t.retimes, retime) for t in tasks)
     if remaining > 0 or due:
+        log.check_writable()  # before anything is measured
         with _Session(tasks, target, log, verbose, seed, runner, batch_size, early_stopping,
                       measure_options, n_parallel, cost_model, search,
                       dict(population_size=population_size, num_generations=num_generations,
                            epsilon=epsilon)) as session:
             if remaining > 0:
-                measured = session.tune(remaining, trials, shape_vars)
+                measured = session.tune(trials, shape_vars)
             session.retime(retime, shape_vars)
             timings = dict(session.timings)
+        with log.locked():  # what every process tuning into the log has found
+            for task in tasks:
+                task.reload(log)
     else:
         timings = {}
     seconds = time.perf_counter() - start

@@ -3,14 +3,18 @@ incremental loading, best records, workload keys."""
 from __future__ import annotations
 
 import json
+import math
 import threading
+import warnings
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from tensorlang import te
 from tensorlang.autotune import (ERROR_KINDS, RECORD_VERSION, RecordLog, RecordWarning,
                                  TuningRecord, canonical_config, workload_key)
-from tensorlang.autotune.record import select_best
+from tensorlang.autotune.record import FIELD_CHECKS, record_problem, select_best
 from tensorlang.errors import TensorLangValueError
 
 from tiny_spaces import matmul
@@ -178,3 +182,42 @@ def test_workload_key_is_structural():
     Y = te.compute((n,), lambda i: X[i] + 1.0, name="Y")
     assert workload_key(Y, {n: 8}) == workload_key(Y, {"n": 8}) != workload_key(Y)
     assert workload_key(Y, {n: 8}) != workload_key(Y, {n: 9})
+
+
+_JSON = st.recursive(
+    st.none() | st.booleans() | st.integers(-3, 3) | st.sampled_from([0.0, -1.0, 1e-300])
+    | st.floats(allow_nan=True, allow_infinity=True) | st.text(max_size=4),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=3), inner,
+                                                                 max_size=3),
+    max_leaves=5)
+
+
+@settings(max_examples=200, deadline=None, derandomize=True)
+@given(field=st.sampled_from(sorted(FIELD_CHECKS) + ["from_the_future"]), value=_JSON,
+       drop=st.booleans())
+def test_any_json_in_any_field_is_read_or_skipped_with_its_line(tmp_path_factory, field,
+                                                                 value, drop):
+    """Whatever JSON a field holds (or its absence), loading and choosing the best never
+    raise: the record is read, well formed, or skipped with a warning naming its line."""
+    data = json.loads(_record(cost=1e-3).to_json())
+    if drop:
+        data.pop(field, None)
+    else:
+        data[field] = value
+    path = tmp_path_factory.mktemp("log") / "log.jsonl"
+    path.write_text(json.dumps(data) + "\n" + _record(cost=2e-3).to_json() + "\n")
+    log = RecordLog(path)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        records = log.load()
+        best = log.best("w1", "llvm")
+        log.measured_configs("w1", "llvm")
+    said = [str(w.message) for w in caught if issubclass(w.category, RecordWarning)]
+    if record_problem(json.loads(json.dumps(data))) is None:
+        assert len(records) == 2 and not said
+        first = records[0]
+        assert first.costs is None or all(math.isfinite(c) and c > 0 for c in first.costs)
+        assert math.isfinite(first.timestamp) and isinstance(first.is_valid, bool)
+    else:
+        assert len(records) == 1 and len(said) == 1 and "line 1 " in said[0]
+        assert best is records[0]

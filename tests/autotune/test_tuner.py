@@ -454,3 +454,82 @@ def _children(pid: int) -> list[int]:
             if int(fields[1]) == pid:
                 out.append(int(entry))
     return out
+
+
+_PHASE_SCRIPT = """
+import os, signal, sys, threading
+sys.path.insert(0, {tests!r})
+import tensorlang as tl
+from tensorlang.autotune import LocalBuilder, MeasureOptions
+from tensorlang.autotune.session import _Session
+from tiny_spaces import MatmulTileSpace, journal_hook
+
+phase, at = {phase!r}, {at!r}
+calls = []
+
+def die():
+    os.kill(os.getpid(), signal.SIGKILL)
+
+build = LocalBuilder.build
+def building(self, task, configs, reference=False):
+    if not reference:
+        calls.append(1)
+        if phase == "build" and len(calls) == at:
+            threading.Timer(0.05, die).start()  # while the batch is being compiled
+    return build(self, task, configs, reference)
+LocalBuilder.build = building
+
+measure_round = _Session._round
+def measuring(self, *args):
+    count = measure_round(self, *args)
+    if phase == "between" and len(calls) == at:
+        die()  # the batch is recorded, the next not yet chosen
+    return count
+_Session._round = measuring
+
+tl.autotune(MatmulTileSpace(8, 8, 8), trials=16, batch_size=8, log_file={log!r},
+            verbose=0, n_parallel=2, retime=0, search="random",
+            measure_options=MeasureOptions(min_measure_seconds=0.01, min_timeout=1.0,
+                                           fault_hook=journal_hook))
+"""
+
+
+@pytest.mark.parametrize("phase, at", [("build", 2), ("run", 11), ("between", 1)])
+def test_kill_9_loses_at_most_the_candidates_in_flight(tmp_path, monkeypatch, phase, at):
+    """Killed while a batch is compiled, while its candidates are measured (the 11th of
+    16, mid-batch) or between two batches, a run has recorded every candidate it
+    measured but the one in flight; the next run cleans up after it and measures only
+    the remainder."""
+    import os
+    import subprocess
+    import sys
+    import tempfile
+    from tensorlang.autotune.measure import TEMP_PREFIX
+    log, journal = tmp_path / "killed.jsonl", tmp_path / "journal"
+    temp = tmp_path / "temp"
+    temp.mkdir()
+    env = dict(os.environ, TMPDIR=str(temp), TL_TEST_JOURNAL=str(journal),
+               TL_TEST_KILL_AT=str(at if phase == "run" else 0))
+    script = _PHASE_SCRIPT.format(tests=os.path.dirname(__file__), log=str(log),
+                                  phase=phase, at=at)
+    process = subprocess.run([sys.executable, "-c", script], env=env, timeout=120)
+    assert process.returncode == -9, "the tuning process was not killed"
+    measured = journal.read_text().splitlines() if journal.exists() else []
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", tl.autotune.RecordWarning)  # no torn line
+        logged = RecordLog(log).load()
+    assert len(measured) - len(logged) <= (1 if phase == "run" else 0)
+    if phase == "run":
+        assert len(measured) == at and len(logged) == at - 1  # mid-batch: 2 of 8 kept
+    else:
+        assert len(logged) == 8 * (at - 1 if phase == "build" else at)
+    assert [p for p in os.listdir(temp) if p.startswith(TEMP_PREFIX)]  # left behind
+    # the next run removes the dead run's temporary files and measures the rest
+    monkeypatch.setattr(tempfile, "tempdir", str(temp))
+    monkeypatch.setenv("TL_TEST_KILL_AT", "0")
+    result = tl.autotune(MatmulTileSpace(8, 8, 8), trials=16, batch_size=8, log_file=log,
+                         retime=0, search="random", measure_options=_options(), **FAST)
+    assert result.measured_now == 16 - len(logged)
+    keys = [record_config_key(r) for r in RecordLog(log).load()]
+    assert len(keys) == 16 == len(set(keys))
+    assert not [p for p in os.listdir(temp) if p.startswith(TEMP_PREFIX)]

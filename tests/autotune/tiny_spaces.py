@@ -41,6 +41,11 @@ class MatmulTileSpace(SearchSpace):
     def size(self) -> float:
         return float(np.prod([len(v) for v in self.choices.values()]))
 
+    def contains(self, config) -> bool:
+        values = config.as_dict()
+        return config.sketch == "tile" and set(values) == set(self.choices) and \
+            all(values[name] in domain for name, domain in self.choices.items())
+
     def sample(self, rng):
         return Config.make("tile", {name: values[rng.integers(len(values))]
                                     for name, values in self.choices.items()})
@@ -114,3 +119,18 @@ def matmul_template(cfg, n, m, k):
     if cfg["vectorize"].val:
         s[C].vectorize(ji)
     return s, [A, B, C]
+
+
+def journal_hook(config, outputs):
+    """Runner test hook: append the candidate to the file ``$TL_TEST_JOURNAL`` once it
+    has run (it is then in flight: measured but not yet reported); when the journal
+    reaches ``$TL_TEST_KILL_AT`` lines, ``kill -9`` the tuning process."""
+    import json
+    import signal
+    path = os.environ["TL_TEST_JOURNAL"]
+    with open(path, "a") as f:
+        f.write(json.dumps(config["decisions"], sort_keys=True) + "\n")
+    with open(path) as f:
+        count = sum(1 for _ in f)
+    if count == int(os.environ.get("TL_TEST_KILL_AT", "0")):
+        os.kill(os.getppid(), signal.SIGKILL)
