@@ -399,3 +399,41 @@ def extent_value(dim) -> int:
     return int(getattr(dim, "value", dim))
 
 
+# ---------------------------------------------------------------------------------------
+# special values and memory layouts of arguments
+
+#: memory layouts an argument may come in; compiled calls must take every one
+LAYOUTS = ("C-contiguous", "odd byte offset", "offset slice", "strided", "transposed",
+           "reversed")
+
+
+def draw_layout(data, array: np.ndarray, label: str) -> np.ndarray:
+    """A writable array with ``array``'s shape and values in a drawn memory layout: C
+    order; one byte off its dtype's alignment; a slice starting one element into a larger
+    buffer (aligned to the element but not to a vector); every other element of a wider
+    array; Fortran order (a transposed view); negative strides."""
+    layout = data.draw(st.sampled_from(LAYOUTS), label=f"{label} layout")
+    event(f"layout {layout}")
+    shape, dtype = array.shape, array.dtype
+    if layout == "odd byte offset":
+        raw = np.zeros(array.nbytes + 1, np.uint8)
+        view = raw[1:].view(dtype).reshape(shape)
+    elif layout == "offset slice":
+        view = np.zeros(array.size + 1, dtype)[1:].reshape(shape)
+    elif layout == "strided" and array.ndim:
+        dim = data.draw(st.integers(0, array.ndim - 1), label=f"{label} strided dimension")
+        wide = list(shape)
+        wide[dim] *= 2
+        every_other = [slice(None)] * array.ndim
+        every_other[dim] = slice(None, None, 2)
+        view = np.zeros(wide, dtype)[tuple(every_other)]
+    elif layout == "transposed":
+        view = np.zeros(shape[::-1], dtype).T
+    elif layout == "reversed" and array.ndim:
+        view = np.zeros(shape, dtype)[(slice(None, None, -1),) * array.ndim]
+    else:
+        view = np.zeros(shape, dtype)
+    view[...] = array
+    return view
+
+

@@ -6,9 +6,9 @@ several outputs) with random bad arguments: a wrong count, None, lists, scalars 
 of arrays and arrays in place of scalars, wrong dtypes (byte-swapped and object ones
 included), wrong ndim, wrong or mismatched sizes, read-only or aliased outputs.  Each
 call must raise ``TypeError`` or ``ValueError`` naming the parameter at fault, never
-reach compiled code.  Valid variations (misaligned, strided or Fortran-ordered arrays
-for inputs and outputs, read-only inputs, numpy scalars, 0-d arrays as scalars) must
-compute the right result, written through into output views.
+reach compiled code.  Valid variations (misaligned, offset, strided, transposed or
+reversed views for inputs and outputs, read-only inputs, numpy scalars, 0-d arrays as
+scalars) must compute the right result, written through into output views.
 
 A second fuzz test feeds data-dependent and scalar-computed indices to ``bounds_check``
 builds: an out-of-bounds access raises ``IndexError`` naming the buffer and the index
@@ -23,6 +23,8 @@ from hypothesis import strategies as st
 
 import tensorlang as tl
 from tensorlang import ops, te
+
+from schedule_strategies import draw_layout
 
 FUZZ_SETTINGS = settings(max_examples=300, deadline=None, derandomize=True,
                          suppress_health_check=[HealthCheck.too_slow])
@@ -300,16 +302,15 @@ def test_several_bad_arguments_and_wrong_counts(workloads, data):
 @FUZZ_SETTINGS
 @given(data=st.data())
 def test_valid_variations_compute_the_right_result(workloads, data):
-    """Misaligned, strided and Fortran-ordered arrays (inputs and outputs), read-only
+    """Misaligned, strided, transposed and reversed arrays (inputs and outputs), read-only
     inputs, numpy scalars and 0-d arrays for scalar parameters, empty sizes: all
     accepted, all right."""
     workload = data.draw(st.sampled_from(workloads), label="module")
     sizes = data.draw(st.tuples(*[st.integers(0, 5)] * 3), label="sizes")
     args = workload.make_args(np.random.default_rng(list(sizes)), sizes)
     for position, (name, kind, dtype, output) in enumerate(workload.params):
-        variation = data.draw(st.sampled_from(["as is", "misaligned", "strided",
-                                               "Fortran order", "read-only",
-                                               "numpy scalar", "0-d array"]),
+        variation = data.draw(st.sampled_from(["as is", "misaligned", "drawn layout",
+                                               "read-only", "numpy scalar", "0-d array"]),
                               label=f"{name} variation")
         good = args[position]
         if kind == "buffer" and variation == "misaligned" and good.dtype.itemsize > 1:
@@ -317,13 +318,8 @@ def test_valid_variations_compute_the_right_result(workloads, data):
             shifted = raw[1:].view(good.dtype).reshape(good.shape)
             shifted[...] = good
             args[position] = shifted
-        elif kind == "buffer" and variation == "strided" and good.ndim:
-            dim = data.draw(st.integers(0, good.ndim - 1), label=f"{name} strided dim")
-            every_other = [slice(None)] * good.ndim
-            every_other[dim] = slice(None, None, 2)
-            args[position] = np.repeat(good, 2, axis=dim)[tuple(every_other)]
-        elif kind == "buffer" and variation == "Fortran order":
-            args[position] = np.asfortranarray(good)
+        elif kind == "buffer" and variation == "drawn layout":
+            args[position] = draw_layout(data, good, name)
         elif kind == "buffer" and variation == "read-only" and not output:
             good.flags.writeable = False
         elif kind == "scalar" and variation == "numpy scalar":
