@@ -50,6 +50,8 @@ class DrawnSchedule:
     inputs: list
     outputs: list
     log: list[str]
+    #: numpy's computation of the outputs from the inputs, where a workload has one
+    numpy: object = None
 
     @property
     def args(self) -> list:
@@ -459,6 +461,85 @@ def draw_softmax_schedule(data, shapes=tuple(SOFTMAX_SHAPES)) -> DrawnSchedule:
     return DrawnSchedule(sched, [x], [out], log)
 
 
+#: reductions and element-wise functions whose NaN and infinity rules are drawn, with
+#: numpy's meaning of each
+REDUCERS = {"max": np.max, "min": np.min, "sum": np.sum, "prod": np.prod}
+ELEMENTWISE = {"maximum": np.maximum, "minimum": np.minimum,
+               "relu": lambda a: np.maximum(a, a.dtype.type(0)),
+               "maximum with a constant": lambda a: np.maximum(a, a.dtype.type(-1)),
+               "minimum of a sum": lambda a, b: np.minimum(a + b, b)}
+
+
+def draw_reduction_schedule(data, shapes, dtype: str = "float32") -> DrawnSchedule:
+    """``Out[i] = reducer(X[i, k])`` for a drawn reducer of :data:`REDUCERS` over a
+    matrix of one of the ``shapes``, scheduled plain or with an rfactor of a split of
+    its reduction axis.  ``drawn.numpy`` computes the expected output."""
+    rows, cols = data.draw(st.sampled_from(list(shapes)), label="shape")
+    reducer = data.draw(st.sampled_from(sorted(REDUCERS)), label="reducer")
+    event(f"reducer {reducer}")
+    x = te.placeholder((rows, cols), dtype, name="X")
+    k = te.reduce_axis((0, cols), name="k")
+    out = te.compute((rows,), lambda i: getattr(te, reducer)(x[i, k], axis=k), name="Out")
+    sched = tl.create_schedule(out)
+    log: list[str] = [f"# Out[i] = te.{reducer}(X[i, k]) over a {rows}x{cols} {dtype} X"]
+    main = StageDraw(data, sched, out, "Out", log)
+    if data.draw(st.booleans(), label="rfactor"):
+        reduce_axis = next(a for a in main.leaves if a.reduce)
+        outer, inner = main.split(reduce_axis)
+        factored_axis = data.draw(st.sampled_from([outer, inner]), label="rfactor axis")
+        factored = sched.rfactor(out, factored_axis.itervar)
+        log.append(f"OutF = s.rfactor(Out, {factored_axis.name})")
+        event("uses rfactor")
+        main = StageDraw(data, sched, out, "Out", log)
+        main.transform(max_steps=2)
+        main.annotate(allow_parallel=True)
+        partial = StageDraw(data, sched, factored, "OutF", log)
+        partial.place_in(main, allow_inline=False)
+        partial.transform()
+        partial.annotate(allow_parallel=not partial.attached)
+    else:
+        main.transform()
+        main.annotate(allow_parallel=True)
+    return DrawnSchedule(sched, [x], [out], log,
+                         numpy=lambda a: [_quietly(REDUCERS[reducer], a, axis=1)])
+
+
+def draw_elementwise_schedule(data, shapes, dtype: str = "float32") -> DrawnSchedule:
+    """``Out = f(A, B)`` for a drawn function of :data:`ELEMENTWISE` (te.maximum,
+    te.minimum, ops.relu, ...) on matrices of one of the ``shapes``, with random splits,
+    fuses, reorders, vectorize, unroll and parallel."""
+    from tensorlang import ops
+    rows, cols = data.draw(st.sampled_from(list(shapes)), label="shape")
+    function = data.draw(st.sampled_from(sorted(ELEMENTWISE)), label="function")
+    event(f"element-wise {function}")
+    a = te.placeholder((rows, cols), dtype, name="A")
+    b = te.placeholder((rows, cols), dtype, name="B")
+    if function == "relu":
+        out, inputs = ops.relu(a), [a]
+    else:
+        fcompute, inputs = {
+            "maximum": (lambda i, j: te.maximum(a[i, j], b[i, j]), [a, b]),
+            "minimum": (lambda i, j: te.minimum(a[i, j], b[i, j]), [a, b]),
+            "maximum with a constant": (lambda i, j: te.maximum(a[i, j], -1.0), [a]),
+            "minimum of a sum": (lambda i, j: te.minimum(a[i, j] + b[i, j], b[i, j]), [a, b]),
+        }[function]
+        out = te.compute((rows, cols), fcompute, name="Out")
+    sched = tl.create_schedule(out)
+    log: list[str] = [f"# {out.op.name} = {function}(A, B) on {rows}x{cols} {dtype} "
+                      f"matrices"]
+    main = StageDraw(data, sched, out, out.op.name, log)
+    main.transform()
+    main.annotate(allow_parallel=True)
+    return DrawnSchedule(sched, inputs, [out], log,
+                         numpy=lambda *arrays: [_quietly(ELEMENTWISE[function], *arrays)])
+
+
+def _quietly(function, *args, **kwargs):
+    """numpy's result without its warnings about NaN and overflow."""
+    with np.errstate(all="ignore"):
+        return function(*args, **kwargs)
+
+
 def unscheduled_workloads() -> list[DrawnSchedule]:
     """The default schedule of each workload (the starting point of every draw)."""
     from tensorlang import ops
@@ -485,5 +566,75 @@ def random_inputs(tensors, seed: int = 0) -> list[np.ndarray]:
 
 def extent_value(dim) -> int:
     return int(getattr(dim, "value", dim))
+
+
+# ---------------------------------------------------------------------------------------
+# special values and memory layouts of arguments
+
+#: the values numpy's NaN and infinity rules are about
+SPECIAL_FLOATS = (float("nan"), float("inf"), float("-inf"), -0.0)
+#: values whose sums and products over up to a dozen elements are exact in float16 and
+#: wider, so that every reduction order gives numpy's result bit for bit
+EXACT_FLOATS = (0.0, 0.5, 1.0, 2.0, -0.5, -1.0, -2.0)
+#: how many of an input's elements are special: none, one (at a drawn position, where a
+#: NaN's place decided the result of a compare-and-select max), some, or all
+SPECIAL_DENSITIES = ("one", "sparse", "dense", "all", "none")
+
+
+def draw_special_inputs(data, tensors) -> list[np.ndarray]:
+    """Inputs for ``tensors`` mixing NaN, +-inf and -0.0 into exact small values."""
+    arrays = []
+    for tensor in tensors:
+        shape = tuple(extent_value(d) for d in tensor.shape)
+        size = int(np.prod(shape))
+        density = data.draw(st.sampled_from(SPECIAL_DENSITIES), label=f"{tensor.name} specials")
+        seed = data.draw(st.integers(0, 2 ** 32 - 1), label=f"{tensor.name} seed")
+        event(f"special values {density}")
+        rng = np.random.default_rng(seed)
+        values = rng.choice(EXACT_FLOATS, size)
+        if density == "one" and size:
+            where = np.zeros(size, bool)
+            where[data.draw(st.integers(0, size - 1), label=f"{tensor.name} special at")] = True
+        else:
+            where = rng.random(size) < {"none": 0.0, "one": 0.0, "sparse": 0.15,
+                                        "dense": 0.6, "all": 1.0}[density]
+        values[where] = rng.choice(SPECIAL_FLOATS, int(where.sum()))
+        arrays.append(values.reshape(shape).astype(str(tensor.dtype)))
+    return arrays
+
+
+#: memory layouts an argument may come in; compiled calls must take every one
+LAYOUTS = ("C-contiguous", "odd byte offset", "offset slice", "strided", "transposed",
+           "reversed")
+
+
+def draw_layout(data, array: np.ndarray, label: str) -> np.ndarray:
+    """A writable array with ``array``'s shape and values in a drawn memory layout: C
+    order; one byte off its dtype's alignment; a slice starting one element into a larger
+    buffer (aligned to the element but not to a vector); every other element of a wider
+    array; Fortran order (a transposed view); negative strides."""
+    layout = data.draw(st.sampled_from(LAYOUTS), label=f"{label} layout")
+    event(f"layout {layout}")
+    shape, dtype = array.shape, array.dtype
+    if layout == "odd byte offset":
+        raw = np.zeros(array.nbytes + 1, np.uint8)
+        view = raw[1:].view(dtype).reshape(shape)
+    elif layout == "offset slice":
+        view = np.zeros(array.size + 1, dtype)[1:].reshape(shape)
+    elif layout == "strided" and array.ndim:
+        dim = data.draw(st.integers(0, array.ndim - 1), label=f"{label} strided dimension")
+        wide = list(shape)
+        wide[dim] *= 2
+        every_other = [slice(None)] * array.ndim
+        every_other[dim] = slice(None, None, 2)
+        view = np.zeros(wide, dtype)[tuple(every_other)]
+    elif layout == "transposed":
+        view = np.zeros(shape[::-1], dtype).T
+    elif layout == "reversed" and array.ndim:
+        view = np.zeros(shape, dtype)[(slice(None, None, -1),) * array.ndim]
+    else:
+        view = np.zeros(shape, dtype)
+    view[...] = array
+    return view
 
 

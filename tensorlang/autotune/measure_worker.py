@@ -201,8 +201,8 @@ class _Caller:
         if signature is not None and function is not None:
             from ..target.llvm.module import CTX_THREADS, _Context
             from ..target.llvm.runtime import num_threads
-            pointers, scalars, copy_backs = signature.pack(tuple(arrays))
-            if not copy_backs:
+            pointers, scalars, temporaries = signature.pack(tuple(arrays))
+            if not temporaries:  # no copies to keep alive or write back
                 context = _Context()
                 context[CTX_THREADS] = num_threads()
                 self._fast = (function, (*pointers, scalars, context))

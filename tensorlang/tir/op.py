@@ -284,15 +284,26 @@ def truncdiv(a, b) -> PrimExpr:
 
 
 def minimum(a, b) -> PrimExpr:
+    """Element-wise minimum; a NaN operand gives NaN, as numpy's ``minimum``."""
     a, b, t = _match(a, b, "min")
     _check_numeric(a, "min")
-    return _fold(Min, a, b, t, min)
+    return _fold(Min, a, b, t, _nan_min if t.is_float else min)
 
 
 def maximum(a, b) -> PrimExpr:
+    """Element-wise maximum; a NaN operand gives NaN, as numpy's ``maximum``."""
     a, b, t = _match(a, b, "max")
     _check_numeric(a, "max")
-    return _fold(Max, a, b, t, max)
+    return _fold(Max, a, b, t, _nan_max if t.is_float else max)
+
+
+def _nan_min(x: float, y: float) -> float:
+    # Python's min keeps its first argument when a comparison with NaN is false
+    return x if x < y or x != x else y
+
+
+def _nan_max(x: float, y: float) -> float:
+    return x if x > y or x != x else y
 
 
 def _cmp(cls, a, b, opname, fn) -> PrimExpr:

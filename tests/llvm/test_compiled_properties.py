@@ -9,6 +9,9 @@ and attachments.  Each is lowered and compiled
 with ``tl.build(..., target="llvm")``; some draws are built with ``bounds_check=True``,
 under which any out-of-bounds access would raise ``IndexError`` instead of passing
 unnoticed.  Outputs start as NaN so that an element the code never writes shows up.
+Every argument, input or output, comes in a drawn memory layout (odd byte offsets,
+offset slices, strided, transposed and reversed views), which the call must read and
+write through as it would a C-contiguous array.
 """
 from __future__ import annotations
 
@@ -19,7 +22,7 @@ from hypothesis import strategies as st
 import tensorlang as tl
 from tensorlang.te.reference import evaluate as reference_evaluate
 
-from schedule_strategies import (draw_conv2d_schedule, draw_matmul_schedule,
+from schedule_strategies import (draw_conv2d_schedule, draw_layout, draw_matmul_schedule,
                                  draw_reduction_schedule, draw_softmax_schedule, event,
                                  extent_value, note_text, property_settings, random_inputs,
                                  unscheduled_workloads)
@@ -34,9 +37,10 @@ SOFTMAX_SHAPES = [(3, 7), (4, 8), (2, 5)]
 REDUCTION_SHAPES = [(2, 16, 1), (3, 7, 3), (1, 11, 2)]
 
 
-def run_compiled(drawn, bounds_check: bool = False) -> None:
+def run_compiled(drawn, bounds_check: bool = False, data=None) -> None:
     """Build ``drawn`` for the CPU, run it on random inputs and compare every output with
-    the reference evaluation (float32; the vector math functions are within a few ulp)."""
+    the reference evaluation (float32; the vector math functions are within a few ulp).
+    With ``data``, each argument's memory layout is drawn."""
     func = tl.lower(drawn.sched, drawn.args)
     note_text(f"lowered:\n{func}")
     mod = tl.build(func, target="llvm", bounds_check=bounds_check)
@@ -44,6 +48,9 @@ def run_compiled(drawn, bounds_check: bool = False) -> None:
     expected = reference_evaluate(drawn.outputs, dict(zip(drawn.inputs, arrays)))
     results = [np.full(tuple(extent_value(d) for d in t.shape), np.nan, dtype=str(t.dtype))
                for t in drawn.outputs]
+    if data is not None:
+        arrays = [draw_layout(data, a, t.name) for a, t in zip(arrays, drawn.inputs)]
+        results = [draw_layout(data, r, t.name) for r, t in zip(results, drawn.outputs)]
     originals = [a.copy() for a in arrays]
     mod(*arrays, *results)
     for tensor, got, want in zip(drawn.outputs, results, expected):
@@ -58,7 +65,7 @@ def run_compiled(drawn, bounds_check: bool = False) -> None:
 def _run(data, drawn) -> None:
     bounds_check = data.draw(st.integers(0, 3), label="bounds_check build") == 0
     event(f"bounds_check={bounds_check}")
-    run_compiled(drawn, bounds_check)
+    run_compiled(drawn, bounds_check, data)
 
 
 @COMPILED_SETTINGS

@@ -4,10 +4,11 @@ Hypothesis calls modules built with ``tl.build`` from tensor expressions (symbol
 scalar parameters, int8 / uint8 / float16 / bool / int32 buffers, shape expressions,
 several outputs) with random bad arguments: a wrong count, None, lists, scalars in place
 of arrays and arrays in place of scalars, wrong dtypes (byte-swapped and object ones
-included), wrong ndim, wrong or mismatched sizes, non-contiguous views, read-only or
-aliased outputs.  Each call must raise ``TypeError`` or ``ValueError`` naming the
-parameter at fault, never reach compiled code.  Valid variations (misaligned or
-read-only inputs, numpy scalars, 0-d arrays as scalars) must compute the right result.
+included), wrong ndim, wrong or mismatched sizes, read-only or aliased outputs.  Each
+call must raise ``TypeError`` or ``ValueError`` naming the parameter at fault, never
+reach compiled code.  Valid variations (misaligned, offset, strided, transposed or
+reversed views for inputs and outputs, read-only inputs, numpy scalars, 0-d arrays as
+scalars) must compute the right result, written through into output views.
 
 A second fuzz test feeds data-dependent and scalar-computed indices to ``bounds_check``
 builds: an out-of-bounds access raises ``IndexError`` naming the buffer and the index
@@ -22,6 +23,8 @@ from hypothesis import strategies as st
 
 import tensorlang as tl
 from tensorlang import ops, te
+
+from schedule_strategies import draw_layout
 
 FUZZ_SETTINGS = settings(max_examples=300, deadline=None, derandomize=True,
                          suppress_health_check=[HealthCheck.too_slow])
@@ -140,7 +143,7 @@ class _Unprintable:
 
 ANY_CORRUPTIONS = ["none", "list", "tuple", "string", "object"]
 BUFFER_CORRUPTIONS = ANY_CORRUPTIONS + ["python scalar", "numpy scalar", "dtype", "ndim",
-                                       "shape", "mismatched symbolic dim", "non-contiguous"]
+                                       "shape", "mismatched symbolic dim"]
 OUTPUT_CORRUPTIONS = BUFFER_CORRUPTIONS + ["read-only output", "aliased output"]
 SCALAR_CORRUPTIONS = ANY_CORRUPTIONS + ["scalar as array", "scalar of the wrong kind"]
 ALL_CORRUPTIONS = list(dict.fromkeys(OUTPUT_CORRUPTIONS + SCALAR_CORRUPTIONS))
@@ -202,14 +205,6 @@ def _corrupt(data, workload: Workload, args: list, position: int, kind: str):
         shape = list(good.shape)
         shape[dim] += 1
         args[position] = np.zeros(shape, good.dtype)
-    elif kind == "non-contiguous" and buffer:
-        wide = [d for d in range(good.ndim) if good.shape[d] >= 2]
-        assume(wide and good.size)
-        dim = data.draw(st.sampled_from(wide), label="strided dimension")
-        every_other = [slice(None)] * good.ndim
-        every_other[dim] = slice(None, None, 2)
-        args[position] = np.repeat(good, 2, axis=dim)[tuple(every_other)]
-        assert not args[position].flags.c_contiguous
     elif kind == "read-only output" and buffer and output:
         good.flags.writeable = False
     elif kind == "aliased output" and buffer and output:
@@ -307,14 +302,15 @@ def test_several_bad_arguments_and_wrong_counts(workloads, data):
 @FUZZ_SETTINGS
 @given(data=st.data())
 def test_valid_variations_compute_the_right_result(workloads, data):
-    """Misaligned arrays (inputs and outputs), read-only inputs, numpy scalars and 0-d
-    arrays for scalar parameters, empty sizes: all accepted, all right."""
+    """Misaligned, strided, transposed and reversed arrays (inputs and outputs), read-only
+    inputs, numpy scalars and 0-d arrays for scalar parameters, empty sizes: all
+    accepted, all right."""
     workload = data.draw(st.sampled_from(workloads), label="module")
     sizes = data.draw(st.tuples(*[st.integers(0, 5)] * 3), label="sizes")
     args = workload.make_args(np.random.default_rng(list(sizes)), sizes)
     for position, (name, kind, dtype, output) in enumerate(workload.params):
-        variation = data.draw(st.sampled_from(["as is", "misaligned", "read-only",
-                                               "numpy scalar", "0-d array"]),
+        variation = data.draw(st.sampled_from(["as is", "misaligned", "drawn layout",
+                                               "read-only", "numpy scalar", "0-d array"]),
                               label=f"{name} variation")
         good = args[position]
         if kind == "buffer" and variation == "misaligned" and good.dtype.itemsize > 1:
@@ -322,6 +318,8 @@ def test_valid_variations_compute_the_right_result(workloads, data):
             shifted = raw[1:].view(good.dtype).reshape(good.shape)
             shifted[...] = good
             args[position] = shifted
+        elif kind == "buffer" and variation == "drawn layout":
+            args[position] = draw_layout(data, good, name)
         elif kind == "buffer" and variation == "read-only" and not output:
             good.flags.writeable = False
         elif kind == "scalar" and variation == "numpy scalar":

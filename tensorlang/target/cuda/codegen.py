@@ -61,6 +61,11 @@ static __device__ __forceinline__ long long tl_floormod(long long a, long long b
   long long r = a % b;
   return (r != 0 && ((r < 0) != (b < 0))) ? r + b : r;
 }
+// numpy's minimum / maximum: a NaN operand gives NaN (fminf and fmaxf return the other)
+static __device__ __forceinline__ float tl_fminf(float a, float b) { return (a != a || b != b) ? a + b : fminf(a, b); }
+static __device__ __forceinline__ float tl_fmaxf(float a, float b) { return (a != a || b != b) ? a + b : fmaxf(a, b); }
+static __device__ __forceinline__ double tl_fmin(double a, double b) { return (a != a || b != b) ? a + b : fmin(a, b); }
+static __device__ __forceinline__ double tl_fmax(double a, double b) { return (a != a || b != b) ? a + b : fmax(a, b); }
 static __device__ __forceinline__ float tl_sigmoidf(float x) { return 1.0f / (1.0f + expf(-x)); }
 static __device__ __forceinline__ double tl_sigmoid(double x) { return 1.0 / (1.0 + exp(-x)); }
 """
@@ -111,6 +116,8 @@ class CudaCodegen:
     #: integer floor division / modulo: (helper, operator when operands are >= 0)
     FLOOR_OPS = {E.FloorDiv: ("tl_floordiv", "/"), E.FloorMod: ("tl_floormod", "%")}
     MIN_MAX = {E.Min: "min", E.Max: "max"}
+    #: float min / max that propagate NaN (float32 and 16-bit floats, float64)
+    FLOAT_MIN_MAX = {E.Min: ("tl_fminf", "tl_fmin"), E.Max: ("tl_fmaxf", "tl_fmax")}
     THREAD_INDEX = {"blockIdx.x": "blockIdx.x", "blockIdx.y": "blockIdx.y",
                     "blockIdx.z": "blockIdx.z", "threadIdx.x": "threadIdx.x",
                     "threadIdx.y": "threadIdx.y", "threadIdx.z": "threadIdx.z"}
@@ -239,8 +246,8 @@ class CudaCodegen:
             return self.floor_op(e)
         if t in self.MIN_MAX:
             fn = self.MIN_MAX[t]
-            if e.dtype.is_float and e.dtype.bits < 64:
-                fn = "f" + fn + "f"
+            if e.dtype.is_float:
+                fn = self.FLOAT_MIN_MAX[t][e.dtype.bits == 64]
             return f"{fn}({self.expr(e.a)}, {self.expr(e.b)})"
         if t in self.BINARY:
             code = f"({self.expr(e.a)} {self.BINARY[t]} {self.expr(e.b)})"

@@ -26,6 +26,8 @@ except ImportError:  # pragma: no cover - depends on the math library being pres
 _INT_BINARY = {E.Add: "add", E.Sub: "sub", E.Mul: "mul"}
 _FLOAT_BINARY = {E.Add: "fadd", E.Sub: "fsub", E.Mul: "fmul", E.Div: "fdiv"}
 _COMPARE = {E.EQ: "==", E.NE: "!=", E.LT: "<", E.LE: "<=", E.GT: ">", E.GE: ">="}
+#: NaN-propagating float min/max (numpy's np.minimum/np.maximum) by compare operator
+_MIN_MAX_INTRINSIC = {"<": "llvm.minimum", ">": "llvm.maximum"}
 #: fused multiply-add may be formed from fmul + fadd (as C compilers do by default)
 _FLOAT_FLAGS = ("contract",)
 
@@ -181,7 +183,31 @@ class ExprCodeGen(Visitor):
 
     def _min_max(self, node, op: str):
         a, b = self.visit(node.a), self.visit(node.b)
-        return self.builder.select(self._compare(op, a, b, node.a.dtype), a, b)
+        if not node.dtype.is_float:
+            return self.builder.select(self._compare(op, a, b, node.a.dtype), a, b)
+        # llvm.maximum/minimum propagate NaN as numpy does (a compare and select would
+        # pick by operand order), and the loop vectorizer turns reductions of them into
+        # vector code.  nsz waives their ordering of -0.0 below +0.0 (numpy does not
+        # promise it either), which leaves x86 one vmaxps, one compare of the first
+        # operand with itself and a blend.  The first operand is b, the new value in a
+        # reduction's update acc = max(acc, b), so its NaN test is off the chain of
+        # dependent instructions through the accumulator.
+        return self._float_intrinsic(_MIN_MAX_INTRINSIC[op], b, a, fastmath=("nsz",))
+
+    def _float_intrinsic(self, name: str, *args, fastmath=()):
+        """Call the overloaded LLVM intrinsic ``name`` (``llvm.maximum``) on float
+        scalars or vectors ``args``."""
+        ty = args[0].type
+        element = ty.element if isinstance(ty, ir.VectorType) else ty
+        suffix = {"half": "f16", "float": "f32", "double": "f64"}[str(element)]
+        if isinstance(ty, ir.VectorType):
+            suffix = f"v{ty.count}{suffix}"
+        module = self.builder.module
+        function = module.globals.get(f"{name}.{suffix}")
+        if function is None:
+            function = ir.Function(module, ir.FunctionType(ty, [arg.type for arg in args]),
+                                   f"{name}.{suffix}")
+        return self.builder.call(function, list(args), fastmath=fastmath)
 
     def _compare(self, op: str, a, b, dtype: DataType):
         if dtype.is_float:

@@ -17,7 +17,7 @@ from ...errors import TensorLangValueError
 from .codegen_memory import (CTX_BUFFER, CTX_DIM, CTX_EXTENT, CTX_INDEX, CTX_SIZE,
                              CTX_STATUS, CTX_THREADS, STATUS_NO_MEMORY, STATUS_OUT_OF_BOUNDS)
 from .runtime import num_threads
-from .signature import Signature
+from .signature import Signature, write_back
 
 _Context = ctypes.c_int64 * CTX_SIZE
 
@@ -52,12 +52,12 @@ class Module:
     # -- calling -----------------------------------------------------------------------
     def __call__(self, *args) -> None:
         """Run on numpy arrays (outputs are written in place) and scalars."""
-        pointers, scalars, copy_backs = self.signature.pack(args)
+        # ``temporaries`` holds the copies the pointers may point into: alive until here
+        pointers, scalars, temporaries = self.signature.pack(args)
         context = _Context()
         context[CTX_THREADS] = num_threads()
         status = self._function(*pointers, scalars, context)
-        for copy, original in copy_backs:
-            original[...] = copy
+        write_back(temporaries)
         if status:
             self._raise_status(status, context)
 
@@ -67,7 +67,7 @@ class Module:
         if number < 1 or repeat < 1:
             raise TensorLangValueError(f"time(number={number}, repeat={repeat}): both must "
                                        f"be at least 1")
-        pointers, scalars, copy_backs = self.signature.pack(args)
+        pointers, scalars, temporaries = self.signature.pack(args)
         context = _Context()
         context[CTX_THREADS] = num_threads()
         function = self._function
@@ -82,8 +82,7 @@ class Module:
             for _ in range(number):
                 function(*call_args)
             best = min(best, (clock() - start) / number)
-        for copy, original in copy_backs:
-            original[...] = copy
+        write_back(temporaries)
         return best
 
     def _raise_status(self, status: int, context) -> None:

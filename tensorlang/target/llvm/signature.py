@@ -106,8 +106,13 @@ class Signature:
         return prepared
 
     def pack(self, args: tuple):
-        """Check ``args``; return (pointers, scalars array or None, copy-backs) where each
-        copy-back is ``(aligned copy, original array)`` for misaligned outputs."""
+        """Check ``args``; return (pointers, scalars array or None, temporaries).
+
+        An array that is misaligned or not C-contiguous (an offset, sliced, strided or
+        transposed view) is passed as an aligned C-contiguous copy.  ``temporaries``
+        lists ``(copy, original)`` for each such copy, ``original`` being None for an
+        input: the caller must keep the list alive until the call returns (the pointers
+        point into the copies) and then :func:`write_back` the outputs."""
         prepared = self._prepared()
         if len(args) != len(prepared):
             raise TypeError(f"{self.symbol}() takes {len(prepared)} argument(s) "
@@ -115,7 +120,7 @@ class Signature:
         values: list = [None] * len(self.slots)
         bound_by: list = [None] * len(self.slots)
         pointers = []
-        copy_backs = []
+        temporaries = []
         arrays = []
         any_exprs = False
         for (param, np_dtype, slots, has_exprs), arg in zip(prepared, args):
@@ -126,8 +131,7 @@ class Signature:
             if type(arg) is not np.ndarray or arg.dtype != np_dtype:
                 arg = self._check_array(param, arg)
             flags = arg.flags
-            if not flags.c_contiguous or arg.ndim != len(param["shape"]) or \
-                    (param["output"] and not flags.writeable):
+            if arg.ndim != len(param["shape"]) or (param["output"] and not flags.writeable):
                 self._check_array(param, arg)
             shape = arg.shape
             for dim, spec in enumerate(param["shape"]):
@@ -143,19 +147,20 @@ class Signature:
                         f"is {shape[dim]}, but {self.slots[slot]['name']} = "
                         f"{values[slot]} was set by {_describe_binding(bound_by[slot])}")
             any_exprs = any_exprs or has_exprs
-            if not flags.aligned:
-                copy = arg.copy()
-                if param["output"]:
-                    copy_backs.append((copy, arg))
-                arg = copy
             arrays.append((param, arg))
-            pointers.append(_address(arg))
+            if flags.aligned and flags.c_contiguous:
+                pointers.append(_address(arg))
+                continue
+            # compiled code assumes each element at its natural alignment and C order
+            copy = np.array(arg, order="C")
+            temporaries.append((copy, arg if param["output"] else None))
+            pointers.append(_address(copy))
         if any_exprs:
             self._check_shape_expressions(arrays, values)
         self._check_overlap(arrays)
         if not values:
-            return pointers, None, copy_backs
-        return pointers, (ctypes.c_int64 * len(values))(*values), copy_backs
+            return pointers, None, temporaries
+        return pointers, (ctypes.c_int64 * len(values))(*values), temporaries
 
     def _check_shape_expressions(self, arrays, values) -> None:
         for param, array in arrays:
@@ -192,9 +197,6 @@ class Signature:
                 raise ValueError(f"argument '{name}' must have shape "
                                  f"{self._shape_text(param)}, but it has shape {arg.shape} "
                                  f"(dimension {dim} differs)")
-        if not arg.flags.c_contiguous:
-            raise ValueError(f"argument '{name}' is not C-contiguous (a transposed or "
-                             f"sliced view?); pass numpy.ascontiguousarray({name})")
         if param["output"] and not arg.flags.writeable:
             raise ValueError(f"argument '{name}' is written by the function but the array "
                              f"is read-only; pass a writable array")
@@ -329,6 +331,14 @@ def _dim_spec_valid(spec, num_slots: int) -> bool:
         return len(spec) == 3 and isinstance(spec[0], str) and spec[0] in _EVAL and \
             _dim_spec_valid(spec[1], num_slots) and _dim_spec_valid(spec[2], num_slots)
     return False
+
+
+def write_back(temporaries: list) -> None:
+    """Copy each output's aligned copy (see :meth:`Signature.pack`) into the user's
+    array once the call has returned."""
+    for copy, original in temporaries:
+        if original is not None:
+            original[...] = copy
 
 
 def _address(array: np.ndarray) -> int:

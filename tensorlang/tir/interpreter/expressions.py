@@ -233,6 +233,8 @@ class ExpressionTranslator:
         if t is E.Or:
             return Fragment(f"{a.at(OR + 1)} or {b.at(OR + 1)}", OR, 0, 1)
         if t is E.Min or t is E.Max:
+            if dtype.is_float:  # NaN propagates, as in numpy
+                return Fragment(f"_f{t.__name__.lower()}({a.code}, {b.code})")
             code = f"{t.__name__.lower()}({a.code}, {b.code})"
             if a.lo is None or b.lo is None:
                 return Fragment(code)

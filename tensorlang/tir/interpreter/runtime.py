@@ -184,6 +184,17 @@ def float_to_int(value, low: int, high: int) -> int:
     return (result - low) % span + low
 
 
+def float_min(a, b):
+    """numpy's ``minimum`` of two float scalars: a NaN operand is the result (Python's
+    ``min`` returns whichever NaN-free comparison happens to keep)."""
+    return a if a < b or a != a else b
+
+
+def float_max(a, b):
+    """numpy's ``maximum`` of two float scalars (a NaN operand is the result)."""
+    return a if a > b or a != a else b
+
+
 def truncdiv(a: int, b: int) -> int:
     """Integer division rounding towards zero (``Div`` on integers)."""
     quotient = abs(a) // abs(b)
@@ -238,6 +249,8 @@ NAMESPACE = {
     "_to_bf16": to_bf16,
     "_to_bf16_array": to_bf16_array,
     "_f2i": float_to_int,
+    "_fmin": float_min,
+    "_fmax": float_max,
     "_truncdiv": truncdiv,
     "_vtruncdiv": vector_truncdiv,
     "_ramp": ramp,
