@@ -112,12 +112,18 @@ def _ceildiv(extent: Linear, factor: int) -> Linear:
     return linear(O.floordiv(extent.plus(factor - 1).to_expr(), factor))
 
 
-def _times(a: Linear, b: Linear) -> Linear:
+def _times(a: Linear, b: Linear, dtype) -> Linear:
+    """``a * b``, multiplied in ``dtype`` (a fused loop's type: 64-bit where the product
+    of two 32-bit extents may pass 2**31)."""
     if a.is_const():
         return b.scale(a.const)
     if b.is_const():
         return a.scale(b.const)
-    return linear(O.mul(a.to_expr(), b.to_expr()))
+    return linear(O.mul(_widened(a.to_expr(dtype), dtype), _widened(b.to_expr(dtype), dtype)))
+
+
+def _widened(expr, dtype):
+    return O.cast(expr, dtype) if expr.dtype.bits < dtype.bits else expr
 
 
 def pass_down(stage, ranges: dict) -> None:
@@ -133,7 +139,8 @@ def pass_down(stage, ranges: dict) -> None:
             ranges[rel.outer] = (zero, outer)
             ranges[rel.inner] = (zero, inner)
         else:
-            ranges[rel.fused] = (zero, _times(ranges[rel.outer][1], ranges[rel.inner][1]))
+            ranges[rel.fused] = (zero, _times(ranges[rel.outer][1], ranges[rel.inner][1],
+                                              rel.fused.var.dtype))
 
 
 def _full(extent: Linear):

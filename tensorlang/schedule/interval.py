@@ -88,15 +88,21 @@ class Linear:
 
     def to_expr(self, dtype=int32) -> E.PrimExpr:
         """The form as an expression: positive terms first, then negative, then the
-        constant (``x*32 + y - z + 4``)."""
+        constant (``x*32 + y - z + 4``).  Atoms narrower than ``dtype`` are widened
+        first, so that a 64-bit form (a loop counting past 2**31) never multiplies in
+        32 bits."""
+        def widened(atom):
+            if atom.dtype.bits < dtype.bits and atom.dtype.is_integer and dtype.is_integer:
+                return O.cast(atom, dtype)
+            return atom
         result = None
         for atom, c in self.terms.values():
             if c > 0:
-                term = atom if c == 1 else O.mul(atom, c)
+                term = widened(atom) if c == 1 else O.mul(widened(atom), c)
                 result = term if result is None else O.add(result, term)
         for atom, c in self.terms.values():
             if c < 0:
-                term = atom if c == -1 else O.mul(atom, -c)
+                term = widened(atom) if c == -1 else O.mul(widened(atom), -c)
                 result = O.neg(term) if result is None else O.sub(result, term)
         if result is None:
             return O.const(self.const, dtype)

@@ -228,7 +228,7 @@ class _Lowering:
         return IfThenElse(cond, body)
 
     def converter(self, roots, dom) -> _Convert:
-        var_map = {iv.var: value.to_expr(dtype) for iv, (value, dtype) in roots.items()}
+        var_map = {iv.var: _axis_expr(value, dtype) for iv, (value, dtype) in roots.items()}
         return _Convert(self, var_map, dom)
 
     def stores(self, stage, roots, dom):
@@ -236,7 +236,7 @@ class _Lowering:
         stmts = []
         for k, body in enumerate(self.bodies[stage]):
             buf, mins = self.buffer_of(stage.op.output(k))
-            idx = self.index([roots[iv][0].to_expr(roots[iv][1]) for iv in stage.op.axis],
+            idx = self.index([_axis_expr(*roots[iv]) for iv in stage.op.axis],
                              mins, dom)
             stmts.append(BufferStore(buf, conv.visit(body), idx))
         return seq(*stmts)
@@ -252,7 +252,7 @@ class _Lowering:
         targets = []
         for k in range(len(reduces)):
             buf, mins = self.buffer_of(stage.op.output(k))
-            idx = self.index([roots[iv][0].to_expr(roots[iv][1]) for iv in stage.op.axis],
+            idx = self.index([_axis_expr(*roots[iv]) for iv in stage.op.axis],
                              mins, dom)
             targets.append((buf, idx))
         accs = [E.BufferLoad(buf, idx, buf.dtype) for buf, idx in targets]
@@ -288,8 +288,8 @@ class _Lowering:
         init_stmts = []
         for k in range(len(reduces)):
             buf, mins = self.buffer_of(stage.op.output(k))
-            idx = self.index([init_roots[iv][0].to_expr(init_roots[iv][1])
-                              for iv in stage.op.axis], mins, init_dom)
+            idx = self.index([_axis_expr(*init_roots[iv]) for iv in stage.op.axis], mins,
+                             init_dom)
             init_stmts.append(BufferStore(buf, init_conv.visit(inits[k]), idx))
         init = self.guard(stage, init_roots, init_offsets, init_dom, seq(*init_stmts),
                           with_reduce=False)
@@ -333,6 +333,17 @@ class _Lowering:
             sorted((f"pragma_{k}", v) for k, v in attr.pragmas))
         return For(var, E.IntImm(var.dtype, 0), extent.to_expr(var.dtype), kind, body,
                    thread.thread_tag if thread is not None else "", annotations)
+
+
+def _axis_expr(value: Linear, dtype):
+    """The value of an axis of type ``dtype`` as an expression of that type.  Loop
+    variables wider than the axis (a fused loop counting past 2**31 over two 32-bit axes)
+    compute it in 64 bits; the value itself lies inside the axis, so it narrows exactly
+    (guards compare the wide form, see ``guard``)."""
+    expr = value.to_expr(dtype)
+    if expr.dtype != dtype and expr.dtype.is_integer and dtype.is_integer:
+        expr = O.cast(expr, dtype)
+    return expr
 
 
 def _aligned_strides(stage, shape) -> tuple:

@@ -13,6 +13,8 @@ from dataclasses import dataclass, field
 
 from ..errors import ScheduleError
 from ..tir import expr as E
+from ..tir.datatype import int64
+from ..tir.index_width import extent_bound, fits
 from ..tir.stmt import ForKind
 
 
@@ -43,6 +45,11 @@ class IterAttr:
 
 
 ROOT, INLINE, SCOPE = "root", "inline", "scope"
+
+
+def _wide(iv) -> E.IterVar:
+    """A stand-in for ``iv`` whose variable is 64-bit, to make new loop variables like."""
+    return E.IterVar(E.Var(iv.var.name, int64), None, iv.iter_type)
 
 
 def _axis_name(iv) -> str:
@@ -171,6 +178,24 @@ class Stage:
                 return None if a is None or b is None else a * b
         return None
 
+    def extent_bound(self, iv) -> int | None:
+        """The largest loop extent ``iv`` may have (a symbolic dimension as large as its
+        type allows), or None when unknown; chooses the width of new loop variables."""
+        if iv.dom is not None:
+            return extent_bound(iv.dom.extent)
+        for rel in self.relations:
+            if isinstance(rel, Split) and (rel.outer is iv or rel.inner is iv):
+                if rel.inner is iv and rel.factor is not None:
+                    return rel.factor
+                if rel.outer is iv and rel.nparts is not None:
+                    return rel.nparts
+                parent = self.extent_bound(rel.parent)
+                return None if parent is None else -(-parent // (rel.factor or rel.nparts))
+            if isinstance(rel, Fuse) and rel.fused is iv:
+                a, b = self.extent_bound(rel.outer), self.extent_bound(rel.inner)
+                return None if a is None or b is None else a * b
+        return None
+
     # -- loop primitives --------------------------------------------------------------
     def split(self, parent, factor=None, nparts=None):
         """Split ``parent`` into ``(outer, inner)`` with ``inner`` of extent ``factor``
@@ -193,8 +218,17 @@ class Stage:
         return outer, inner
 
     def _split(self, parent, factor, nparts):
-        outer = self._new_iter_var(parent.var.name + ".outer", parent, parent.iter_type)
-        inner = self._new_iter_var(parent.var.name + ".inner", parent, parent.iter_type)
+        like = parent
+        extent = self.static_extent(parent)
+        if extent is not None:
+            # ``outer * factor + inner`` overshoots the extent where the split does not
+            # divide it; within a factor of 2**31 that takes 64 bits
+            parts = nparts if nparts is not None else -(-extent // factor)
+            span = parts * (factor if factor is not None else -(-extent // nparts))
+            if not fits(span - 1, parent.var.dtype):
+                like = _wide(parent)
+        outer = self._new_iter_var(parent.var.name + ".outer", like, parent.iter_type)
+        inner = self._new_iter_var(parent.var.name + ".inner", like, parent.iter_type)
         self.relations.append(Split(parent, outer, inner, factor, nparts))
         k = self.leaf_index(parent)
         self.leaf_iter_vars[k:k + 1] = [outer, inner]
@@ -239,7 +273,11 @@ class Stage:
         for inner in axes[1:]:
             name = f"{fused.var.name}.{inner.var.name}.fused" if fused is axes[0] else \
                 fused.var.name[:-len(".fused")] + f".{inner.var.name}.fused"
-            new = self._new_iter_var(name, fused, fused.iter_type)
+            a, b = self.extent_bound(fused), self.extent_bound(inner)
+            like = fused if inner.var.dtype.bits <= fused.var.dtype.bits else inner
+            if a is None or b is None or not fits(a * b, like.var.dtype):
+                like = _wide(like)  # the fused count may pass 2**31 (see index_width)
+            new = self._new_iter_var(name, like, fused.iter_type)
             self.relations.append(Fuse(fused, inner, new))
             k = self.leaf_index(fused)
             self.leaf_iter_vars[k:k + 2] = [new]

@@ -33,6 +33,7 @@ from ...tir.naming import NameSupply
 from ...tir.arith.const_int_bound import POS_INF, BoundEvaluator, ConstIntBound
 from ...tir.buffer import Buffer
 from ...tir.datatype import DataType
+from ...tir.index_width import flat_index_type
 from ...tir.transform.substitute import substitute
 from .kernels import DeviceProgram, Kernel, is_hardware_thread_loop
 from .sync import SYNC_OP
@@ -328,7 +329,11 @@ class CudaCodegen:
 
     # -- memory --------------------------------------------------------------------
     def flat_index(self, buffer: Buffer, indices) -> E.PrimExpr:
-        """The row-major (or strided) offset of ``indices`` as an expression."""
+        """The row-major (or strided) offset of ``indices`` as an expression, in 64-bit
+        arithmetic where the buffer may hold 2**31 elements or more."""
+        wide = flat_index_type(buffer)
+        indices = [op.cast(i, wide.with_lanes(i.dtype.lanes))
+                   if i.dtype.is_integer and i.dtype.bits < wide.bits else i for i in indices]
         if buffer.strides:
             flat = op.const(0, indices[0].dtype) if indices else op.const(0)
             for index, stride in zip(indices, buffer.strides):
@@ -590,6 +595,9 @@ def _known_divisor(e) -> int:
         return _known_divisor(e.a) * _known_divisor(e.b)
     if isinstance(e, (E.Add, E.Sub)):
         return math.gcd(_known_divisor(e.a), _known_divisor(e.b))
+    if isinstance(e, E.Cast) and e.dtype.is_integer and e.value.dtype.is_integer \
+            and e.dtype.bits >= e.value.dtype.bits:
+        return _known_divisor(e.value)  # widening keeps divisors
     return 1
 
 

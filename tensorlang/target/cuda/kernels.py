@@ -24,6 +24,7 @@ from ...tir import expr as E
 from ...tir import stmt as S
 from ...tir.buffer import Buffer
 from ...tir.functor import Visitor
+from ...tir.index_width import dimension_overflow
 from ...tir.structural import structural_equal
 
 #: the hardware thread indices, in the order of the launch triple
@@ -517,6 +518,8 @@ def bind_arguments(func: S.PrimFunc, args, is_array=None) -> dict:
             raise ValueError(f"{where} must have {param.ndim} dimension(s), got shape {shape}")
         for d, (dim, size) in enumerate(zip(param.shape, shape)):
             if isinstance(dim, E.Var) and dim not in env:
+                if not dim.dtype.min_value() <= size <= dim.dtype.max_value():
+                    raise ValueError(dimension_overflow(param.name, d, size, dim))
                 env[dim] = size
                 origin[dim] = f"dimension {d} of '{param.name}'"
         for d, (dim, size) in enumerate(zip(param.shape, shape)):

@@ -21,6 +21,7 @@ from ...tir import stmt as S
 from ...tir.buffer import Buffer
 from ...tir.datatype import dtype as to_dtype
 from ...tir.functor import post_order_visit
+from ...tir.index_width import dimension_overflow
 
 #: shape expression node -> operator name in the serialised form, and its evaluation
 _SHAPE_OPS = {E.Add: ("add", lambda a, b: a + b), E.Sub: ("sub", lambda a, b: a - b),
@@ -139,6 +140,10 @@ class Signature:
                     self._check_array(param, arg)
             for dim, slot in slots:
                 if values[slot] is None:
+                    if shape[dim] > self._slot_limits()[slot]:
+                        raise ValueError(dimension_overflow(
+                            param["name"], dim, shape[dim], self.slots[slot]["name"],
+                            self.slots[slot]["dtype"]))
                     values[slot] = shape[dim]
                     bound_by[slot] = (param, dim)
                 elif values[slot] != shape[dim]:
@@ -161,6 +166,16 @@ class Signature:
         if not values:
             return pointers, None, temporaries
         return pointers, (ctypes.c_int64 * len(values))(*values), temporaries
+
+    def _slot_limits(self) -> list:
+        """The largest value each slot's variable holds (a dimension bound to a 32-bit
+        variable must not wrap in compiled code)."""
+        limits = getattr(self, "_limits", None)
+        if limits is None:
+            limits = self._limits = [int(to_dtype(slot["dtype"]).max_value())
+                                     if slot["dtype"].startswith(("int", "uint")) else
+                                     2**63 - 1 for slot in self.slots]
+        return limits
 
     def _check_shape_expressions(self, arrays, values) -> None:
         for param, array in arrays:
