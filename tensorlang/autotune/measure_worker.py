@@ -2,8 +2,8 @@
 computing their features) in the builder pool, and running them in the isolated runner.
 
 Nothing here is called in the tuning process itself; :mod:`.measure` starts the processes
-and talks to them.  Workers are started with the ``spawn`` method, so they import only
-what they need and inherit no threads (OpenMP, xgboost) from the tuning process.
+(through :mod:`.workers`: fresh interpreters that import tensorlang, never the user's main
+script, and inherit no threads from the tuning process) and talks to them.
 """
 from __future__ import annotations
 
@@ -99,6 +99,26 @@ def featurize_candidates(task_id: str, space_bytes: bytes, config_jsons: list) -
     return out
 
 
+def serve_jobs(connection, parent_pid: int) -> None:
+    """A builder worker: run ``("job", function name, arguments)`` requests one at a
+    time, answering ``("ok", result)`` or ``("error", text)``, until told to stop or the
+    pipe closes."""
+    watch_parent(parent_pid)
+    while True:
+        try:
+            request = connection.recv()
+        except (EOFError, OSError):
+            return
+        if request[0] != "job":
+            return
+        _, function, args = request
+        try:
+            reply = ("ok", _JOBS[function](*args))
+        except Exception as error:  # noqa: BLE001 - reported as the job's failure
+            reply = ("error", _describe(error))
+        connection.send(reply)
+
+
 def watch_parent(parent_pid: int, interval: float = 1.0) -> None:
     """Exit this worker once its parent is gone (killed with ``kill -9``, say), instead of
     waiting forever for work that will never come."""
@@ -110,6 +130,10 @@ def watch_parent(parent_pid: int, interval: float = 1.0) -> None:
             if os.getppid() != parent_pid:
                 os._exit(0)
     threading.Thread(target=watch, daemon=True, name="watch-parent").start()
+
+
+#: the functions a builder worker runs, by name
+_JOBS = {"build_candidate": build_candidate, "featurize_candidates": featurize_candidates}
 
 
 # -- runner ----------------------------------------------------------------------------------

@@ -17,15 +17,20 @@ from __future__ import annotations
 
 import collections
 import math
+import os
+import sys
 import time
+import warnings
 
 import numpy as np
 
 from ..errors import TuneError
 from ..te.tensor import Operation, PlaceholderOp, Tensor, post_order_ops
 from ..tir import expr as E
+from .dispatch import TuneWarning
 from .flops import count_flops
-from .measure import ArgSpec, MeasureOptions, MeasureTask, Runner, pickle_space
+from .measure import (ArgSpec, MeasureOptions, MeasureTask, Runner, pickle_problem,
+                      pickle_space)
 from .record import RecordLog, TuningRecord, last_round, normalize_target, select_best
 from .session import _Session, due_round, record_config, record_config_key
 from .space import Config, SearchSpace
@@ -225,9 +230,26 @@ class _Task:
     def make_measure_task(self, shape_vars) -> MeasureTask:
         specs = [ArgSpec(t.name, _concrete_shape(t, shape_vars), str(t.dtype),
                          not isinstance(t.op, PlaceholderOp)) for t in self.space.args]
+        space_bytes = pickle_space(self.space)
+        if space_bytes is None:
+            warnings.warn(f"tuning '{self.name}': the worker processes cannot receive its "
+                          f"search space, so its candidates are built in this process, one "
+                          f"at a time: {pickle_problem(self.space)}", TuneWarning,
+                          stacklevel=_user_stacklevel())
         self.measure_task = MeasureTask(f"{self.key}|{self.target}", self.target, specs,
-                                        pickle_space(self.space), self.space, self.seed)
+                                        space_bytes, self.space, self.seed)
         return self.measure_task
+
+
+def _user_stacklevel() -> int:
+    """The ``stacklevel`` that makes a warning raised by its caller point at the first
+    frame outside tensorlang (the user's call)."""
+    package = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    frame, level = sys._getframe(1), 1
+    while frame is not None and os.path.abspath(frame.f_code.co_filename).startswith(
+            package + os.sep):
+        frame, level = frame.f_back, level + 1
+    return level
 
 
 def _concrete_shape(tensor: Tensor, shape_vars) -> tuple:
