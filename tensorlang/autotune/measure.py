@@ -92,11 +92,14 @@ class MeasureOptions:
 
 @dataclass
 class ArgSpec:
-    """One argument of a workload as the runner sees it."""
+    """One argument of a workload as the runner sees it.  ``value_range``: the
+    ``(low, high)`` values (inclusive) its random contents take, for an integer input
+    that indexes a tensor (see :mod:`.inputs`); None for the runner's default."""
     name: str
     shape: tuple
     dtype: str
     is_output: bool
+    value_range: tuple | None = None
 
 
 @dataclass
@@ -113,7 +116,9 @@ class MeasureTask:
     reference: "BuildResult | None" = None
 
     def spec_tuples(self) -> list:
-        return [(s.name, tuple(s.shape), s.dtype, s.is_output) for s in self.specs]
+        return [(s.name, tuple(s.shape), s.dtype, s.is_output,
+                 None if s.value_range is None else tuple(s.value_range))
+                for s in self.specs]
 
 
 @dataclass

@@ -29,6 +29,7 @@ from ..te.tensor import Operation, PlaceholderOp, Tensor, post_order_ops
 from ..tir import expr as E
 from .dispatch import TuneWarning
 from .flops import count_flops
+from .inputs import input_ranges
 from .measure import (ArgSpec, MeasureOptions, MeasureTask, Runner, pickle_problem,
                       pickle_space)
 from .record import RecordLog, TuningRecord, last_round, normalize_target, select_best
@@ -228,8 +229,16 @@ class _Task:
         return [c for c in map(record_config, valid[:count]) if c is not None]
 
     def make_measure_task(self, shape_vars) -> MeasureTask:
+        # integer inputs that index a tensor take values that keep those reads in bounds
+        ranges, unbounded = input_ranges(self.space.args, shape_vars)
+        if unbounded:
+            warnings.warn(f"tuning '{self.name}': bound analysis finds no values of the "
+                          f"integer inputs that keep {', '.join(unbounded)} in bounds; its "
+                          f"random inputs may read out of bounds", TuneWarning,
+                          stacklevel=_user_stacklevel())
         specs = [ArgSpec(t.name, _concrete_shape(t, shape_vars), str(t.dtype),
-                         not isinstance(t.op, PlaceholderOp)) for t in self.space.args]
+                         not isinstance(t.op, PlaceholderOp), ranges.get(k))
+                 for k, t in enumerate(self.space.args)]
         space_bytes = pickle_space(self.space)
         if space_bytes is None:
             warnings.warn(f"tuning '{self.name}': the worker processes cannot receive its "
