@@ -117,9 +117,10 @@ def build(sch_or_func, args=None, target="llvm", name: str = "main", **options):
 
     ``sch_or_func`` is a Schedule (lowered here with ``args``: the parameters in order,
     by default the placeholders in the order they were created, then the outputs) or a
-    PrimFunc from ``tl.lower``.  ``target`` is a string (``"llvm"``, ``"llvm -mcpu=..."``, ``"cuda"``)
-    or a :class:`~tensorlang.target.Target`; ``options`` go to the backend (llvm:
-    ``bounds_check``, ``opt_level``, ``use_cache``).
+    PrimFunc from ``tl.lower``.  ``target`` is a string (``"llvm"``,
+    ``"llvm -mcpu=..."``, ``"cuda"``) or a :class:`~tensorlang.target.Target`;
+    ``options`` go to the backend (llvm: ``bounds_check``, ``opt_level``,
+    ``use_cache``).
 
     Inside ``with tl.autotune.apply_history_best(log):``, a schedule no step has touched
     is replaced by the best recorded schedule of its workload for ``target`` (a

@@ -180,9 +180,11 @@ class LocalBuilder:
             if status == "ok":
                 results.append(value)
             elif status == "timeout":
-                results.append(on_failure("timeout", f"building took longer than {timeout:g} s"))
+                results.append(on_failure("timeout",
+                                          f"building took longer than {timeout:g} s"))
             elif status == "crash":
-                results.append(on_failure("build_error", f"the build process crashed ({value})"))
+                results.append(on_failure("build_error",
+                                          f"the build process crashed ({value})"))
             else:  # e.g. a result that cannot be pickled
                 results.append(on_failure("build_error", value))
         return results

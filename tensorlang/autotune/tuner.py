@@ -381,8 +381,9 @@ def check_target(target) -> str:
 
 
 def autotune(op, target="llvm", trials: int = 1000, log_file=None, shape_vars=None,
-             args=(), params=None, verbose: int = 1, seed: int = 0, runner: Runner | None = None,
-             batch_size: int = 32, early_stopping: int | None = None,
+             args=(), params=None, verbose: int = 1, seed: int = 0,
+             runner: Runner | None = None, batch_size: int = 32,
+             early_stopping: int | None = None,
              measure_options: MeasureOptions | None = None, n_parallel: int | None = None,
              population_size: int = 128, num_generations: int = 3, epsilon: float = 0.1,
              cost_model=None, search: str = "model", retime: int = 16):

@@ -14,8 +14,9 @@ dimensions.
 Value semantics follow the IR types: integer arithmetic wraps around, ``//`` and ``%`` are
 floor division and modulo, float32 stays float32, float16 rounds after every operation,
 and bfloat16 travels as uint16 bit patterns (inputs may also be ml_dtypes.bfloat16
-arrays) with float32 arithmetic rounded to bfloat16 after every operation.  Math intrinsics are computed in float64 and
-rounded to the result type, so the oracle is at least as accurate as any backend.
+arrays) with float32 arithmetic rounded to bfloat16 after every operation.  Math
+intrinsics are computed in float64 and rounded to the result type, so the oracle is at
+least as accurate as any backend.
 ``if_then_else`` is lazy: a branch is only checked for out-of-bounds reads where it is
 taken, so padding works; a read out of bounds where it *is* taken raises
 :class:`OutOfBoundsError`.
@@ -484,9 +485,9 @@ def evaluate(outputs, inputs, shape_vars=None) -> list[np.ndarray]:
 
     ``inputs`` maps each placeholder (the Tensor, or its name) to a numpy array of its
     dtype (for bfloat16: an ml_dtypes.bfloat16 array, or its uint16 bit patterns;
-    bfloat16 outputs come back as uint16 bit patterns).  ``shape_vars`` maps te.var variables (or
-    their names) to values; variables used as placeholder dimensions are also inferred
-    from the arrays' shapes.  Returns one new array per output, in order.
+    bfloat16 outputs come back as uint16 bit patterns).  ``shape_vars`` maps te.var
+    variables (or their names) to values; variables used as placeholder dimensions are
+    also inferred from the arrays' shapes.  Returns one new array per output, in order.
     """
     tensors = _as_tensor_list(outputs)
     ops = post_order_ops([t.op for t in tensors])

@@ -139,3 +139,12 @@ def test_a_template_orders_its_parameters_by_its_list(tmp_path):
     _runs_as(tl.build(s, args), "BA")
     with pytest.raises(TuneError, match="orders its parameters itself"):
         tl.autotune(difference_template, args=(N,), params=[], trials=1, **FAST)
+
+
+def test_command_line_tune_prints_the_parameter_order(tmp_path, capsys):
+    from tensorlang.cli import main
+    argv = ["tune", "layer_norm", "--size", "16", "--trials", "2", "--batch-size", "2",
+            "--log", str(tmp_path / "ln.jsonl"), "--quiet"]
+    assert main(argv) == 0
+    out = capsys.readouterr().out
+    assert "# parameters, in order: x, gamma, beta, " in out

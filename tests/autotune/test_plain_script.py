@@ -38,7 +38,8 @@ def readme_autotune_snippet() -> str:
 def run_script(source: str, cwd: Path) -> subprocess.CompletedProcess:
     path = cwd / "script.py"
     path.write_text(source)
-    env = dict(os.environ, PYTHONPATH=str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", ""))
+    path_entries = [str(ROOT)] + [p for p in [os.environ.get("PYTHONPATH")] if p]
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(path_entries))
     return subprocess.run([sys.executable, str(path)], cwd=cwd, env=env, capture_output=True,
                           text=True, timeout=300)
 
