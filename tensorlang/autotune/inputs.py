@@ -6,7 +6,9 @@ and every candidate read past the end of ``T``.  :func:`input_ranges` finds, by 
 analysis, every read whose index contains a read of an integer input, and the values of
 the input that keep that index inside the read tensor's extent whatever the loop
 variables are; an input's range is the intersection over its uses (and its dtype).
-Other integer inputs take the runner's default values (1 to 9, no zero for division).
+Element-wise integer stages between the input and the read (``J = I + 1``, a cast) are
+substituted into the index first.  Other integer inputs take the runner's default values
+(1 to 9, no zero for division).
 
 >>> T = te.placeholder((4, 8), name="T"); I = te.placeholder((16,), "int32", name="I")
 >>> G = te.compute((16, 8), lambda i, j: T[I[i] + 1, j], name="G")
@@ -20,6 +22,7 @@ from ..tir import expr as E
 from ..tir.arith.canonical import StructuralKeys, to_sum
 from ..tir.arith.const_int_bound import BoundEvaluator, ConstIntBound, dtype_bound
 from ..tir.functor import Mutator, Visitor
+from ..tir.transform.substitute import substitute
 
 
 class _Loads(Visitor):
@@ -40,6 +43,20 @@ def _loads(expr, nested: bool = True) -> list:
     visitor = _Loads(nested)
     visitor.visit(expr)
     return visitor.found
+
+
+class _InlineIndexStages(Mutator):
+    """Substitutes the bodies of element-wise integer stages into an index (``J = I + 1``
+    read as ``T[J[i]]`` is ``T[I[i] + 1]``), so that the inputs they read are solved for."""
+
+    def visit_ProducerLoad(self, node):
+        indices = self.visit_tuple(node.indices)
+        op = node.producer.op
+        if isinstance(op, ComputeOp) and not op.reduce_axis and node.dtype.is_integer:
+            body = substitute(op.body[node.producer.value_index],
+                              {iv.var: index for iv, index in zip(op.axis, indices)})
+            return self.visit(body)
+        return node if indices is node.indices else node.replace(indices=indices)
 
 
 class _ReplaceReads(Mutator):
@@ -195,6 +212,7 @@ def input_ranges(params: list, shape_vars=None) -> tuple[dict, list]:
             for load in _loads(body):
                 target = load.producer
                 for dim, index in enumerate(load.indices):
+                    index = _InlineIndexStages().visit(index)
                     indexing = {id(inner.producer.op): inner.producer
                                 for inner in _loads(index, nested=False)
                                 if id(inner.producer.op) in position}

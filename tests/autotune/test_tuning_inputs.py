@@ -42,7 +42,8 @@ INDEX_DTYPES = ("int32", "int64", "uint8", "int8")
 @st.composite
 def gathers(draw):
     """A gather ``out[i, (k,) c] = T[I[i] * scale + offset (+ k), c]`` over a table of a
-    drawn size, with an index input of a drawn dtype, shape and offset."""
+    drawn size, with an index input of a drawn dtype, shape and offset; the row index
+    computed inline or by a stage of its own (``R = I * scale + offset``)."""
     rows = draw(st.integers(1, 12))
     cols = draw(st.integers(1, 3))
     dtype = draw(st.sampled_from(INDEX_DTYPES))
@@ -50,16 +51,25 @@ def gathers(draw):
     offset = draw(st.integers(-3, 3))
     window = draw(st.integers(1, 3))       # a reduction over k < window reads k rows on
     batch = draw(st.sampled_from([(5,), (3, 4)]))
-    return rows, cols, dtype, scale, offset, window, batch
+    staged = draw(st.booleans())
+    return rows, cols, dtype, scale, offset, window, batch, staged
 
 
-def declare(rows, cols, dtype, scale, offset, window, batch):
+def declare(rows, cols, dtype, scale, offset, window, batch, staged):
     T = te.placeholder((rows, cols), name="T")
     I = te.placeholder(batch, dtype, name="I")
 
-    def row(index):
+    def inline_row(index):
         value = index.astype("int32") if dtype != "int32" else index
         return value * scale + offset
+
+    if staged:
+        R = te.compute(batch, lambda *i: inline_row(I[i]), name="R")
+
+        def row(index):
+            return R[index.indices]
+    else:
+        row = inline_row
 
     if window == 1:
         if len(batch) == 1:
@@ -79,9 +89,9 @@ def declare(rows, cols, dtype, scale, offset, window, batch):
 
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(gathers())
-def test_index_inputs_stay_in_range_and_reference_and_compiled_agree(case):
-    rows, cols, dtype, scale, offset, window, batch = case
+@given(gathers(), st.integers(0, 2 ** 16))
+def test_index_inputs_stay_in_range_and_reference_and_compiled_agree(case, seed):
+    rows, cols, dtype, scale, offset, window, batch, _ = case
     T, I, G = declare(*case)
     info = np.iinfo(dtype)
     # every value of the dtype whose reads T[v * scale + offset + k] are all in bounds
@@ -102,12 +112,15 @@ def test_index_inputs_stay_in_range_and_reference_and_compiled_agree(case):
     assert index.dtype == np.dtype(dtype) and index.shape == batch
     assert np.isin(index, safe).all()
     assert inputs[params.index(T)].dtype == np.float32
-    # the bounds-checked reference accepts them, and compiled code agrees
+    # the bounds-checked reference accepts them, and compiled code agrees: unscheduled
+    # and as a candidate of the search space
     [expected] = te.reference.evaluate([G], {T: inputs[params.index(T)], I: index})
-    out = np.full(expected.shape, np.nan, np.float32)
-    mod = tl.build(tl.create_schedule(G), params, bounds_check=True)
-    mod(*[inputs.get(k, out) for k in range(len(params))])
-    np.testing.assert_allclose(out, expected, rtol=1e-6)
+    candidate = space.apply(space.sample(np.random.default_rng(seed)))
+    for schedule, args in [(tl.create_schedule(G), params), candidate]:
+        out = np.full(expected.shape, np.nan, np.float32)
+        tl.build(schedule, args, bounds_check=True)(
+            *[inputs.get(k, out) for k in range(len(args))])
+        np.testing.assert_allclose(out, expected, rtol=1e-6)
 
 
 def test_nested_and_two_dimensional_lookups():
