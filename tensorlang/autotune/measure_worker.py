@@ -121,7 +121,10 @@ def serve_jobs(connection, parent_pid: int) -> None:
             reply = ("ok", _JOBS[function](*args))
         except Exception as error:  # noqa: BLE001 - reported as the job's failure
             reply = ("error", _describe(error))
-        connection.send(reply)
+        try:
+            connection.send(reply)
+        except (pickle.PicklingError, TypeError, AttributeError) as error:
+            connection.send(("error", f"its result cannot be sent back: {_describe(error)}"))
 
 
 def watch_parent(parent_pid: int, interval: float = 1.0) -> None:

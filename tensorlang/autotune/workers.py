@@ -104,13 +104,14 @@ class WorkerPool:
         self.name = name
         self._idle: list[Worker] = []
 
-    def _take(self) -> Worker:
+    def _take(self) -> tuple:
+        """``(worker, whether it was just started)``: an idle live worker, or a new one."""
         while self._idle:
             worker = self._idle.pop()
             if worker.is_alive():
-                return worker
+                return worker, False
             worker.close(grace=0)
-        return Worker("serve_jobs", (os.getpid(),), self.name)
+        return Worker("serve_jobs", (os.getpid(),), self.name), True
 
     def run(self, function: str, jobs: list, timeout: float) -> list:
         """``measure_worker.<function>(*job)`` for every job, at most ``size`` at a time:
@@ -124,15 +125,20 @@ class WorkerPool:
         while waiting or busy:
             while waiting and len(busy) < self.size:
                 k = waiting.pop()
-                worker = self._take()
+                worker, fresh = self._take()
                 try:
                     worker.connection.send(("job", function, jobs[k]))
                 except OSError:
-                    # it died idle (killed from outside): start another for this job
+                    worker.join(1)
+                    if fresh:   # died at once: starting another would fare no better
+                        outcomes[k] = ("crash", _death(worker))
+                    else:       # died idle (killed from outside): another takes the job
+                        waiting.append(k)
                     worker.close(grace=0)
-                    waiting.append(k)
                     continue
                 busy[worker.connection] = (worker, k, time.monotonic())
+            if not busy:
+                continue
             first_deadline = min(start for _, _, start in busy.values()) + timeout
             ready = mp_connection.wait(list(busy), max(0.0, first_deadline - time.monotonic()))
             for connection in ready:
