@@ -6,7 +6,9 @@
     tensorlang tune WORKLOAD [--size N] [--trials T] [--log FILE] [--target llvm]
                                   tune an operator of tensorlang.ops (matmul, conv2d,
                                   softmax, layer_norm, pool2d, batch_matmul, relu) and
-                                  print the best schedule as Python
+                                  print the best schedule as Python, with the order of
+                                  the module's parameters (the inputs as the operator
+                                  declares them, then the output)
     tensorlang version            print the version
 """
 from __future__ import annotations

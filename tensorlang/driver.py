@@ -19,6 +19,7 @@ from dataclasses import dataclass
 
 from .errors import LoweringError
 from .schedule import Schedule, schedule_to_tir
+from .te.tensor import default_parameters
 from .tir.stmt import PrimFunc
 from .tir.transform.loop_partition import partition_loops
 from .tir.transform.remove_no_op import remove_no_op
@@ -64,8 +65,8 @@ def lower(sch_or_func, args=None, name: str = "main", simple_mode: bool = False,
     """Lower a schedule (or run the passes on a PrimFunc): ``print(tl.lower(s, [A, B, C]))``.
 
     ``args`` lists the tensors (and scalar ``te.var``s) that become parameters, in order;
-    by default the placeholders followed by the outputs.  ``simple_mode`` skips loop
-    partitioning, for compact text.
+    by default the placeholders in the order they were created, then the outputs (see
+    :func:`default_args`).  ``simple_mode`` skips loop partitioning, for compact text.
     """
     _check_name(name)
     options = options or LowerOptions.from_environment()
@@ -75,7 +76,7 @@ def lower(sch_or_func, args=None, name: str = "main", simple_mode: bool = False,
         func = sch_or_func
     elif isinstance(sch_or_func, Schedule):
         if args is None:
-            args = _default_args(sch_or_func)
+            args = default_args(sch_or_func)
         def schedule_to_tir_pass(_nothing):
             return schedule_to_tir(sch_or_func, args, name)
         schedule_to_tir_pass.__name__ = "schedule_to_tir"
@@ -100,20 +101,26 @@ def _check_name(name) -> None:
                             f"e.g. name=\"matmul\"")
 
 
-def _default_args(schedule) -> list:
-    placeholders = [st.op.output(0) for st in schedule.stages if st.is_placeholder]
+def default_args(schedule) -> list:
+    """The parameters of ``schedule``'s function when no ``args`` are given: the
+    placeholders in the order the user created them, then the outputs in the order
+    ``create_schedule`` was given them.  For ``C = te.compute((8,), lambda i: B[i] -
+    A[i])`` with ``A`` created first, the module is ``mod(a, b, c)``, whatever order the
+    expression reads them in."""
     outputs = [t for op in schedule._initial_outputs for t in op.outputs]
-    return placeholders + outputs
+    return default_parameters(outputs)
 
 
 def build(sch_or_func, args=None, target="llvm", name: str = "main", **options):
     """Lower (when given a schedule) and compile for ``target``:
     ``mod = tl.build(s, [A, B, C], target="llvm", name="matmul")``.
 
-    ``sch_or_func`` is a Schedule (lowered here with ``args``) or a PrimFunc from
-    ``tl.lower``.  ``target`` is a string (``"llvm"``, ``"llvm -mcpu=..."``, ``"cuda"``)
-    or a :class:`~tensorlang.target.Target`; ``options`` go to the backend (llvm:
-    ``bounds_check``, ``opt_level``, ``use_cache``).
+    ``sch_or_func`` is a Schedule (lowered here with ``args``: the parameters in order,
+    by default the placeholders in the order they were created, then the outputs) or a
+    PrimFunc from ``tl.lower``.  ``target`` is a string (``"llvm"``,
+    ``"llvm -mcpu=..."``, ``"cuda"``) or a :class:`~tensorlang.target.Target`;
+    ``options`` go to the backend (llvm: ``bounds_check``, ``opt_level``,
+    ``use_cache``).
 
     Inside ``with tl.autotune.apply_history_best(log):``, a schedule no step has touched
     is replaced by the best recorded schedule of its workload for ``target`` (a

@@ -470,7 +470,7 @@ ELEMENTWISE = {"maximum": np.maximum, "minimum": np.minimum,
                "minimum of a sum": lambda a, b: np.minimum(a + b, b)}
 
 
-def draw_reduction_schedule(data, shapes, dtype: str = "float32") -> DrawnSchedule:
+def draw_reducer_schedule(data, shapes, dtype: str = "float32") -> DrawnSchedule:
     """``Out[i] = reducer(X[i, k])`` for a drawn reducer of :data:`REDUCERS` over a
     matrix of one of the ``shapes``, scheduled plain or with an rfactor of a split of
     its reduction axis.  ``drawn.numpy`` computes the expected output."""

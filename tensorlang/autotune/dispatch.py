@@ -17,11 +17,11 @@ import threading
 import warnings
 
 from ..errors import ScheduleError, TensorLangError, TuneError
-from ..te.tensor import Operation, PlaceholderOp, Tensor, post_order_ops
+from ..te.tensor import Operation, Tensor, default_parameters
 from .flops import count_flops
 from .record import RecordLog, normalize_target
 from .record_check import RecordCheck
-from .workload import workload_key
+from .workload import resolve_parameter_refs, workload_key
 
 _STATE = threading.local()
 
@@ -83,18 +83,36 @@ def _outputs(op) -> list[Tensor]:
 
 
 def default_args(outputs: list[Tensor]) -> list[Tensor]:
-    """Placeholders (in dataflow order) followed by the outputs: the parameter order of
-    an automatically tuned workload."""
-    placeholders = [op.output(0) for op in post_order_ops([t.op for t in outputs])
-                    if isinstance(op, PlaceholderOp)]
-    return placeholders + list(outputs)
+    """Placeholders in the order they were created, then the outputs: the parameter
+    order of a workload tuned without an explicit ``params`` list."""
+    return default_parameters(outputs)
+
+
+def record_parameters(record, outputs: list[Tensor]) -> list[Tensor]:
+    """The parameters, in order, that ``record``'s tuning was given (``params=``), as
+    tensors of ``outputs``' computation; the default order where it was given none (or
+    the record's list does not fit, with a :class:`TuneWarning`)."""
+    refs = record.workload.get("params") if isinstance(record.workload, dict) else None
+    if refs is None:
+        return default_args(outputs)
+    try:
+        return resolve_parameter_refs(outputs, refs)
+    except ValueError as error:
+        warnings.warn(f"tuning record of workload '{'+'.join(t.name for t in outputs)}': "
+                      f"its parameter order {refs!r} does not fit the workload ({error}); "
+                      f"using the default order", TuneWarning, stacklevel=3)
+        return default_args(outputs)
 
 
 def best_schedule(op, target="llvm", log_file=None, shape_vars=None, args=()):
     """``(Schedule, tensors)``: the best recorded schedule of ``op`` (output tensors, or
     a template function with ``args``) on ``target``, from ``log_file`` or the active
     :func:`apply_history_best` contexts.  Without a record, the default schedule and a
-    :class:`TuneWarning` naming the workload."""
+    :class:`TuneWarning` naming the workload.
+
+    ``tensors`` are the parameters in order: the list given when tuning
+    (``tl.autotune(C, params=[...])``, a template's returned list), else the
+    placeholders in the order they were created, then the outputs."""
     return _best_schedule(op, target, log_file, shape_vars, args, stacklevel=3)
 
 
@@ -134,13 +152,14 @@ def _best_schedule(op, target, log_file, shape_vars, args, stacklevel: int):
     config = record_config(record)
     if template:
         return space.apply(config)
+    params = record_parameters(record, outputs)
     try:
         schedule = replay(record.config.get("steps") or [], [t.op for t in outputs])
-        return schedule, default_args(outputs)
+        return schedule, params
     except (ScheduleError, TensorLangError, KeyError, TypeError, ValueError):
         # the record was made on a rewritten definition: rebuild it through the space
         check_target(target)
-        return make_space(outputs, target, shape_vars).apply(config)
+        return make_space(outputs, target, shape_vars, params=params).apply(config)
 
 
 #: the record check of each workload and target looked up so far (its space is built once)

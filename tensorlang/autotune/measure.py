@@ -3,8 +3,9 @@ their own, outputs checked against the unscheduled computation.
 
 A :class:`MeasureTask` describes one workload to a runner: its arguments (names, shapes,
 dtypes, which are outputs), the seed of its random inputs and the compiled reference.  A
-:class:`LocalBuilder` lowers and compiles candidates in a pool of ``spawn``-ed processes
-(and computes their features for the search); a :class:`Runner` runs them.  The
+:class:`LocalBuilder` lowers and compiles candidates in a pool of worker processes
+(:mod:`.workers`: fresh interpreters that never run the user's main script; they also
+compute the candidates' features for the search); a :class:`Runner` runs them.  The
 :class:`LocalRunner` keeps one persistent process that loads each candidate's object code
 (no linking, no disk), runs it once, compares every output with the reference (a wrong
 candidate is recorded as ``"wrong_result"`` and can never win), then times it: samples
@@ -20,9 +21,7 @@ tasks are plain picklable data.
 """
 from __future__ import annotations
 
-import concurrent.futures as futures
 import io
-import multiprocessing
 import os
 import pickle
 import shutil
@@ -38,9 +37,7 @@ from typing import Any, Callable
 from ..errors import TuneError
 from . import measure_worker
 from .space import Config
-
-#: how worker processes are started: a fresh interpreter, inheriting no threads
-START_METHOD = "spawn"
+from .workers import Worker, WorkerPool
 
 
 @dataclass
@@ -95,11 +92,14 @@ class MeasureOptions:
 
 @dataclass
 class ArgSpec:
-    """One argument of a workload as the runner sees it."""
+    """One argument of a workload as the runner sees it.  ``value_range``: the
+    ``(low, high)`` values (inclusive) its random contents take, for an integer input
+    that indexes a tensor (see :mod:`.inputs`); None for the runner's default."""
     name: str
     shape: tuple
     dtype: str
     is_output: bool
+    value_range: tuple | None = None
 
 
 @dataclass
@@ -116,7 +116,9 @@ class MeasureTask:
     reference: "BuildResult | None" = None
 
     def spec_tuples(self) -> list:
-        return [(s.name, tuple(s.shape), s.dtype, s.is_output) for s in self.specs]
+        return [(s.name, tuple(s.shape), s.dtype, s.is_output,
+                 None if s.value_range is None else tuple(s.value_range))
+                for s in self.specs]
 
 
 @dataclass
@@ -146,10 +148,6 @@ class MeasureResult:
         return sum(self.costs) / len(self.costs) if self.costs else float("inf")
 
 
-def _context():
-    return multiprocessing.get_context(START_METHOD)
-
-
 # -- building -------------------------------------------------------------------------------
 
 class LocalBuilder:
@@ -159,32 +157,11 @@ class LocalBuilder:
     def __init__(self, n_parallel: int | None = None, timeout: float = 60.0):
         self.n_parallel = n_parallel or len(os.sched_getaffinity(0))
         self.timeout = timeout
-        self._pool = None
-
-    # -- pool ------------------------------------------------------------------------------
-    def _get_pool(self):
-        if self._pool is None:
-            self._pool = futures.ProcessPoolExecutor(
-                self.n_parallel, mp_context=_context(),
-                initializer=measure_worker.watch_parent, initargs=(os.getpid(),))
-        return self._pool
-
-    def _reset_pool(self) -> None:
-        pool, self._pool = self._pool, None
-        if pool is None:
-            return
-        for process in list(getattr(pool, "_processes", {}).values()):
-            try:
-                process.kill()
-            except (OSError, AttributeError):
-                pass
-        pool.shutdown(wait=False, cancel_futures=True)
+        self._pool = WorkerPool(self.n_parallel, name="tensorlang-builder")
 
     def close(self) -> None:
         """Stop the worker processes."""
-        pool, self._pool = self._pool, None
-        if pool is not None:
-            pool.shutdown(wait=True, cancel_futures=True)
+        self._pool.close()
 
     def __enter__(self):
         return self
@@ -193,39 +170,23 @@ class LocalBuilder:
         self.close()
 
     # -- jobs ----------------------------------------------------------------------------
-    def _run_jobs(self, function, jobs: list, timeout: float, on_failure) -> list:
-        """Results of ``function(*job)`` for every job, in order.  A job whose worker dies
-        or that outlives ``timeout`` seconds gets ``on_failure(kind, message)``.  Jobs run
-        all at once; after a crash or a timeout the unfinished ones are retried one at a
-        time, to find the one to blame."""
-        results: list = [None] * len(jobs)
-        waves = -(-len(jobs) // self.n_parallel)
-        submitted = {self._get_pool().submit(function, *job): k for k, job in enumerate(jobs)}
-        try:
-            for future in futures.as_completed(submitted, timeout=timeout * waves):
-                try:
-                    results[submitted[future]] = future.result()
-                except futures.process.BrokenProcessPool:
-                    break
-                except Exception:  # noqa: BLE001 - retried alone below, and reported there
-                    pass
-        except futures.TimeoutError:
-            pass
-        queue = [k for k in range(len(jobs)) if results[k] is None]
-        if queue:
-            self._reset_pool()
-        for k in queue:  # one at a time: a failure now is this job's own
-            future = self._get_pool().submit(function, *jobs[k])
-            try:
-                results[k] = future.result(timeout=timeout)
-            except futures.TimeoutError:
-                results[k] = on_failure("timeout", f"building took longer than {timeout:g} s")
-                self._reset_pool()
-            except futures.process.BrokenProcessPool:
-                results[k] = on_failure("build_error", "the build process crashed")
-                self._reset_pool()
-            except Exception as error:  # noqa: BLE001 - e.g. a result that cannot be pickled
-                results[k] = on_failure("build_error", f"{type(error).__name__}: {error}")
+    def _run_jobs(self, function: str, jobs: list, timeout: float, on_failure) -> list:
+        """Results of ``measure_worker.<function>(*job)`` for every job, in order, run in
+        the worker processes.  A job whose worker dies or that outlives ``timeout``
+        seconds gets ``on_failure(kind, message)``: each worker runs one job at a time,
+        so a crash is blamed on its own job."""
+        results = []
+        for status, value in self._pool.run(function, jobs, timeout):
+            if status == "ok":
+                results.append(value)
+            elif status == "timeout":
+                results.append(on_failure("timeout",
+                                          f"building took longer than {timeout:g} s"))
+            elif status == "crash":
+                results.append(on_failure("build_error",
+                                          f"the build process crashed ({value})"))
+            else:  # e.g. a result that cannot be pickled
+                results.append(on_failure("build_error", value))
         return results
 
     def build(self, task: MeasureTask, configs: list, reference: bool = False) -> list:
@@ -238,7 +199,7 @@ class LocalBuilder:
         if task.space_bytes is None:
             raw = [self._build_here(task, *job[3:]) for job in jobs]
         else:
-            raw = self._run_jobs(measure_worker.build_candidate, jobs, self.timeout,
+            raw = self._run_jobs("build_candidate", jobs, self.timeout,
                                  lambda kind, msg: {"error_kind": kind, "error_msg": msg})
         return [BuildResult(config, item.get("steps"), item.get("features"),
                             item.get("artifact"), item.get("error_kind"),
@@ -261,7 +222,7 @@ class LocalBuilder:
         size = max(1, min(chunk, -(-len(configs) // self.n_parallel)))
         jobs = [(task.task_id, task.space_bytes, config_jsons[k:k + size])
                 for k in range(0, len(configs), size)]
-        chunks = self._run_jobs(measure_worker.featurize_candidates, jobs,
+        chunks = self._run_jobs("featurize_candidates", jobs,
                                 self.timeout * size, lambda kind, msg: [None] * size)
         out = []
         for job, values in zip(jobs, chunks):
@@ -280,9 +241,17 @@ def _wrapped_function(module_name: str, qualified_name: str):
 
 class _SpacePickler(pickle.Pickler):
     """Pickles a function hidden behind a decorator object of the same name (a
-    ``@template``) through that object, which pickle's by-name lookup cannot do."""
+    ``@template``) through that object, which pickle's by-name lookup cannot do.  Notes
+    in ``main_names`` the functions and classes of the main script it meets: the worker
+    processes do not run that script, so they could not unpickle them."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.main_names: list[str] = []
 
     def reducer_override(self, obj):
+        if isinstance(obj, (type, types.FunctionType)) and obj.__module__ == "__main__":
+            self.main_names.append(obj.__qualname__)
         if isinstance(obj, types.FunctionType) and "<locals>" not in obj.__qualname__:
             holder = sys.modules.get(obj.__module__)
             for part in obj.__qualname__.split("."):
@@ -293,16 +262,32 @@ class _SpacePickler(pickle.Pickler):
 
 
 def pickle_space(space) -> bytes | None:
-    """The space as bytes for the worker processes, or None where it cannot be pickled
-    (then builds run in the tuning process)."""
+    """The space as bytes for the worker processes, or None where they could not
+    unpickle it (then builds run in the tuning process; :func:`pickle_problem` says
+    why)."""
+    return _pickle_space(space)[0]
+
+
+def pickle_problem(space) -> str | None:
+    """Why the worker processes cannot receive ``space`` (None: they can)."""
+    return _pickle_space(space)[1]
+
+
+def _pickle_space(space) -> tuple:
     try:
         buffer = io.BytesIO()
-        _SpacePickler(buffer, protocol=pickle.HIGHEST_PROTOCOL).dump(space)
+        pickler = _SpacePickler(buffer, protocol=pickle.HIGHEST_PROTOCOL)
+        pickler.dump(space)
         data = buffer.getvalue()
         pickle.loads(data)
-        return data
-    except Exception:  # noqa: BLE001 - lambdas, local classes, open handles, ...
-        return None
+    except Exception as error:  # noqa: BLE001 - lambdas, local classes, open handles, ...
+        return None, f"it cannot be pickled ({type(error).__name__}: {error})"
+    if pickler.main_names:
+        names = ", ".join(sorted(set(pickler.main_names)))
+        return None, (f"it uses {names} of the main script, which the worker processes do "
+                      f"not run; define {'them' if ',' in names else 'it'} in a module to "
+                      f"build in parallel")
+    return data, None
 
 
 # -- running -------------------------------------------------------------------------------
@@ -403,13 +388,8 @@ class LocalRunner(Runner):
 
     # -- the process ---------------------------------------------------------------------
     def _spawn(self):
-        parent, child = _context().Pipe()
-        process = _context().Process(target=measure_worker.runner_main,
-                                     args=(child, self.options.for_runner()), daemon=True,
-                                     name="tensorlang-runner")
-        process.start()
-        child.close()
-        return process, parent
+        worker = Worker("runner_main", (self.options.for_runner(),), name="tensorlang-runner")
+        return worker, worker.connection
 
     def _start(self) -> None:
         """Start the runner process, or take the spare one started after the last

@@ -2,8 +2,8 @@
 computing their features) in the builder pool, and running them in the isolated runner.
 
 Nothing here is called in the tuning process itself; :mod:`.measure` starts the processes
-and talks to them.  Workers are started with the ``spawn`` method, so they import only
-what they need and inherit no threads (OpenMP, xgboost) from the tuning process.
+(through :mod:`.workers`: fresh interpreters that import tensorlang, never the user's main
+script, and inherit no threads from the tuning process) and talks to them.
 """
 from __future__ import annotations
 
@@ -15,6 +15,11 @@ import time
 import traceback
 
 import numpy as np
+
+from ..te.reference import bfloat16_to_float32, float32_to_bfloat16
+
+#: the bit pattern of a bfloat16 quiet NaN (what an unwritten bfloat16 output holds)
+BFLOAT16_NAN = 0x7FC0
 
 # -- builder pool -------------------------------------------------------------------------
 
@@ -104,6 +109,29 @@ def featurize_candidates(task_id: str, space_bytes: bytes, config_jsons: list) -
     return out
 
 
+def serve_jobs(connection, parent_pid: int) -> None:
+    """A builder worker: run ``("job", function name, arguments)`` requests one at a
+    time, answering ``("ok", result)`` or ``("error", text)``, until told to stop or the
+    pipe closes."""
+    watch_parent(parent_pid)
+    while True:
+        try:
+            request = connection.recv()
+        except (EOFError, OSError):
+            return
+        if request[0] != "job":
+            return
+        _, function, args = request
+        try:
+            reply = ("ok", _JOBS[function](*args))
+        except Exception as error:  # noqa: BLE001 - reported as the job's failure
+            reply = ("error", _describe(error))
+        try:
+            connection.send(reply)
+        except (pickle.PicklingError, TypeError, AttributeError) as error:
+            connection.send(("error", f"its result cannot be sent back: {_describe(error)}"))
+
+
 def watch_parent(parent_pid: int, interval: float = 1.0) -> None:
     """Exit this worker once its parent is gone (killed with ``kill -9``, say), instead of
     waiting forever for work that will never come."""
@@ -115,6 +143,10 @@ def watch_parent(parent_pid: int, interval: float = 1.0) -> None:
             if os.getppid() != parent_pid:
                 os._exit(0)
     threading.Thread(target=watch, daemon=True, name="watch-parent").start()
+
+
+#: the functions a builder worker runs, by name
+_JOBS = {"build_candidate": build_candidate, "featurize_candidates": featurize_candidates}
 
 
 # -- runner ----------------------------------------------------------------------------------
@@ -130,15 +162,32 @@ def load_artifact(artifact: dict, target: str):
     return build(pickle.loads(artifact["func"]), target)
 
 
-def random_array(shape, dtype: str, rng: np.random.Generator) -> np.ndarray:
-    """Inputs for correctness checks: floats in [-1, 1), ints in [1, 10) (no zero, so
-    integer division stays defined), random bools."""
-    np_dtype = np.dtype("float32" if dtype == "bfloat16" else dtype)
+def random_array(shape, dtype: str, rng: np.random.Generator,
+                 value_range: tuple | None = None) -> np.ndarray:
+    """Inputs for correctness checks, in their own dtype: floats in [-1, 1) (bfloat16 as
+    the uint16 bit patterns of such values, as modules take them), ints in
+    ``value_range`` (inclusive; an input that indexes a tensor) or else in [1, 10) (no
+    zero, so integer division stays defined), random bools."""
+    if dtype == "bfloat16":
+        return float32_to_bfloat16(rng.uniform(-1.0, 1.0, size=shape).astype(np.float32))
+    np_dtype = np.dtype(dtype)
     if np_dtype.kind == "b":
         return rng.random(shape) < 0.5
     if np_dtype.kind in "iu":
-        return rng.integers(1, 10, size=shape).astype(np_dtype)
+        info = np.iinfo(np_dtype)
+        low, high = value_range if value_range is not None else (1, 9)
+        low, high = max(int(low), int(info.min)), min(int(high), int(info.max))
+        return rng.integers(low, high, size=shape, endpoint=True).astype(np_dtype)
     return rng.uniform(-1.0, 1.0, size=shape).astype(np_dtype)
+
+
+def task_inputs(specs: list, seed: int) -> dict:
+    """The random input arrays of a task (``MeasureTask.spec_tuples()``), by position:
+    what the reference and every candidate run on."""
+    rng = np.random.default_rng(seed)
+    return {k: random_array(shape, dtype, rng, value_range)
+            for k, (_, shape, dtype, is_output, value_range) in enumerate(specs)
+            if not is_output}
 
 
 def placed(array: np.ndarray, offset: int) -> np.ndarray:
@@ -152,8 +201,11 @@ def placed(array: np.ndarray, offset: int) -> np.ndarray:
 
 
 def empty_output(shape, dtype: str) -> np.ndarray:
-    """An output array full of values no correct candidate leaves behind."""
-    np_dtype = np.dtype("float32" if dtype == "bfloat16" else dtype)
+    """An output array full of values no correct candidate leaves behind (bfloat16: the
+    bit pattern of NaN)."""
+    if dtype == "bfloat16":
+        return np.full(shape, BFLOAT16_NAN, dtype=np.uint16)
+    np_dtype = np.dtype(dtype)
     if np_dtype.kind == "f":
         return np.full(shape, np.nan, dtype=np_dtype)
     if np_dtype.kind == "b":
@@ -170,6 +222,9 @@ def compare(output: np.ndarray, expected: np.ndarray, name: str, dtype: str) -> 
     """None when ``output`` matches ``expected``; otherwise what differs."""
     if output.shape != expected.shape:
         return f"output '{name}' has shape {output.shape}, expected {expected.shape}"
+    if dtype == "bfloat16":
+        # bit patterns: compared as the values they stand for, within rounding
+        output, expected = bfloat16_to_float32(output), bfloat16_to_float32(expected)
     if expected.dtype.kind != "f":
         bad = output != expected
     else:
@@ -253,17 +308,16 @@ class RunnerState:
     # -- tasks ---------------------------------------------------------------------------
     def prepare(self, task_id: str, specs: list, seed: int, target: str, artifact,
                 cache_path: str) -> dict:
-        rng = np.random.default_rng(seed)
-        inputs = {k: self._placed(random_array(shape, dtype, rng))
-                  for k, (_, shape, dtype, is_output) in enumerate(specs) if not is_output}
+        inputs = {k: self._placed(array) for k, array in task_inputs(specs, seed).items()}
         if cache_path and os.path.exists(cache_path):
             with np.load(cache_path) as data:
                 expected = {int(name[3:]): data[name] for name in data.files}
             seconds = 0.0
         else:
             module = load_artifact(artifact, target)
-            arrays = [inputs[k] if k in inputs else self._placed(empty_output(shape, dtype))
-                      for k, (_, shape, dtype, _) in enumerate(specs)]
+            arrays = [inputs[k] if k in inputs else
+                      self._placed(empty_output(spec[1], spec[2]))
+                      for k, spec in enumerate(specs)]
             start = time.perf_counter()
             module(*arrays)
             seconds = time.perf_counter() - start
@@ -292,8 +346,8 @@ class RunnerState:
         except Exception as error:  # noqa: BLE001
             return None, None, {"error_kind": "build_error", "error_msg": _describe(error)}
         arrays = [task["inputs"][k] if k in task["inputs"] else
-                  self._placed(empty_output(shape, dtype))
-                  for k, (_, shape, dtype, _) in enumerate(specs)]
+                  self._placed(empty_output(spec[1], spec[2]))
+                  for k, spec in enumerate(specs)]
         caller = _Caller(module, arrays)
         try:
             start = time.perf_counter()
@@ -346,7 +400,7 @@ class RunnerState:
         return {"results": results}
 
     def _check(self, task, arrays) -> str | None:
-        for k, (name, _, dtype, is_output) in enumerate(task["specs"]):
+        for k, (name, _, dtype, is_output, _) in enumerate(task["specs"]):
             if is_output:
                 problem = compare(arrays[k], task["expected"][k], name, dtype)
                 if problem:

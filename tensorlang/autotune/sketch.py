@@ -44,7 +44,7 @@ from ..te.tensor import ComputeOp, Operation, PlaceholderOp, Tensor, post_order_
 from .sketch_rules import (Choice, InjectiveRule, ReductionRule, TiledReductionRule,
                            calls_expensive_intrinsic, const_extent, reused_inputs)
 from .space import Config, SearchSpace
-from .workload import output_tensors, workload_key as _workload_key
+from .workload import output_tensors, parameter_list, workload_key as _workload_key
 
 #: the name of the single CPU sketch (structural variants are decisions of it)
 CPU_SKETCH = "cpu"
@@ -66,7 +66,7 @@ class SketchSpace(SearchSpace):
     domain (``sample``/``mutate``/``contains``).  See the module docstring for the rules.
     """
 
-    def __init__(self, outputs, target="llvm", shape_vars=None):
+    def __init__(self, outputs, target="llvm", shape_vars=None, params=None):
         self.outputs = output_tensors(outputs, "sketch_space", TuneError)
         self.target = target
         self.shape_vars = dict(shape_vars or {})
@@ -80,8 +80,11 @@ class SketchSpace(SearchSpace):
             if not isinstance(op, (ComputeOp, PlaceholderOp)):
                 raise TuneError(f"sketch_space: operation '{op.name}' is a "
                                 f"{type(op).__name__}; only te.compute stages can be tuned")
-        placeholders = [op.output(0) for op in ops if isinstance(op, PlaceholderOp)]
-        self.args = placeholders + [t for op in output_ops for t in op.outputs]
+        #: the parameters in order: ``params`` as given, else the placeholders in the
+        #: order they were created, then the outputs
+        self.args = parameter_list([t for op in output_ops for t in op.outputs], params,
+                                   "autotune", TuneError)
+        self.explicit_params = params is not None
         self.workload_key = _workload_key(self.outputs, self.shape_vars or None)
         probe = create_schedule(output_ops)
         names = {id(st.origin_op): st.name for st in probe.stages}
@@ -331,16 +334,18 @@ def _as_tuple(value):
     return value
 
 
-def sketch_space(outputs, target="llvm", shape_vars=None) -> SearchSpace:
+def sketch_space(outputs, target="llvm", shape_vars=None, params=None) -> SearchSpace:
     """The search space of ``outputs`` (a tensor or a list of output tensors) on
     ``target``, derived from the compute definition: ``space.sample(rng)`` draws a
     config, ``space.apply(config)`` gives ``(Schedule, args)``.
 
     ``shape_vars`` maps symbolic dimensions (``te.var`` objects or their names) to the
-    sizes to tune for."""
+    sizes to tune for.  ``params``: the module's parameters in order (every placeholder
+    and output once); by default the placeholders in the order they were created, then
+    the outputs."""
     kind = _target_kind(target)
     if kind == "llvm":
-        return SketchSpace(outputs, target, shape_vars)
+        return SketchSpace(outputs, target, shape_vars, params)
     if kind == "cuda":
         try:
             from . import sketch_gpu
@@ -349,7 +354,7 @@ def sketch_space(outputs, target="llvm", shape_vars=None) -> SearchSpace:
         factory = getattr(sketch_gpu, "sketch_space_gpu", None) or \
             getattr(sketch_gpu, "gpu_sketch_space", None)
         if factory is not None:
-            return factory(outputs, target, shape_vars)
+            return factory(outputs, target, shape_vars, params)
     raise TuneError(f"sketch_space: no sketch rules for target '{kind}' yet; use "
                     f"target='llvm'")
 

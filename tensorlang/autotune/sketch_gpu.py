@@ -41,12 +41,12 @@ import numpy as np
 from ..errors import TuneError
 from ..schedule import create_schedule
 from ..te.operation import thread_axis
-from ..te.tensor import ComputeOp, PlaceholderOp, Tensor, post_order_ops
+from ..te.tensor import ComputeOp, Tensor, post_order_ops
 from ..tir import expr as E
 from ..tir.arith.const_int_bound import BoundEvaluator, ConstIntBound
 from ..tir.functor import Visitor
 from .space import Config, SearchSpace
-from .workload import workload_key
+from .workload import parameter_list, workload_key
 
 MAX_THREADS = 1024
 MAX_SHARED_BYTES = 48 * 1024
@@ -456,7 +456,7 @@ def _distinct_producers(op) -> list[Tensor]:
 class GpuSketchSpace(SearchSpace):
     """Schedules of a workload for CUDA GPUs (see the module docstring)."""
 
-    def __init__(self, outputs, target="cuda", shape_vars=None):
+    def __init__(self, outputs, target="cuda", shape_vars=None, params=None):
         target_name = getattr(target, "kind", None) or str(target).split()[0]
         if target_name != "cuda":
             raise TuneError(f"the GPU search space schedules for target \"cuda\", not "
@@ -465,7 +465,10 @@ class GpuSketchSpace(SearchSpace):
         self.outputs = tensors
         self.shape_vars = dict(shape_vars or {})
         ops = post_order_ops([t.op for t in tensors])
-        self.args = [op.output(0) for op in ops if isinstance(op, PlaceholderOp)] + tensors
+        # the parameters in order: ``params`` as given, else the placeholders in the
+        # order they were created, then the outputs
+        self.args = parameter_list(tensors, params, "autotune", TuneError)
+        self.explicit_params = params is not None
         self.workload_key = workload_key(tensors, shape_vars)
         output_ops = {id(t.op) for t in tensors}
         readers: dict = {}
@@ -598,7 +601,9 @@ def _outputs(outputs) -> list[Tensor]:
     return tensors
 
 
-def gpu_sketch_space(outputs, target="cuda", shape_vars=None) -> GpuSketchSpace:
+def gpu_sketch_space(outputs, target="cuda", shape_vars=None, params=None
+                     ) -> GpuSketchSpace:
     """The GPU search space of ``outputs`` (tensors) for ``target`` ("cuda"); symbolic
-    dimensions need sizes in ``shape_vars`` ({var or name: int})."""
-    return GpuSketchSpace(outputs, target, shape_vars)
+    dimensions need sizes in ``shape_vars`` ({var or name: int}); ``params``: the
+    module's parameters in order (default: placeholders as created, then outputs)."""
+    return GpuSketchSpace(outputs, target, shape_vars, params)

@@ -24,20 +24,26 @@ from __future__ import annotations
 import collections
 import contextlib
 import math
+import os
+import sys
 import time
+import warnings
 
 import numpy as np
 
 from ..errors import TuneError
 from ..te.tensor import Operation, PlaceholderOp, Tensor, post_order_ops
 from ..tir import expr as E
+from .dispatch import TuneWarning
 from .flops import count_flops
-from .measure import ArgSpec, MeasureOptions, MeasureTask, Runner, pickle_space
+from .inputs import input_ranges
+from .measure import (ArgSpec, MeasureOptions, MeasureTask, Runner, pickle_problem,
+                      pickle_space)
 from .record import RecordLog, TuningRecord, last_round, normalize_target, select_best
 from .record_check import RecordCheck
 from .session import _Session, due_round, record_config, record_config_key
 from .space import Config, SearchSpace
-from .workload import workload_description
+from .workload import parameter_refs, workload_description
 
 
 class MemoryLog(RecordLog):
@@ -132,8 +138,16 @@ class TuneResult:
         self._require_best()
         return self.space.apply(Config.from_json(self.best_config))
 
+    @property
+    def params(self) -> list:
+        """The tuned module's parameters in order (tensors): the list given when tuning
+        (``params=``, a template's list), else the placeholders in the order they were
+        created, then the outputs."""
+        return list(self.space.args)
+
     def build(self, name: str | None = None):
-        """The best schedule compiled for the tuned target."""
+        """The best schedule compiled for the tuned target; its parameters are
+        :attr:`params`, in that order."""
         from ..driver import build
         schedule, args = self.schedule()
         return build(schedule, args, target=self.target, name=name or _identifier(self.name))
@@ -189,7 +203,8 @@ class TuneResult:
     def __str__(self) -> str:
         if self.best_record is None:
             return self.summary()
-        return f"{self.summary()}\n{self.schedule_code}"
+        names = ", ".join(getattr(t, "name", str(t)) for t in self.params)
+        return f"{self.summary()}\n{self.schedule_code}\n# parameters, in order: {names}"
 
 
 def _identifier(name: str) -> str:
@@ -206,6 +221,9 @@ class _Task:
         self.key = space.workload_key
         outputs = [t for t in space.args if not isinstance(t.op, PlaceholderOp)]
         self.description = workload_description(outputs, shape_vars) if outputs else {}
+        if getattr(space, "explicit_params", False):
+            # the order tuning was given, so that the log's best builds with it
+            self.description["params"] = parameter_refs(space.outputs, space.args)
         self.name = self.description.get("name") or "workload"
         self.flops = getattr(space, "flop", 0) or count_flops(outputs, shape_vars)
         #: what a record of this workload in the log must satisfy to be used
@@ -262,11 +280,36 @@ class _Task:
         return [c for c in map(record_config, valid[:count]) if c is not None]
 
     def make_measure_task(self, shape_vars) -> MeasureTask:
+        # integer inputs that index a tensor take values that keep those reads in bounds
+        ranges, unbounded = input_ranges(self.space.args, shape_vars)
+        if unbounded:
+            warnings.warn(f"tuning '{self.name}': bound analysis finds no values of the "
+                          f"integer inputs that keep {', '.join(unbounded)} in bounds; its "
+                          f"random inputs may read out of bounds", TuneWarning,
+                          stacklevel=_user_stacklevel())
         specs = [ArgSpec(t.name, _concrete_shape(t, shape_vars), str(t.dtype),
-                         not isinstance(t.op, PlaceholderOp)) for t in self.space.args]
+                         not isinstance(t.op, PlaceholderOp), ranges.get(k))
+                 for k, t in enumerate(self.space.args)]
+        space_bytes = pickle_space(self.space)
+        if space_bytes is None:
+            warnings.warn(f"tuning '{self.name}': the worker processes cannot receive its "
+                          f"search space, so its candidates are built in this process, one "
+                          f"at a time: {pickle_problem(self.space)}", TuneWarning,
+                          stacklevel=_user_stacklevel())
         self.measure_task = MeasureTask(f"{self.key}|{self.target}", self.target, specs,
-                                        pickle_space(self.space), self.space, self.seed)
+                                        space_bytes, self.space, self.seed)
         return self.measure_task
+
+
+def _user_stacklevel() -> int:
+    """The ``stacklevel`` that makes a warning raised by its caller point at the first
+    frame outside tensorlang (the user's call)."""
+    package = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    frame, level = sys._getframe(1), 1
+    while frame is not None and os.path.abspath(frame.f_code.co_filename).startswith(
+            package + os.sep):
+        frame, level = frame.f_back, level + 1
+    return level
 
 
 def _concrete_shape(tensor: Tensor, shape_vars) -> tuple:
@@ -323,12 +366,36 @@ def _workload_groups(op, args) -> tuple[list, bool]:
     return list(op), True
 
 
-def make_space(workload, target: str, shape_vars=None, args=()) -> SearchSpace:
+def _explicit_params(workloads: list, params, args) -> tuple:
+    """``(params, template args)``: for output tensors, ``args`` given as a list of
+    tensors is the parameter list (the spelling of ``tl.build(s, [A, B, C])``)."""
+    tensors_given = bool(args) and isinstance(args, (list, tuple)) and \
+        all(isinstance(a, Tensor) for a in args)
+    is_tensor_workload = all(isinstance(w, (Tensor, Operation)) or
+                             (isinstance(w, list) and w and
+                              all(isinstance(t, (Tensor, Operation)) for t in w))
+                             for w in workloads)
+    if tensors_given and is_tensor_workload:
+        if params is not None:
+            raise TuneError("autotune: give the parameter list once, as params=[...]")
+        return list(args), ()
+    return params, args
+
+
+def make_space(workload, target: str, shape_vars=None, args=(), params=None) -> SearchSpace:
     """The search space of one workload: a SearchSpace as given, a template's space, or
-    the space derived from the compute definition of output tensors."""
+    the space derived from the compute definition of output tensors (``params``: their
+    module's parameters in order, see :func:`autotune`)."""
     if isinstance(workload, SearchSpace):
+        if params is not None:
+            raise TuneError("autotune: params= orders the parameters of output tensors; a "
+                            "SearchSpace has its own (its args)")
         return workload
     if callable(workload) and not isinstance(workload, (Tensor, Operation)):
+        if params is not None:
+            raise TuneError(f"autotune: template '{getattr(workload, '__name__', workload)}'"
+                            f" orders its parameters itself (the list it returns with the "
+                            f"schedule); drop params=")
         try:
             from .template import TemplateSpace
         except ImportError as error:
@@ -343,12 +410,12 @@ def make_space(workload, target: str, shape_vars=None, args=()) -> SearchSpace:
     try:
         if target.split()[0] == "cuda":
             from .sketch_gpu import gpu_sketch_space
-            return gpu_sketch_space(outputs, target, shape_vars=shape_vars)
+            return gpu_sketch_space(outputs, target, shape_vars=shape_vars, params=params)
         from .sketch import sketch_space
     except ImportError as error:
         raise TuneError(f"the automatic search space for target '{target}' is not "
                         f"available ({error}); write a template instead") from None
-    return sketch_space(outputs, target, shape_vars=shape_vars)
+    return sketch_space(outputs, target, shape_vars=shape_vars, params=params)
 
 
 def check_target(target) -> str:
@@ -365,8 +432,9 @@ def check_target(target) -> str:
 
 
 def autotune(op, target="llvm", trials: int = 1000, log_file=None, shape_vars=None,
-             args=(), verbose: int = 1, seed: int = 0, runner: Runner | None = None,
-             batch_size: int = 32, early_stopping: int | None = None,
+             args=(), params=None, verbose: int = 1, seed: int = 0,
+             runner: Runner | None = None, batch_size: int = 32,
+             early_stopping: int | None = None,
              measure_options: MeasureOptions | None = None, n_parallel: int | None = None,
              population_size: int = 128, num_generations: int = 3, epsilon: float = 0.1,
              cost_model=None, search: str = "model", retime: int = 16):
@@ -375,8 +443,14 @@ def autotune(op, target="llvm", trials: int = 1000, log_file=None, shape_vars=No
     ``op``: an output tensor, a list of output tensors of one computation, a template
     function (with ``args``), a :class:`SearchSpace`, or a list of independent workloads
     (then the budget is spread by a gradient-based task scheduler and a list of results
-    is returned).  ``log_file``: JSON-lines log to resume from and append to (checked
-    writable before anything is measured; other processes may tune into it at once).
+    is returned).  ``params``: the parameters of the tuned module in order, e.g.
+    ``params=[A, B, C]`` (every placeholder and output once; for output tensors,
+    ``args=[A, B, C]`` says the same, as in ``tl.build(s, [A, B, C])``); by default the
+    placeholders in the order they were created, then the outputs.  The order is kept in
+    the log, and ``res.build()``, :func:`best_schedule` and ``tl.build`` under
+    ``apply_history_best`` use it.  A template orders its parameters itself, by the list
+    it returns.  ``log_file``: JSON-lines log to resume from and append to
+    (checked writable before anything is measured; other processes may tune into it at once).
     ``early_stopping``: stop a workload after this many trials without improvement.
     ``runner``: a :class:`Runner` (default: a :class:`LocalRunner` with
     ``measure_options``).  ``search="random"`` measures uniform random samples instead of
@@ -394,9 +468,13 @@ def autotune(op, target="llvm", trials: int = 1000, log_file=None, shape_vars=No
         raise TuneError(f"autotune: retime must be a non-negative integer, got {retime!r}")
     target = check_target(target)
     workloads, several = _workload_groups(op, args)
+    params, args = _explicit_params(workloads, params, args)
+    if params is not None and several:
+        raise TuneError("autotune: params= orders the parameters of one workload; tune "
+                        "independent workloads one at a time to give each its order")
     log = RecordLog(log_file) if log_file is not None else MemoryLog()
-    tasks = [_Task(make_space(w, target, shape_vars, args), target, log, shape_vars, seed)
-             for w in workloads]
+    tasks = [_Task(make_space(w, target, shape_vars, args, params), target, log,
+                   shape_vars, seed) for w in workloads]
     done = sum(len(t.records) for t in tasks)
     remaining = trials - done
     start = time.perf_counter()

@@ -18,7 +18,8 @@ import json
 
 from ..errors import TensorLangTypeError
 from ..te.operation import is_reduce_var
-from ..te.tensor import ComputeOp, Operation, PlaceholderOp, Tensor, post_order_ops
+from ..te.tensor import (ComputeOp, Operation, PlaceholderOp, Tensor, default_parameters,
+                         post_order_ops)
 from ..tir import expr as E
 from ..tir.datatype import DataType
 
@@ -180,3 +181,67 @@ def workload_description(outputs, shape_vars: dict | None = None) -> dict:
         "outputs": [{"name": t.name, "shape": dims(t.shape), "dtype": str(t.dtype)}
                     for t in tensors],
     }
+
+
+# -- parameter order --------------------------------------------------------------------------
+
+def parameter_list(outputs, params=None, caller: str = "autotune",
+                   error: type = TensorLangTypeError) -> list[Tensor]:
+    """The parameters of a module computing ``outputs``, in order: ``params`` when given
+    (checked to be every placeholder the outputs read and every output, each once),
+    else the default order (:func:`~tensorlang.te.tensor.default_parameters`: the
+    placeholders in the order they were created, then the outputs)."""
+    outputs = output_tensors(outputs, caller, error)
+    default = default_parameters(outputs)
+    if params is None:
+        return default
+    if isinstance(params, Tensor) or not isinstance(params, (list, tuple)):
+        raise error(f"{caller}: params must be a list of tensors, e.g. params=[A, B, C], "
+                    f"got {params!r}")
+    given: list[Tensor] = []
+    for item in params:
+        if not isinstance(item, Tensor):
+            raise error(f"{caller}: params lists the tensors of the module in order; "
+                        f"{item!r} is a {type(item).__name__}, not a tensor")
+        if not any(item is t for t in default):
+            raise error(f"{caller}: params names tensor '{item.name}', which is neither a "
+                        f"placeholder read by {', '.join(t.name for t in outputs)} nor an "
+                        f"output; list exactly {[t.name for t in default]} in any order")
+        if any(item is t for t in given):
+            raise error(f"{caller}: params names tensor '{item.name}' twice")
+        given.append(item)
+    missing = [t.name for t in default if not any(t is g for g in given)]
+    if missing:
+        raise error(f"{caller}: params lacks the tensor(s) {missing}; list exactly "
+                    f"{[t.name for t in default]} in any order")
+    return given
+
+
+def _positions(outputs) -> dict:
+    ops = post_order_ops([t.op for t in output_tensors(outputs)])
+    return {id(op): k for k, op in enumerate(ops)}, ops
+
+
+def parameter_refs(outputs, params) -> list[str]:
+    """``params`` as positional names (``"op1.0"``, as :func:`canonical_te_text` names
+    tensors): the parameter order a tuning record keeps, valid in any process that
+    declares the same computation."""
+    positions, _ = _positions(outputs)
+    return [f"op{positions[id(t.op)]}.{t.value_index}" for t in params]
+
+
+def resolve_parameter_refs(outputs, refs) -> list[Tensor]:
+    """The tensors of ``outputs``' computation named by :func:`parameter_refs`;
+    ``ValueError`` where ``refs`` does not name a parameter list of it."""
+    _, ops = _positions(outputs)
+    if not isinstance(refs, list):
+        raise ValueError(f"parameter order {refs!r} is not a list")
+    tensors = []
+    for ref in refs:
+        head, _, index = str(ref).partition(".")
+        if not (head.startswith("op") and head[2:].isdigit() and index.isdigit()) or \
+                int(head[2:]) >= len(ops) or int(index) >= ops[int(head[2:])].num_outputs:
+            raise ValueError(f"parameter {ref!r} names no tensor of the workload")
+        tensors.append(ops[int(head[2:])].output(int(index)))
+    parameter_list(outputs, tensors, error=ValueError)
+    return tensors

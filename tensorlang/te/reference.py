@@ -13,9 +13,10 @@ dimensions.
 
 Value semantics follow the IR types: integer arithmetic wraps around, ``//`` and ``%`` are
 floor division and modulo, float32 stays float32, float16 rounds after every operation,
-and bfloat16 travels as uint16 bit patterns (inputs and outputs) with float32 arithmetic
-rounded to bfloat16 after every operation.  Math intrinsics are computed in float64 and
-rounded to the result type, so the oracle is at least as accurate as any backend.
+and bfloat16 travels as uint16 bit patterns (inputs may also be ml_dtypes.bfloat16
+arrays) with float32 arithmetic rounded to bfloat16 after every operation.  Math
+intrinsics are computed in float64 and rounded to the result type, so the oracle is at
+least as accurate as any backend.
 ``if_then_else`` is lazy: a branch is only checked for out-of-bounds reads where it is
 taken, so padding works; a read out of bounds where it *is* taken raises
 :class:`OutOfBoundsError`.
@@ -28,7 +29,7 @@ import numpy as np
 
 from ..errors import TensorLangTypeError, TensorLangValueError
 from ..tir import expr as E
-from ..tir.datatype import DataType
+from ..tir.datatype import BFLOAT16_ARRAYS, DataType, bfloat16_bits
 from .tensor import ComputeOp, PlaceholderOp, Tensor, post_order_ops
 
 # Upper bound on the elements of one index grid (spatial x reduce points); larger
@@ -483,9 +484,10 @@ def evaluate(outputs, inputs, shape_vars=None) -> list[np.ndarray]:
     """Evaluate ``outputs`` (a tensor or list of tensors) with numpy.
 
     ``inputs`` maps each placeholder (the Tensor, or its name) to a numpy array of its
-    dtype (uint16 bit patterns for bfloat16).  ``shape_vars`` maps te.var variables (or
-    their names) to values; variables used as placeholder dimensions are also inferred
-    from the arrays' shapes.  Returns one new array per output, in order.
+    dtype (for bfloat16: an ml_dtypes.bfloat16 array, or its uint16 bit patterns;
+    bfloat16 outputs come back as uint16 bit patterns).  ``shape_vars`` maps te.var
+    variables (or their names) to values; variables used as placeholder dimensions are
+    also inferred from the arrays' shapes.  Returns one new array per output, in order.
     """
     tensors = _as_tensor_list(outputs)
     ops = post_order_ops([t.op for t in tensors])
@@ -547,12 +549,16 @@ def evaluate(outputs, inputs, shape_vars=None) -> list[np.ndarray]:
 
 def _input_value(op: PlaceholderOp, array: np.ndarray, evaluator, scalars) -> np.ndarray:
     expected = op.dtype.numpy_dtype
+    if op.dtype.kind == "bfloat":
+        array = bfloat16_bits(array)
+        if array.dtype != expected:
+            raise TensorLangTypeError(
+                f"reference.evaluate: placeholder '{op.name}' is bfloat16, got an array of "
+                f"{array.dtype}; pass {BFLOAT16_ARRAYS}")
     if array.dtype != expected:
         raise TensorLangTypeError(
             f"reference.evaluate: placeholder '{op.name}' has dtype {op.dtype}, so its "
-            f"array must be {expected}, got {array.dtype}"
-            + (" (bfloat16 travels as uint16 bit patterns)" if op.dtype.kind == "bfloat"
-               else ""))
+            f"array must be {expected}, got {array.dtype}")
     ctx = _Context(scalars, consumer=op.name)
     for axis, extent in enumerate(op.shape):
         size = int(evaluator.expr(extent, ctx))

@@ -1,6 +1,8 @@
 """Tensors and the operations that produce them."""
 from __future__ import annotations
 
+import itertools
+
 from ..errors import TensorLangTypeError
 from ..tir import expr as E
 from ..tir.datatype import DataType
@@ -100,11 +102,17 @@ class Operation:
         return f"{type(self).__name__}({self.name})"
 
 
+#: numbers placeholders in the order they are created (see :func:`default_parameters`)
+_PLACEHOLDER_SERIALS = itertools.count()
+
+
 class PlaceholderOp(Operation):
-    """An input tensor of the computation."""
+    """An input tensor of the computation.  ``serial`` numbers placeholders in the order
+    the user created them, which is the default parameter order of a module."""
 
     def __init__(self, name: str, shape, dtype: DataType):
         super().__init__()
+        self.serial = next(_PLACEHOLDER_SERIALS)
         self.name = name
         self.tag = ""
         self.attrs = {}
@@ -189,3 +197,19 @@ def post_order_ops(outputs) -> list[Operation]:
     for op in outputs:
         visit(op)
     return order
+
+
+def default_parameters(outputs) -> list[Tensor]:
+    """The parameter order of a module built without an explicit list: the placeholders
+    the ``outputs`` (tensors) read, in the order they were created, then the outputs as
+    given.
+
+    >>> A = te.placeholder((8,), name="A"); B = te.placeholder((8,), name="B")
+    >>> C = te.compute((8,), lambda i: B[i] - A[i], name="C")
+    >>> default_parameters([C])         # [A, B, C]: mod(a, b, c) computes b - a
+    """
+    outputs = list(outputs)
+    placeholders = [op for op in post_order_ops([t.op for t in outputs])
+                    if isinstance(op, PlaceholderOp)]
+    placeholders.sort(key=lambda op: op.serial)
+    return [op.output(0) for op in placeholders] + outputs

@@ -157,6 +157,30 @@ def dtype(value) -> DataType:
     return _parse(npd.name)
 
 
+#: what a bfloat16 buffer takes, for error messages
+BFLOAT16_ARRAYS = ("an ml_dtypes.bfloat16 array (x.astype(ml_dtypes.bfloat16)) or its bit "
+                   "patterns as uint16 (x.astype(ml_dtypes.bfloat16).view(numpy.uint16))")
+
+
+def is_bfloat16_array(array) -> bool:
+    """Whether ``array`` holds bfloat16 values in a numpy dtype of their own (ml_dtypes'
+    ``bfloat16``, the type JAX uses)."""
+    dtype = getattr(array, "dtype", None)
+    try:
+        return dtype is not None and np.dtype(dtype).name == "bfloat16" and \
+            np.dtype(dtype).itemsize == 2
+    except TypeError:
+        return False
+
+
+def bfloat16_bits(array):
+    """The uint16 bit patterns (a view, sharing memory) of an ml_dtypes ``bfloat16``
+    numpy array; any other array unchanged.  tensorlang stores bfloat16 as these bits."""
+    if isinstance(array, np.ndarray) and is_bfloat16_array(array):
+        return array.view(np.uint16)
+    return array
+
+
 SUPPORTED_DTYPES = ("bool", "int8", "int16", "int32", "int64", "uint8", "uint16", "uint32",
                     "uint64", "float16", "bfloat16", "float32", "float64")
 

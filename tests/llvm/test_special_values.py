@@ -27,7 +27,7 @@ from tensorlang.tir.transform.unroll import unroll_loops
 from tensorlang.tir.transform.vectorize import vectorize_loops
 
 from schedule_strategies import (draw_elementwise_schedule, draw_layout,
-                                 draw_reduction_schedule, draw_special_inputs, event,
+                                 draw_reducer_schedule, draw_special_inputs, event,
                                  extent_value, note_text, property_settings)
 
 SPECIAL_SETTINGS = property_settings(examples_per_workload=80)
@@ -77,7 +77,7 @@ def check_special_values(data, drawn) -> None:
 def test_reductions_of_special_values_match_numpy(data):
     dtype = data.draw(st.sampled_from(DTYPES), label="dtype")
     event(f"dtype {dtype}")
-    check_special_values(data, draw_reduction_schedule(data, REDUCTION_SHAPES, dtype))
+    check_special_values(data, draw_reducer_schedule(data, REDUCTION_SHAPES, dtype))
 
 
 @SPECIAL_SETTINGS

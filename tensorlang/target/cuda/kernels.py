@@ -23,6 +23,7 @@ from ...errors import BuildError, InternalError
 from ...tir import expr as E
 from ...tir import stmt as S
 from ...tir.buffer import Buffer
+from ...tir.datatype import BFLOAT16_ARRAYS, is_bfloat16_array
 from ...tir.functor import Visitor
 from ...tir.index_width import dimension_overflow
 from ...tir.structural import structural_equal
@@ -509,10 +510,13 @@ def bind_arguments(func: S.PrimFunc, args, is_array=None) -> dict:
             raise TypeError(f"{where} must be an array of {param.dtype}, got "
                             f"{type(arg).__name__}")
         expected = param.dtype.numpy_dtype
-        if np.dtype(arg.dtype) != expected:
-            hint = " (bfloat16 travels as uint16 bit patterns)" \
-                if param.dtype.kind == "bfloat" else ""
-            raise TypeError(f"{where} must have dtype {expected}{hint}, got {arg.dtype}")
+        if param.dtype.kind == "bfloat" and is_bfloat16_array(arg):
+            pass   # ml_dtypes' bfloat16: the same 16-bit patterns
+        elif np.dtype(arg.dtype) != expected:
+            if param.dtype.kind == "bfloat":
+                raise TypeError(f"{where} is bfloat16, got an array of {arg.dtype}; pass "
+                                f"{BFLOAT16_ARRAYS}")
+            raise TypeError(f"{where} must have dtype {expected}, got {arg.dtype}")
         shape = tuple(arg.shape)
         if len(shape) != param.ndim:
             raise ValueError(f"{where} must have {param.ndim} dimension(s), got shape {shape}")

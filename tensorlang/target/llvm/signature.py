@@ -19,6 +19,7 @@ from ...errors import BuildError
 from ...tir import expr as E
 from ...tir import stmt as S
 from ...tir.buffer import Buffer
+from ...tir.datatype import BFLOAT16_ARRAYS, is_bfloat16_array
 from ...tir.datatype import dtype as to_dtype
 from ...tir.functor import post_order_visit
 from ...tir.index_width import dimension_overflow
@@ -199,8 +200,13 @@ class Signature:
                 problem = f"a {type(arg).__name__}"
             raise TypeError(f"argument '{name}' must be a numpy.ndarray of {param['dtype']} "
                             f"with shape {self._shape_text(param)}, but it is {problem}")
-        if arg.dtype != param["numpy_dtype"] and not (
-                param["dtype"] == "bfloat16" and arg.dtype.name == "bfloat16"):
+        if param["dtype"] == "bfloat16" and is_bfloat16_array(arg):
+            pass   # ml_dtypes' bfloat16: the 16-bit patterns the function reads
+        elif arg.dtype != param["numpy_dtype"]:
+            if param["dtype"] == "bfloat16":
+                # .astype("uint16") would convert the values, not give their bits
+                raise TypeError(f"argument '{name}' is bfloat16, but it has dtype "
+                                f"{arg.dtype}; pass {BFLOAT16_ARRAYS}")
             raise TypeError(f"argument '{name}' must have dtype {param['dtype']}, but it has "
                             f"dtype {arg.dtype}; convert it with .astype(\"{param['numpy_dtype']}\")")
         if arg.ndim != len(param["shape"]):

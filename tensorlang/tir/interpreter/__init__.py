@@ -20,6 +20,7 @@ import numpy as np
 
 from .. import expr as E
 from ..buffer import Buffer
+from ..datatype import BFLOAT16_ARRAYS, bfloat16_bits
 from ..stmt import PrimFunc
 from ..verify import verify
 from . import runtime
@@ -93,10 +94,13 @@ def _check_array(func: PrimFunc, buffer: Buffer, arg, shapes: dict) -> np.ndarra
         raise TypeError(f"{where} must be a numpy array of {buffer.dtype}, got "
                         f"{type(arg).__name__}")
     expected = buffer.dtype.numpy_dtype
+    if buffer.dtype.kind == "bfloat":
+        arg = bfloat16_bits(arg)   # values are read and written as their bit patterns
     if arg.dtype != expected:
-        hint = " (bfloat16 travels as uint16 bit patterns)" if buffer.dtype.kind == "bfloat" \
-            else ""
-        raise TypeError(f"{where} must have dtype {expected}{hint}, got {arg.dtype}")
+        if buffer.dtype.kind == "bfloat":
+            raise TypeError(f"{where} is bfloat16, got an array of {arg.dtype}; pass "
+                            f"{BFLOAT16_ARRAYS}")
+        raise TypeError(f"{where} must have dtype {expected}, got {arg.dtype}")
     if arg.ndim != buffer.ndim:
         raise ValueError(f"{where} must have {buffer.ndim} dimension(s), got shape "
                          f"{arg.shape}")
