@@ -35,6 +35,7 @@ from dataclasses import dataclass, field
 from typing import Any, Callable
 
 from ..errors import TuneError
+from ..target.disk_cache import pid_alive
 from . import measure_worker
 from .space import Config
 from .workers import Worker, WorkerPool
@@ -337,16 +338,6 @@ class Runner(ABC):
 TEMP_PREFIX = "tensorlang-tune-"
 
 
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:  # another user's process
-        return True
-    return True
-
-
 def remove_stale_directories(root: str | None = None) -> list[str]:
     """Remove the temporary directories (reference outputs) of runners whose tuning
     process is gone: a run killed with ``kill -9`` leaves its directory behind, and the
@@ -359,7 +350,7 @@ def remove_stale_directories(root: str | None = None) -> list[str]:
         return removed
     for entry in entries:
         pid = entry[len(TEMP_PREFIX):].split("-", 1)[0]
-        if not entry.startswith(TEMP_PREFIX) or not pid.isdigit() or _alive(int(pid)):
+        if not entry.startswith(TEMP_PREFIX) or not pid.isdigit() or pid_alive(int(pid)):
             continue
         path = os.path.join(root, entry)
         shutil.rmtree(path, ignore_errors=True)

@@ -171,14 +171,53 @@ def read_entry(path: str) -> bytes | None:
         return None
 
 
+def pid_alive(pid: int) -> bool:
+    """Whether process ``pid`` exists (another user's process counts as alive)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+#: directories whose temporary files of dead processes were removed by this process
+_SWEPT: set = set()
+
+
+def remove_stale_temporaries(directory: str) -> list[str]:
+    """Remove the temporary files (``.tmp-<pid>-*``) that a writer killed between writing
+    and renaming left in ``directory``; done once per directory and process.  Returns
+    the paths removed."""
+    if directory in _SWEPT:
+        return []
+    _SWEPT.add(directory)
+    removed = []
+    try:
+        entries = os.listdir(directory)
+    except OSError:
+        return removed
+    for entry in entries:
+        pid = entry[len(".tmp-"):].split("-", 1)[0]
+        if entry.startswith(".tmp-") and pid.isdigit() and not pid_alive(int(pid)):
+            try:
+                os.unlink(os.path.join(directory, entry))
+                removed.append(os.path.join(directory, entry))
+            except OSError:
+                pass
+    return removed
+
+
 def write_entry(path: str, payload: bytes) -> bool:
-    """Write ``payload`` to ``path`` atomically (temporary file, then rename).  A failure
-    (full disk, read-only directory, ...) loses only the entry and is said once per
-    kind of error; returns whether the entry was written."""
+    """Write ``payload`` to ``path`` atomically (temporary file named with this process's
+    pid, then rename).  A failure (full disk, read-only directory, ...) loses only the
+    entry and is said once per kind of error; returns whether the entry was written."""
     directory = os.path.dirname(path)
     try:
         os.makedirs(directory, exist_ok=True)
-        fd, temp = tempfile.mkstemp(dir=directory, prefix=".tmp-",
+        remove_stale_temporaries(directory)
+        fd, temp = tempfile.mkstemp(dir=directory, prefix=f".tmp-{os.getpid()}-",
                                     suffix=os.path.splitext(path)[1])
         try:
             with os.fdopen(fd, "wb") as f:

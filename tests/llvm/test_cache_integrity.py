@@ -186,3 +186,19 @@ def test_key_covers_target_and_every_build_option():
             BuildOptions(opt_level=2).key()}
     assert len(keys) == 3
     assert BuildOptions(use_cache=False).key() == BuildOptions().key()
+
+
+def test_temporary_files_of_a_killed_writer_are_removed_by_the_next(tmp_path):
+    """A writer killed between writing and renaming leaves its ``.tmp-<pid>-`` file; the
+    next process that writes into the directory removes it, and only it."""
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
+                          capture_output=True, text=True, check=True)
+    stale = tmp_path / f".tmp-{dead.stdout.strip()}-abc.tlo"
+    stale.write_bytes(b"half an entry")
+    live = tmp_path / f".tmp-{os.getpid()}-def.tlo"   # a write in flight in this process
+    live.write_bytes(b"being written")
+    other = tmp_path / "entry.tlo"
+    assert disk_cache.write_entry(str(other), b"payload")
+    assert not stale.exists()
+    assert live.exists() and other.read_bytes() == b"payload"
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted([live.name, other.name])
