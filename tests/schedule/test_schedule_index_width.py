@@ -1,5 +1,5 @@
 """Index widths: loops and axis values that may count past 2**31 are 64-bit, all others
-stay 32-bit (nothing here allocates a large array; see tests/llvm/test_index_width.py)."""
+stay 32-bit (nothing here allocates a large array; see tests/llvm/test_compiled_index_width.py)."""
 from __future__ import annotations
 
 import numpy as np
