@@ -40,6 +40,14 @@ def journal_hook(config, outputs):
         f.write(json.dumps(config["decisions"], sort_keys=True) + "\n")
 
 
+def _importable_hook():
+    """``journal_hook`` as a function of this file imported as a module: the runner's
+    worker process starts from tensorlang's entry point and can import that, not
+    ``__main__``."""
+    import bench_tune_durability
+    return bench_tune_durability.journal_hook
+
+
 def _matmul(n: int):
     A = te.placeholder((n, n), name="A")
     B = te.placeholder((n, n), name="B")
@@ -83,7 +91,7 @@ def child(args) -> None:
     result = tl.autotune(_matmul(args.size), trials=args.trials, batch_size=args.batch,
                          log_file=args.log, verbose=0, n_parallel=2, retime=0,
                          measure_options=MeasureOptions(min_measure_seconds=0.02,
-                                                        fault_hook=journal_hook))
+                                                        fault_hook=_importable_hook()))
     print(json.dumps({"best": result.best_config, "time": result.best_time,
                       "measured": result.measured_now, "trials": result.num_trials}))
 
