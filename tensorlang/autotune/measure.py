@@ -35,7 +35,7 @@ from dataclasses import dataclass, field
 from typing import Any, Callable
 
 from ..errors import TuneError
-from ..target.disk_cache import pid_alive
+from ..target.disk_cache import paths_of_dead_processes
 from . import measure_worker
 from .space import Config
 from .workers import Worker, WorkerPool
@@ -342,17 +342,8 @@ def remove_stale_directories(root: str | None = None) -> list[str]:
     """Remove the temporary directories (reference outputs) of runners whose tuning
     process is gone: a run killed with ``kill -9`` leaves its directory behind, and the
     next run cleans it.  Returns the paths removed."""
-    root = root or tempfile.gettempdir()
     removed = []
-    try:
-        entries = os.listdir(root)
-    except OSError:
-        return removed
-    for entry in entries:
-        pid = entry[len(TEMP_PREFIX):].split("-", 1)[0]
-        if not entry.startswith(TEMP_PREFIX) or not pid.isdigit() or pid_alive(int(pid)):
-            continue
-        path = os.path.join(root, entry)
+    for path in paths_of_dead_processes(root or tempfile.gettempdir(), TEMP_PREFIX):
         shutil.rmtree(path, ignore_errors=True)
         if not os.path.exists(path):
             removed.append(path)

@@ -194,19 +194,28 @@ def remove_stale_temporaries(directory: str) -> list[str]:
         return []
     _SWEPT.add(directory)
     removed = []
+    for path in paths_of_dead_processes(directory, ".tmp-"):
+        try:
+            os.unlink(path)
+            removed.append(path)
+        except OSError:
+            pass
+    return removed
+
+
+def paths_of_dead_processes(directory: str, prefix: str) -> list[str]:
+    """The paths in ``directory`` named ``<prefix><pid>-...`` whose process is gone: what
+    a process killed with ``kill -9`` left behind."""
     try:
         entries = os.listdir(directory)
     except OSError:
-        return removed
+        return []
+    paths = []
     for entry in entries:
-        pid = entry[len(".tmp-"):].split("-", 1)[0]
-        if entry.startswith(".tmp-") and pid.isdigit() and not pid_alive(int(pid)):
-            try:
-                os.unlink(os.path.join(directory, entry))
-                removed.append(os.path.join(directory, entry))
-            except OSError:
-                pass
-    return removed
+        pid = entry[len(prefix):].split("-", 1)[0]
+        if entry.startswith(prefix) and pid.isdigit() and not pid_alive(int(pid)):
+            paths.append(os.path.join(directory, entry))
+    return paths
 
 
 def write_entry(path: str, payload: bytes) -> bool:
