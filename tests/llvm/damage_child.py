@@ -13,6 +13,7 @@ import argparse
 import json
 import os
 import random
+import subprocess
 import sys
 import warnings
 
@@ -20,20 +21,10 @@ import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from tensorlang import tir  # noqa: E402
 from tensorlang.errors import TensorLangValueError  # noqa: E402
 from tensorlang.target.llvm import build, load_module  # noqa: E402
 
-from llvm_testing import PARALLEL, buffer, func, loop, store  # noqa: E402
-
-
-def saxpy():
-    n = tir.var("n")
-    alpha = tir.var("alpha", "float32")
-    X, Y, Out = buffer("X", (n,)), buffer("Y", (n,)), buffer("Out", (n,))
-    i = tir.var("i")
-    return func("saxpy", [X, Y, Out, alpha],
-                loop(i, n, store(Out, alpha * X[i] + Y[i], i), PARALLEL))
+from llvm_testing import saxpy  # noqa: E402
 
 
 def check(mod):
@@ -94,6 +85,18 @@ def damaged_libraries(directory: str, args) -> None:
             result["refused"] = False
             result["error"] = f"{type(error).__name__}: {error}"[:300]
         print(json.dumps(result), flush=True)
+
+
+def run(args: list, env: dict) -> list:
+    """Run this file as a child with ``args`` (a crash kills only the child) and return
+    the result of each damaged case; fails if the child died, naming its last case."""
+    child = subprocess.run([sys.executable, os.path.abspath(__file__), *args],
+                           capture_output=True, text=True, env=env, cwd=os.getcwd(),
+                           timeout=300)
+    lines = [json.loads(line) for line in child.stdout.splitlines() if line.startswith("{")]
+    assert child.returncode == 0, (f"the child died (status {child.returncode}) in case "
+                                   f"{lines[-1] if lines else None}:\n{child.stderr[-2000:]}")
+    return [line for line in lines if "case" in line]
 
 
 def main():

@@ -29,6 +29,16 @@ def func(name, params, body):
     return S.PrimFunc(name, tuple(params), body)
 
 
+def saxpy():
+    """``Out[i] = alpha * X[i] + Y[i]`` over a symbolic ``n``, as a parallel loop."""
+    n = tir.var("n")
+    alpha = tir.var("alpha", "float32")
+    X, Y, Out = buffer("X", (n,)), buffer("Y", (n,)), buffer("Out", (n,))
+    i = tir.var("i")
+    return func("saxpy", [X, Y, Out, alpha],
+                loop(i, n, store(Out, alpha * X[i] + Y[i], i), PARALLEL))
+
+
 def compile_and_run(f, *args, **options):
     """Build ``f`` (no cache unless asked) and call it on ``args``; returns the module."""
     options.setdefault("use_cache", False)

@@ -7,14 +7,14 @@ import sys
 import threading
 import warnings
 
-import numpy as np
 import pytest
 
 from tensorlang.target import disk_cache
 from tensorlang.target.disk_cache import CacheWarning
 from tensorlang.target.llvm import build, cache
 
-from damage_child import check as _check, only_entry as _entry, saxpy as _saxpy
+from damage_child import check as _check, only_entry as _entry, run as run_damage_child
+from llvm_testing import saxpy as _saxpy
 
 
 def test_damaged_entries_are_rebuilt_never_run(tmp_path):
@@ -22,14 +22,7 @@ def test_damaged_entries_are_rebuilt_never_run(tmp_path):
     next build warns, naming the entry, compiles again, computes the right result and
     replaces the entry."""
     env = dict(os.environ, TL_CACHE_DIR=str(tmp_path / "cache"), PYTHONPATH=os.getcwd())
-    child = subprocess.run(
-        [sys.executable, os.path.join(os.path.dirname(__file__), "damage_child.py"),
-         "--seed", "1234", "--flips", "40"],
-        capture_output=True, text=True, env=env, cwd=os.getcwd(), timeout=300)
-    lines = [json.loads(line) for line in child.stdout.splitlines() if line.startswith("{")]
-    assert child.returncode == 0, (f"the child died (status {child.returncode}) in case "
-                                   f"{lines[-1] if lines else None}:\n{child.stderr[-2000:]}")
-    results = [line for line in lines if "case" in line]
+    results = run_damage_child(["--seed", "1234", "--flips", "40"], env)
     assert len(results) >= 45
     bad = [r for r in results if not (r["ok"] and r["warned"] and r["replaced"])]
     assert not bad, f"{len(bad)} of {len(results)} damaged entries were mishandled: {bad[:5]}"

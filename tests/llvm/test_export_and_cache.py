@@ -1,5 +1,4 @@
 """Shared-library export and loading, and the on-disk compile cache."""
-import json
 import os
 import subprocess
 import sys
@@ -9,22 +8,13 @@ import numpy as np
 import pytest
 
 import tensorlang.target as target_pkg
-from tensorlang import tir
 from tensorlang.errors import TensorLangValueError
 from tensorlang.target.disk_cache import CacheWarning
 from tensorlang.target.llvm import build, cache, load_module
 from tensorlang.target.llvm import codegen as codegen_module
 
-from llvm_testing import PARALLEL, buffer, func, loop, store
-
-
-def _saxpy():
-    n = tir.var("n")
-    alpha = tir.var("alpha", "float32")
-    X, Y, Out = buffer("X", (n,)), buffer("Y", (n,)), buffer("Out", (n,))
-    i = tir.var("i")
-    return func("saxpy", [X, Y, Out, alpha],
-                loop(i, n, store(Out, alpha * X[i] + Y[i], i), PARALLEL))
+from damage_child import run as run_damage_child
+from llvm_testing import saxpy as _saxpy
 
 
 def _args(n=100):
@@ -141,14 +131,8 @@ def test_damaged_libraries_are_refused_before_loading(tmp_path):
     the dynamic loader or compiled code sees it (in a child process, so that a crash
     is reported as such)."""
     env = dict(os.environ, PYTHONPATH=os.getcwd())
-    child = subprocess.run(
-        [sys.executable, os.path.join(os.path.dirname(__file__), "damage_child.py"),
-         "--seed", "99", "--flips", "40", "--library", str(tmp_path)],
-        capture_output=True, text=True, env=env, cwd=os.getcwd(), timeout=300)
-    lines = [json.loads(line) for line in child.stdout.splitlines() if line.startswith("{")]
-    assert child.returncode == 0, (f"the child died (status {child.returncode}) in case "
-                                   f"{lines[-1] if lines else None}:\n{child.stderr[-2000:]}")
-    results = [line for line in lines if "case" in line]
+    results = run_damage_child(["--seed", "99", "--flips", "40", "--library", str(tmp_path)],
+                               env)
     assert len(results) >= 45
     bad = [r for r in results if not r["refused"]]
     assert not bad, f"{len(bad)} of {len(results)} damaged libraries were not refused: " \
