@@ -10,7 +10,10 @@ from __future__ import annotations
 from .expr import Node
 
 
-class _Dispatch:
+class Functor:
+    """Dispatch on node type to ``visit_<ClassName>`` (first match along the MRO), cached
+    per subclass; ``generic_visit`` handles the rest."""
+
     _method_cache: dict  # per subclass: node type -> unbound method
 
     def __init_subclass__(cls, **kwargs):
@@ -37,7 +40,7 @@ class _Dispatch:
         raise NotImplementedError
 
 
-class Visitor(_Dispatch):
+class Visitor(Functor):
     """Read-only traversal of expressions and statements."""
 
     def generic_visit(self, node):
@@ -51,7 +54,7 @@ class Visitor(_Dispatch):
                 self.visit(child)
 
 
-class Mutator(_Dispatch):
+class Mutator(Functor):
     """Rewriting traversal: returns new nodes, or the same node when unchanged."""
 
     def generic_visit(self, node):
