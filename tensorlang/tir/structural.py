@@ -231,7 +231,7 @@ def _plan(cls) -> _Plan:
     return plan
 
 
-def structural_tokens(node, map_free_vars: bool = True, names: bool = False) -> list:
+def _tokens(node, map_free_vars: bool = True, names: bool = False) -> list:
     """The flat token list that structural equality compares and the hash digests."""
     return _Flattener(not map_free_vars, names).flatten(node)
 
@@ -243,12 +243,12 @@ def structural_equal(a, b, map_free_vars: bool = False) -> bool:
         return True
     if type(a) is not type(b):
         return False
-    return structural_tokens(a, map_free_vars) == structural_tokens(b, map_free_vars)
+    return _tokens(a, map_free_vars) == _tokens(b, map_free_vars)
 
 
 def structural_hash(node, names: bool = False) -> str:
     """A stable hex digest of the node's structure, equal for nodes equal under
     ``structural_equal(a, b, map_free_vars=True)`` (and, with ``names``, named alike);
     usable as a cache or tuning-record key."""
-    tokens = structural_tokens(node, map_free_vars=True, names=names)
+    tokens = _tokens(node, map_free_vars=True, names=names)
     return hashlib.sha256(repr(tokens).encode()).hexdigest()
