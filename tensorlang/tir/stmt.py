@@ -133,7 +133,7 @@ def is_no_op(s: Stmt) -> bool:
 NO_OP = Evaluate(IntImm(int32, 0))
 
 
-@dataclass(frozen=True, slots=True, eq=False, repr=False)
+@dataclass(frozen=True, slots=True, eq=False, repr=False, weakref_slot=True)
 class PrimFunc(Node):
     """A function over buffers and scalar variables.
 

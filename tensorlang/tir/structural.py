@@ -18,6 +18,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import struct
+import weakref
 from operator import attrgetter
 
 from .datatype import DataType
@@ -246,9 +247,23 @@ def structural_equal(a, b, map_free_vars: bool = False) -> bool:
     return _tokens(a, map_free_vars) == _tokens(b, map_free_vars)
 
 
+#: (node, names) -> digest, for nodes that allow weak references and compare by identity
+#: (functions: every build of one function asks for its hash); nodes never change
+_DIGESTS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
 def structural_hash(node, names: bool = False) -> str:
     """A stable hex digest of the node's structure, equal for nodes equal under
     ``structural_equal(a, b, map_free_vars=True)`` (and, with ``names``, named alike);
     usable as a cache or tuning-record key."""
+    cls = type(node)
+    memo = hasattr(cls, "__weakref__") and cls.__eq__ is object.__eq__
+    if memo:
+        digests = _DIGESTS.get(node)
+        if digests is not None and names in digests:
+            return digests[names]
     tokens = _tokens(node, map_free_vars=True, names=names)
-    return hashlib.sha256(repr(tokens).encode()).hexdigest()
+    digest = hashlib.sha256(repr(tokens).encode()).hexdigest()
+    if memo:
+        _DIGESTS.setdefault(node, {})[names] = digest
+    return digest
