@@ -19,6 +19,7 @@ from ..tir.datatype import int32
 from ..tir.functor import Mutator
 from ..tir.stmt import (Allocate, AttrStmt, BufferStore, For, ForKind, IfThenElse,
                         LetStmt, PrimFunc, seq)
+from ..tir.transform.substitute import combine
 from .bound import attach_path, infer_bounds, inline_bodies, loop_var, thread_of
 from .interval import Linear, _simplify_lin, linear, prove_at_least, prove_less, upper_bound
 from .read_bounds import check_reads_in_bounds
@@ -257,7 +258,7 @@ class _Lowering:
             targets.append((buf, idx))
         accs = [E.BufferLoad(buf, idx, buf.dtype) for buf, idx in targets]
         sources = [conv.visit(s) for s in red.source]
-        combined = red.combiner.combine(accs, sources)
+        combined = combine(red.combiner, accs, sources)
         if len(targets) == 1:
             update = BufferStore(targets[0][0], combined[0], targets[0][1])
         else:

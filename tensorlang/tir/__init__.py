@@ -13,5 +13,5 @@ from .op import (const, convert, cast, var, select, call_intrin, call_builtin,  
                  ramp, broadcast, is_const_int, as_const_int)
 from .functor import Visitor, Mutator, post_order_visit  # noqa: F401
 from .structural import structural_equal, structural_hash  # noqa: F401
-from .printer import format_node  # noqa: F401
+from .printer import format_node  # noqa: F401  (also makes it the text of str(node))
 from .transform.substitute import substitute  # noqa: F401

@@ -5,7 +5,9 @@ from dataclasses import dataclass
 
 from ..errors import TensorLangTypeError
 from .datatype import DataType
+from .datatype import dtype as to_dtype
 from .expr import ExprOp, Node, PrimExpr
+from .op import buffer_load, convert
 
 #: memory scopes a buffer may live in
 SCOPES = ("global", "shared", "local")
@@ -25,13 +27,13 @@ class Buffer(Node):
     scope: str = "global"
     strides: tuple[PrimExpr, ...] = ()
     _children = ("shape", "strides")
+    _variable = True
 
     @property
     def ndim(self) -> int:
         return len(self.shape)
 
     def __getitem__(self, indices) -> PrimExpr:
-        from .op import buffer_load
         if not isinstance(indices, tuple):
             indices = (indices,)
         return buffer_load(self, indices)
@@ -52,8 +54,6 @@ class Buffer(Node):
 
 def decl_buffer(shape, dtype="float32", name="buf", scope="global") -> Buffer:
     """Declare a buffer (shape entries are ints or expressions)."""
-    from .datatype import dtype as to_dtype
-    from .op import convert
     if scope not in SCOPES:
         raise TensorLangTypeError(f"buffer '{name}': unknown memory scope {scope!r}; "
                                   f"use one of {SCOPES}")

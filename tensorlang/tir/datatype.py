@@ -216,3 +216,62 @@ def promote(a: DataType, b: DataType) -> DataType | None:
             return DataType("float", 32, lanes)
         return wider.with_lanes(lanes)
     return None
+
+
+# ---------------------------------------------------------------------------------------
+# Python values of constants
+
+def default_dtype(value) -> DataType:
+    """The type of a constant written as a Python value: bool, int32 (int64 for ints that
+    do not fit), float32."""
+    if isinstance(value, bool):
+        return bool_
+    if isinstance(value, int):
+        return int32 if -2**31 <= value < 2**31 else int64
+    if isinstance(value, float):
+        return float32
+    raise TensorLangTypeError(f"cannot make a constant of {value!r} "
+                              f"(type {type(value).__name__})")
+
+
+def constant_value(value, dtype: DataType):
+    """The Python number a constant of ``dtype`` holds for ``value`` (a float, or an int,
+    0 or 1 for bool), after checking that it is one."""
+    if dtype.is_float:
+        if not isinstance(value, (int, float)):
+            raise TensorLangTypeError(f"cannot make a {dtype} constant of {value!r}")
+        return float(value)
+    if dtype.is_bool:
+        return 1 if value else 0
+    if isinstance(value, float):
+        if not value.is_integer():
+            raise TensorLangTypeError(
+                f"the float {value!r} cannot be an {dtype} constant; round it or use a "
+                f"float dtype")
+        value = int(value)
+    if not isinstance(value, int):
+        raise TensorLangTypeError(f"cannot make a {dtype} constant of {value!r}")
+    if dtype.is_integer and not (dtype.min_value() <= value <= dtype.max_value()):
+        raise TensorLangTypeError(f"the constant {value} does not fit in {dtype}")
+    return int(value)
+
+
+def wrap_int(value: int, dtype: DataType) -> int:
+    """``value`` wrapped around to the range of the integer (or bool) type ``dtype``."""
+    if dtype.is_bool:
+        return 1 if value else 0
+    bits = dtype.bits
+    value &= (1 << bits) - 1
+    if dtype.is_int and value >= 1 << (bits - 1):
+        value -= 1 << bits
+    return value
+
+
+def round_float(value: float, dtype: DataType) -> float:
+    """``value`` rounded to the float type ``dtype`` (bfloat16 values are kept as they
+    are)."""
+    if dtype.bits == 32:
+        return float(np.float32(value))
+    if dtype.bits == 16 and dtype.kind == "float":
+        return float(np.float16(value))
+    return float(value)

@@ -1,132 +1,29 @@
 """Expression nodes of the loop IR (TIR).
 
 Every node is an immutable dataclass.  Python operators on expressions build new nodes
-through :mod:`tensorlang.tir.op`, which checks and promotes types.  Nodes hash by identity
-(``==`` builds an :class:`EQ` node, as in TVM); structural comparison lives in
+through :mod:`tensorlang.tir.operators` (which holds the arithmetic nodes, re-exported
+here), checking and promoting types.  Nodes hash by identity (``==`` builds an
+:class:`EQ` node, as in TVM); structural comparison lives in
 :mod:`tensorlang.tir.structural`.  ``node.replace(**fields)`` returns ``node`` itself when
-nothing changed, so passes can tell cheaply whether they did anything.
+nothing changed, so passes can tell cheaply whether they did anything.  ``str(node)`` is
+the printer's text: :mod:`tensorlang.tir.printer` installs it when imported (by
+``tensorlang.tir``).
 """
 from __future__ import annotations
 
-import dataclasses
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..errors import TensorLangTypeError
 from .datatype import DataType
-
-
-class Node:
-    """Base of all IR nodes: identity hash, cheap ``replace``."""
-
-    __slots__ = ()
-    #: names of fields holding child expressions / statements (tuples allowed)
-    _children: tuple[str, ...] = ()
-
-    __hash__ = object.__hash__
-
-    def replace(self, **changes):
-        """A copy with ``changes`` applied; ``self`` when every change is the same object."""
-        for key, value in changes.items():
-            if getattr(self, key) is not value:
-                return dataclasses.replace(self, **changes)
-        return self
-
-    def __str__(self) -> str:
-        from .printer import format_node
-        return format_node(self)
-
-    def __repr__(self) -> str:
-        return f"{type(self).__name__}({self})" if not isinstance(self, ExprOp) else str(self)
-
-
-class ExprOp:
-    """Python operators for anything usable as an expression (PrimExpr, IterVar)."""
-
-    __slots__ = ()
-
-    def _as_expr(self) -> "PrimExpr":
-        return self  # type: ignore[return-value]
-
-    def __add__(self, other): return _op.add(self, other)
-    def __radd__(self, other): return _op.add(other, self)
-    def __sub__(self, other): return _op.sub(self, other)
-    def __rsub__(self, other): return _op.sub(other, self)
-    def __mul__(self, other): return _op.mul(self, other)
-    def __rmul__(self, other): return _op.mul(other, self)
-    def __truediv__(self, other): return _op.div(self, other)
-    def __rtruediv__(self, other): return _op.div(other, self)
-    def __floordiv__(self, other): return _op.floordiv(self, other)
-    def __rfloordiv__(self, other): return _op.floordiv(other, self)
-    def __mod__(self, other): return _op.floormod(self, other)
-    def __rmod__(self, other): return _op.floormod(other, self)
-    def __pow__(self, other): return _op.power(self, other)
-    def __rpow__(self, other): return _op.power(other, self)
-    def __neg__(self): return _op.neg(self)
-    def __pos__(self): return self._as_expr()
-    def __abs__(self): return _op.abs(self)
-    def __lt__(self, other): return _op.lt(self, other)
-    def __le__(self, other): return _op.le(self, other)
-    def __gt__(self, other): return _op.gt(self, other)
-    def __ge__(self, other): return _op.ge(self, other)
-    def __eq__(self, other): return _op.eq(self, other)  # type: ignore[override]
-    def __ne__(self, other): return _op.ne(self, other)  # type: ignore[override]
-    def __and__(self, other): return _op.logical_and(self, other)
-    def __rand__(self, other): return _op.logical_and(other, self)
-    def __or__(self, other): return _op.logical_or(self, other)
-    def __ror__(self, other): return _op.logical_or(other, self)
-    def __invert__(self): return _op.logical_not(self)
-    __hash__ = object.__hash__
-
-    def astype(self, dtype) -> "PrimExpr":
-        """Cast to ``dtype`` (``A[i].astype("float16")``)."""
-        return _op.cast(self, dtype)
-
-    def __bool__(self) -> bool:
-        raise TensorLangTypeError(
-            f"the truth value of the symbolic expression '{self._as_expr()}' is unknown "
-            f"until the program runs: use te.if_then_else(cond, a, b) or te.select for a "
-            f"conditional value, te.all(...)/te.any(...) to combine conditions, and "
-            f"'&', '|', '~' instead of 'and', 'or', 'not'")
-
-    def __index__(self) -> int:
-        raise TensorLangTypeError(
-            f"the symbolic expression '{self._as_expr()}' is not a Python int; "
-            f"use a concrete integer here")
-
-    def __iter__(self):
-        raise TensorLangTypeError(f"the expression '{self._as_expr()}' is not iterable")
-
-
-class PrimExpr(ExprOp, Node):
-    """A scalar (or vector) expression with a :class:`DataType` in ``self.dtype``."""
-
-    __slots__ = ()
-    dtype: DataType
+from .node import Node
+from .operators import (
+    Add, And, Broadcast, BinaryOp, Call, Cast, CmpOp, Div, EQ, ExprOp, FloatImm, FloorDiv,
+    FloorMod, GE, GT, IntImm, LE, LT, Max, Min, Mul, NE, Not, Or, PrimExpr, Select, Sub,
+    convert)
 
 
 # ---------------------------------------------------------------------------------------
-# leaves
-@dataclass(frozen=True, slots=True, eq=False, repr=False)
-class IntImm(PrimExpr):
-    """Integer or boolean constant (``int(c)`` and ``range(c)`` take its value, so a
-    constant shape dimension works wherever Python wants an int)."""
-    dtype: DataType
-    value: int
-
-    def __index__(self) -> int:
-        return self.value
-
-    __int__ = __index__
-
-
-@dataclass(frozen=True, slots=True, eq=False, repr=False)
-class FloatImm(PrimExpr):
-    """Floating-point constant."""
-    dtype: DataType
-    value: float
-
-
+# leaves (constants and casts are in operators.py)
 @dataclass(frozen=True, slots=True, eq=False, repr=False)
 class StringImm(PrimExpr):
     """String constant (pragma values, intrinsic names)."""
@@ -141,126 +38,11 @@ class Var(PrimExpr):
     Two Vars are the same variable only if they are the same object."""
     name: str
     dtype: DataType
+    _variable = True
 
 
 # ---------------------------------------------------------------------------------------
-# arithmetic
-@dataclass(frozen=True, slots=True, eq=False, repr=False)
-class Cast(PrimExpr):
-    dtype: DataType
-    value: PrimExpr
-    _children = ("value",)
-
-
-@dataclass(frozen=True, slots=True, eq=False, repr=False)
-class BinaryOp(PrimExpr):
-    a: PrimExpr
-    b: PrimExpr
-    dtype: DataType
-    _children = ("a", "b")
-
-
-class Add(BinaryOp):
-    __slots__ = ()
-
-
-class Sub(BinaryOp):
-    __slots__ = ()
-
-
-class Mul(BinaryOp):
-    __slots__ = ()
-
-
-class Div(BinaryOp):
-    """True division of floats (``/``)."""
-    __slots__ = ()
-
-
-class FloorDiv(BinaryOp):
-    """Integer division rounding towards minus infinity (``//``)."""
-    __slots__ = ()
-
-
-class FloorMod(BinaryOp):
-    """Integer remainder with the sign of the divisor (``%``)."""
-    __slots__ = ()
-
-
-class Min(BinaryOp):
-    __slots__ = ()
-
-
-class Max(BinaryOp):
-    __slots__ = ()
-
-
-class CmpOp(BinaryOp):
-    """Comparison; ``dtype`` is bool (with the operands' lanes)."""
-    __slots__ = ()
-
-
-class EQ(CmpOp):
-    __slots__ = ()
-
-    def __bool__(self) -> bool:
-        # `x in [a, b]` and `a == b` in plain Python code compare structure, as in TVM.
-        from .structural import structural_equal
-        return structural_equal(self.a, self.b)
-
-
-class NE(CmpOp):
-    __slots__ = ()
-
-    def __bool__(self) -> bool:
-        from .structural import structural_equal
-        return not structural_equal(self.a, self.b)
-
-
-class LT(CmpOp):
-    __slots__ = ()
-
-
-class LE(CmpOp):
-    __slots__ = ()
-
-
-class GT(CmpOp):
-    __slots__ = ()
-
-
-class GE(CmpOp):
-    __slots__ = ()
-
-
-class And(BinaryOp):
-    __slots__ = ()
-
-
-class Or(BinaryOp):
-    __slots__ = ()
-
-
-@dataclass(frozen=True, slots=True, eq=False, repr=False)
-class Not(PrimExpr):
-    a: PrimExpr
-    dtype: DataType
-    _children = ("a",)
-
-
-@dataclass(frozen=True, slots=True, eq=False, repr=False)
-class Select(PrimExpr):
-    """``true_value if condition else false_value``.
-
-    Only the chosen branch is evaluated (a branch may load out of bounds when not taken,
-    as padding does), so code generators must not speculate loads of the other branch."""
-    condition: PrimExpr
-    true_value: PrimExpr
-    false_value: PrimExpr
-    dtype: DataType
-    _children = ("condition", "true_value", "false_value")
-
-
+# bindings
 @dataclass(frozen=True, slots=True, eq=False, repr=False)
 class Let(PrimExpr):
     var: Var
@@ -268,16 +50,7 @@ class Let(PrimExpr):
     body: PrimExpr
     dtype: DataType
     _children = ("value", "body")
-
-
-@dataclass(frozen=True, slots=True, eq=False, repr=False)
-class Call(PrimExpr):
-    """Call of an intrinsic by name: ``exp``, ``log``, ``sqrt``, ``tanh``, ``pow``, ...
-    (see :data:`tensorlang.tir.op.INTRINSICS`)."""
-    dtype: DataType
-    op: str
-    args: tuple[PrimExpr, ...]
-    _children = ("args",)
+    _binds, _scope = ("var",), ("body",)
 
 
 # ---------------------------------------------------------------------------------------
@@ -292,21 +65,12 @@ class Ramp(PrimExpr):
     _children = ("base", "stride")
 
 
-@dataclass(frozen=True, slots=True, eq=False, repr=False)
-class Broadcast(PrimExpr):
-    """A scalar repeated over ``lanes`` lanes."""
-    value: PrimExpr
-    lanes: int
-    dtype: DataType
-    _children = ("value",)
-
-
 # ---------------------------------------------------------------------------------------
 # memory
 @dataclass(frozen=True, slots=True, eq=False, repr=False)
 class BufferLoad(PrimExpr):
     """``buffer[indices]``; a Ramp index loads a vector."""
-    buffer: "Buffer"
+    buffer: Any  # tensorlang.tir.buffer.Buffer
     indices: tuple[PrimExpr, ...]
     dtype: DataType
     _children = ("indices",)
@@ -332,7 +96,7 @@ class Range(Node):
 
     @staticmethod
     def from_min_extent(lo, extent) -> "Range":
-        return Range(_op.convert(lo), _op.convert(extent))
+        return Range(convert(lo), convert(extent))
 
 
 #: iteration-variable kinds
@@ -349,6 +113,8 @@ class IterVar(ExprOp, Node):
     dom: Range | None
     iter_type: str = DATA_PAR
     thread_tag: str = ""
+    #: defines its variable for the enclosing node (a Reduce, over its source)
+    _binds = ("var",)
 
     def _as_expr(self) -> PrimExpr:
         return self.var
@@ -377,12 +143,7 @@ class CommReducer(Node):
     result: tuple[PrimExpr, ...]
     identity: tuple[PrimExpr, ...]
     name: str = "reduce"
-
-    def combine(self, accumulators, values) -> tuple[PrimExpr, ...]:
-        """The combined expressions with ``lhs``/``rhs`` replaced by the given ones."""
-        from .transform.substitute import substitute
-        mapping = {**dict(zip(self.lhs, accumulators)), **dict(zip(self.rhs, values))}
-        return tuple(substitute(r, mapping) for r in self.result)
+    _binds, _scope = ("lhs", "rhs"), ("result", "identity")
 
 
 @dataclass(frozen=True, slots=True, eq=False, repr=False)
@@ -397,7 +158,11 @@ class Reduce(PrimExpr):
     dtype: DataType
     init: tuple[PrimExpr, ...] = ()
     _children = ("source", "condition", "init")
+    _binds, _scope = ("axis",), ("source", "condition", "init")
 
 
-from . import op as _op  # noqa: E402  (operators need the node classes above)
-from .buffer import Buffer  # noqa: E402,F401
+__all__ = ["Node", "ExprOp", "PrimExpr", "IntImm", "FloatImm", "StringImm", "Var", "Cast",
+           "BinaryOp", "Add", "Sub", "Mul", "Div", "FloorDiv", "FloorMod", "Min", "Max",
+           "CmpOp", "EQ", "NE", "LT", "LE", "GT", "GE", "And", "Or", "Not", "Select", "Let",
+           "Call", "Ramp", "Broadcast", "BufferLoad", "ProducerLoad", "Range", "IterVar",
+           "CommReducer", "Reduce", "DATA_PAR", "REDUCE", "THREAD", "OPAQUE"]

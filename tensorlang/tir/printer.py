@@ -6,6 +6,8 @@ appearance, so the text of a function is the same on every run and can serve as 
 structural key.  Float constants print as the shortest decimal that reads back to the
 same value of their type (``T.float32(0.1)``), non-finite ones as ``T.float32("inf")``.
 An ``AttrStmt`` with key ``stage`` prints as the comment ``# stage C`` above its body.
+Loop bounds print simplified, so the printer builds on :mod:`tensorlang.tir.arith`;
+importing it makes :func:`format_node` the text of ``str(node)``.
 """
 from __future__ import annotations
 
@@ -17,8 +19,11 @@ import numpy as np
 
 from . import expr as E
 from . import stmt as S
+from .arith import Analyzer
 from .buffer import Buffer
 from .naming import NameSupply
+from .node import set_text_form
+from .op import add
 
 _BINARY = {E.Add: ("+", 5), E.Sub: ("-", 5), E.Mul: ("*", 6), E.Div: ("/", 6),
            E.FloorDiv: ("//", 6), E.FloorMod: ("%", 6), E.EQ: ("==", 4), E.NE: ("!=", 4),
@@ -68,8 +73,6 @@ def _quote(text: str) -> str:
 def _loop_stop(loop: S.For):
     """The end of a loop's range as printed: ``min + extent``, simplified (peeled tails
     have extents like ``(n + 3) // 4 - n // 4`` that only cancel against their start)."""
-    from .arith import Analyzer  # the analyzer prints its own nodes with this module
-    from .op import add
     return Analyzer().simplify(add(loop.min, loop.extent))
 
 
@@ -240,3 +243,6 @@ def format_node(node) -> str:
         p.stmt(node, 0)
         return "\n".join(p.lines)
     return p.expr(node)
+
+
+set_text_form(format_node)

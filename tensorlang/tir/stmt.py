@@ -5,7 +5,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from .buffer import Buffer
-from .expr import Node, PrimExpr, Var
+from .datatype import int32
+from .expr import IntImm, Node, PrimExpr, Var
 
 
 class Stmt(Node):
@@ -38,6 +39,7 @@ class For(Stmt):
     thread_tag: str = ""
     annotations: tuple[tuple[str, Any], ...] = ()
     _children = ("min", "extent", "body")
+    _binds, _scope = ("loop_var",), ("body",)
 
 
 @dataclass(frozen=True, slots=True, eq=False, repr=False)
@@ -55,6 +57,7 @@ class Allocate(Stmt):
     buffer: Buffer
     body: Stmt
     _children = ("body",)
+    _binds, _scope = ("buffer",), ("body",)
 
 
 @dataclass(frozen=True, slots=True, eq=False, repr=False)
@@ -71,6 +74,7 @@ class LetStmt(Stmt):
     value: PrimExpr
     body: Stmt
     _children = ("value", "body")
+    _binds, _scope = ("var",), ("body",)
 
 
 @dataclass(frozen=True, slots=True, eq=False, repr=False)
@@ -121,22 +125,15 @@ def seq(*stmts) -> Stmt:
 
 
 def is_no_op(s: Stmt) -> bool:
-    from .expr import IntImm
     if isinstance(s, Evaluate) and isinstance(s.value, IntImm):
         return True
     return isinstance(s, SeqStmt) and not s.seq
 
 
-def _no_op() -> Stmt:
-    from .expr import IntImm
-    from .datatype import int32
-    return Evaluate(IntImm(int32, 0))
+NO_OP = Evaluate(IntImm(int32, 0))
 
 
-NO_OP = _no_op()
-
-
-@dataclass(frozen=True, slots=True, eq=False, repr=False)
+@dataclass(frozen=True, slots=True, eq=False, repr=False, weakref_slot=True)
 class PrimFunc(Node):
     """A function over buffers and scalar variables.
 
@@ -148,6 +145,9 @@ class PrimFunc(Node):
     body: Stmt
     attrs: tuple[tuple[str, Any], ...] = ()
     _children = ("body",)
+    #: the parameters are defined over the body, and define the variables of their shapes
+    _binds, _scope = ("params",), ("body",)
+    _binds_shape_vars = True
 
     def attr(self, key: str, default=None):
         for k, v in self.attrs:
@@ -165,6 +165,5 @@ class PrimFunc(Node):
         return tuple(p for p in self.params if isinstance(p, Buffer))
 
     def script(self) -> str:
-        """The function as readable, deterministic text."""
-        from .printer import format_node
-        return format_node(self)
+        """The function as readable, deterministic text (:mod:`tensorlang.tir.printer`)."""
+        return str(self)

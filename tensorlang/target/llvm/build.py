@@ -12,8 +12,7 @@ from dataclasses import dataclass
 
 from ...errors import BuildError, TensorLangValueError
 from ...tir import stmt as S
-from ...tir.functor import post_order_visit
-from ...tir.printer import format_node
+from ...tir.structural import structural_hash
 from ...tir.transform.simplify import simplify
 from ...tir.transform.unroll import unroll_loops
 from ...tir.transform.vectorize import vectorize_loops
@@ -74,17 +73,9 @@ def prepare_for_codegen(func: S.PrimFunc) -> S.PrimFunc:
 
 
 def _ir_key(func: S.PrimFunc) -> str:
-    """Text identifying the function's IR, including what the printer leaves implicit
-    (loop variable types, parameter strides)."""
-    extra = []
-
-    def note(node):
-        if isinstance(node, S.For):
-            extra.append(str(node.loop_var.dtype))
-    post_order_visit(func.body, note)
-    strides = [format_node(s) for b in func.buffers for s in b.strides]
-    return "\n".join([format_node(func), " ".join(extra), " ".join(strides),
-                      repr(sorted((k, repr(v)) for k, v in func.attrs))])
+    """The structural hash of the function's IR with the names of its variables and
+    buffers, which the compiled code shows (symbols, IR text, error messages)."""
+    return structural_hash(func, names=True)
 
 
 def build(func: S.PrimFunc, target: Target | str | None = None, options=None,

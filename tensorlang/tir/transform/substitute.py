@@ -1,7 +1,7 @@
 """Replace variables by expressions."""
 from __future__ import annotations
 
-from ..expr import PrimExpr, Var
+from ..expr import CommReducer, PrimExpr, Var
 from ..functor import Mutator
 
 
@@ -18,3 +18,10 @@ def substitute(node, mapping: dict[Var, PrimExpr]):
     if not mapping:
         return node
     return _Substitute(mapping).visit(node)
+
+
+def combine(reducer: CommReducer, accumulators, values) -> tuple[PrimExpr, ...]:
+    """The expressions of ``reducer`` combining ``accumulators`` with ``values`` (its
+    ``lhs`` and ``rhs`` replaced by them)."""
+    mapping = {**dict(zip(reducer.lhs, accumulators)), **dict(zip(reducer.rhs, values))}
+    return tuple(substitute(r, mapping) for r in reducer.result)
