@@ -6,6 +6,7 @@ from . import tir, te, schedule  # noqa: F401,E402
 from .errors import (TensorLangError, ScheduleError, LoweringError, BuildError,  # noqa: F401,E402
                      TuneError, InternalError)
 from .schedule import create_schedule  # noqa: F401,E402
+te.create_schedule = create_schedule  # TVM spelling; te itself never imports the schedule layer
 from .driver import lower, build  # noqa: F401,E402
 from .target import Target, load_module  # noqa: F401,E402
 from . import ops, target, autotune  # noqa: F401,E402

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 
 from .errors import LoweringError
 from .schedule import Schedule, schedule_to_tir
-from .te.tensor import default_parameters
+from .te.graph import default_parameters
 from .tir.stmt import PrimFunc
 from .tir.transform.loop_partition import partition_loops
 from .tir.transform.remove_no_op import remove_no_op

@@ -264,7 +264,7 @@ def attach_depth(stage) -> int:
 def consumers_of(output) -> dict:
     """Compute operations of the graph below ``output`` -> the compute operations that
     read them."""
-    from tensorlang.te.tensor import ComputeOp, post_order_ops
+    from tensorlang.te.graph import ComputeOp, post_order_ops
     readers: dict = {}
     for operation in post_order_ops([output.op]):
         if not isinstance(operation, ComputeOp):
@@ -283,7 +283,7 @@ def schedule_producers(data, sched, output, draws: dict, log: list[str]) -> None
     read by a single (non-inlined) consumer may be attached to any of its leaves; others
     go to the root.  Reductions are never inlined."""
     readers = consumers_of(output)
-    from tensorlang.te.tensor import post_order_ops
+    from tensorlang.te.graph import post_order_ops
     order = [o for o in reversed(post_order_ops([output.op])) if o in readers
              and o is not output.op]
     inlined: set = set()

@@ -17,7 +17,7 @@ import threading
 import warnings
 
 from ..errors import ScheduleError, TensorLangError, TuneError
-from ..te.tensor import Operation, Tensor, default_parameters
+from ..te.graph import Operation, Tensor, default_parameters
 from .flops import count_flops
 from .record import RecordLog, normalize_target
 from .record_check import RecordCheck

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import math
 
-from ..te.tensor import ComputeOp, post_order_ops
+from ..te.graph import ComputeOp, post_order_ops
 from ..tir import expr as E
 from ..tir.functor import Visitor
 

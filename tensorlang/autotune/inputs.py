@@ -17,7 +17,7 @@ substituted into the index first.  Other integer inputs take the runner's defaul
 from __future__ import annotations
 
 from ..errors import TuneError
-from ..te.tensor import ComputeOp, PlaceholderOp, Tensor, post_order_ops
+from ..te.graph import ComputeOp, PlaceholderOp, Tensor, post_order_ops
 from ..tir import expr as E
 from ..tir.arith.canonical import StructuralKeys, to_sum
 from ..tir.arith.const_int_bound import BoundEvaluator, ConstIntBound, dtype_bound

@@ -41,7 +41,7 @@ def _lower(space, config_json: dict):
     from .space import Config
     config = Config.from_json(config_json)
     schedule, args = space.apply(config)
-    steps = [dict(step) for step in schedule.steps]
+    steps = [step.to_json() for step in schedule.steps]
     return lower(schedule, args, name="candidate"), steps
 
 

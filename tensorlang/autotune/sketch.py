@@ -40,7 +40,7 @@ import numpy as np
 from ..errors import TuneError
 from ..schedule import create_schedule
 from ..schedule.stage import INLINE, SCOPE
-from ..te.tensor import ComputeOp, Operation, PlaceholderOp, Tensor, post_order_ops
+from ..te.graph import ComputeOp, Operation, PlaceholderOp, Tensor, post_order_ops
 from .sketch_rules import (Choice, InjectiveRule, ReductionRule, TiledReductionRule,
                            calls_expensive_intrinsic, const_extent, reused_inputs)
 from .space import Config, SearchSpace

@@ -40,8 +40,8 @@ import numpy as np
 
 from ..errors import TuneError
 from ..schedule import create_schedule
-from ..te.operation import thread_axis
-from ..te.tensor import ComputeOp, Tensor, post_order_ops
+from ..te.declare import thread_axis
+from ..te.graph import ComputeOp, Tensor, post_order_ops
 from ..tir import expr as E
 from ..tir.arith.const_int_bound import BoundEvaluator, ConstIntBound
 from ..tir.functor import Visitor

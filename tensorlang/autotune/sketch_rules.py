@@ -519,7 +519,7 @@ class TiledReductionRule(StageRule):
 
     def __init__(self, name, op, shape_vars):
         super().__init__(name, op, shape_vars)
-        from ..te.tensor import PlaceholderOp
+        from ..te.graph import PlaceholderOp
         self.packable = [t for t in reused_inputs(op) if isinstance(t.op, PlaceholderOp)]
 
     def domains(self):

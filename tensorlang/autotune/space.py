@@ -129,7 +129,7 @@ class SearchSpace(ABC):
         """``(Schedule, args)`` of the unscheduled computation, the correctness reference
         every candidate's output is compared with."""
         from ..schedule import create_schedule
-        from ..te.tensor import PlaceholderOp
+        from ..te.graph import PlaceholderOp
         outputs = [t.op for t in self.args if not isinstance(t.op, PlaceholderOp)]
         return create_schedule(outputs), list(self.args)
 

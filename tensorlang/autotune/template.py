@@ -406,7 +406,7 @@ def template(func=None, name: str | None = None):
 
 
 def _tensor_outputs(tensors):
-    from ..te.tensor import PlaceholderOp, Tensor
+    from ..te.graph import PlaceholderOp, Tensor
     return [t for t in tensors if isinstance(t, Tensor) and not isinstance(t.op, PlaceholderOp)]
 
 

@@ -32,7 +32,7 @@ import warnings
 import numpy as np
 
 from ..errors import TuneError
-from ..te.tensor import Operation, PlaceholderOp, Tensor, post_order_ops
+from ..te.graph import Operation, PlaceholderOp, Tensor, post_order_ops
 from ..tir import expr as E
 from .dispatch import TuneWarning
 from .flops import count_flops

@@ -17,8 +17,8 @@ import hashlib
 import json
 
 from ..errors import TensorLangTypeError
-from ..te.operation import is_reduce_var
-from ..te.tensor import (ComputeOp, Operation, PlaceholderOp, Tensor, default_parameters,
+from ..te.declare import is_reduce_var
+from ..te.graph import (ComputeOp, Operation, PlaceholderOp, Tensor, default_parameters,
                          post_order_ops)
 from ..tir import expr as E
 from ..tir.datatype import DataType
@@ -189,7 +189,7 @@ def parameter_list(outputs, params=None, caller: str = "autotune",
                    error: type = TensorLangTypeError) -> list[Tensor]:
     """The parameters of a module computing ``outputs``, in order: ``params`` when given
     (checked to be every placeholder the outputs read and every output, each once),
-    else the default order (:func:`~tensorlang.te.tensor.default_parameters`: the
+    else the default order (:func:`~tensorlang.te.graph.default_parameters`: the
     placeholders in the order they were created, then the outputs)."""
     outputs = output_tensors(outputs, caller, error)
     default = default_parameters(outputs)

@@ -13,8 +13,8 @@ from ..errors import TensorLangTypeError, TensorLangValueError
 from ..tir import datatype as dt
 from ..tir import op as _op
 from ..tir.expr import ExprOp
-from ..te.operation import compute
-from ..te.tensor import Tensor
+from ..te.declare import compute
+from ..te.graph import Tensor
 from .utils import check_tensor, format_shape, is_one, same_extent
 
 _SCALARS = (bool, int, float)

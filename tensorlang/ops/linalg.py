@@ -10,7 +10,7 @@ from __future__ import annotations
 from ..errors import TensorLangTypeError, TensorLangValueError
 from ..tir import datatype as dt
 from ..tir import op as _op
-from ..te.operation import compute, reduce_axis
+from ..te.declare import compute, reduce_axis
 from ..te.reduction import sum as te_sum
 from .utils import check_ndim, check_tensor, format_shape, is_one, same_extent
 

@@ -17,7 +17,7 @@ from ..errors import TensorLangTypeError, TensorLangValueError
 from ..tir import datatype as dt
 from ..tir import op as _op
 from ..tir.op import as_const_int, convert
-from ..te.operation import compute, reduce_axis
+from ..te.declare import compute, reduce_axis
 from ..te import reduction
 from .transform import pad
 from .utils import (check_ndim, check_positive_extent, check_tensor, format_shape,

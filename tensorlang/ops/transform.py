@@ -13,7 +13,7 @@ from ..errors import TensorLangTypeError, TensorLangValueError
 from ..tir import expr as E
 from ..tir import op as _op
 from ..tir.op import as_const_int, convert
-from ..te.operation import compute
+from ..te.declare import compute
 from .utils import check_tensor, format_shape
 
 

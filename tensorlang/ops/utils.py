@@ -4,7 +4,7 @@ from __future__ import annotations
 from ..errors import TensorLangTypeError, TensorLangValueError
 from ..tir.op import as_const_int, convert
 from ..tir.structural import structural_equal
-from ..te.tensor import Tensor
+from ..te.graph import Tensor
 
 
 def check_tensor(value, op_name: str, argument: str) -> Tensor:

@@ -4,6 +4,7 @@ from __future__ import annotations
 from ..errors import ScheduleError
 from ..tir import expr as E
 from .stage import INLINE, ROOT, SCOPE, Stage
+from .steps import ComputeAt, ComputeInline, ComputeRoot
 
 
 def compute_at(stage: Stage, parent, axis) -> None:
@@ -41,7 +42,7 @@ def compute_at(stage: Stage, parent, axis) -> None:
     stage.attach_type = SCOPE
     stage.attach_stage = parent
     stage.attach_ivar = axis
-    stage._record({"primitive": "compute_at", "target": parent.name, "axis": axis.var.name})
+    schedule.record(ComputeAt(stage.name, parent.name, axis.var.name))
 
 
 def compute_inline(stage: Stage) -> None:
@@ -65,7 +66,7 @@ def compute_inline(stage: Stage) -> None:
     stage.attach_type = INLINE
     stage.attach_stage = None
     stage.attach_ivar = None
-    stage._record({"primitive": "compute_inline"})
+    stage.schedule.record(ComputeInline(stage.name))
 
 
 def compute_root(stage: Stage) -> None:
@@ -74,4 +75,4 @@ def compute_root(stage: Stage) -> None:
     stage.attach_type = ROOT
     stage.attach_stage = None
     stage.attach_ivar = None
-    stage._record({"primitive": "compute_root"})
+    stage.schedule.record(ComputeRoot(stage.name))

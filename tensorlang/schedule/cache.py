@@ -2,19 +2,13 @@
 from __future__ import annotations
 
 from ..errors import ScheduleError
-from ..te.tensor import ComputeOp, Tensor
+from ..te.graph import ComputeOp, Tensor
 from ..tir import expr as E
-from ..tir.buffer import SCOPES
 from ..tir.functor import Mutator
 from ..tir.op import const
-from .schedule import _ReplaceProducers, rebuild_compute
-from .stage import INLINE, SCOPE, Stage
-
-
-def check_scope(scope, prim: str, stage_name: str) -> None:
-    if scope not in SCOPES:
-        raise ScheduleError(f"{prim} on stage '{stage_name}': unknown memory scope "
-                            f"{scope!r}; use one of {', '.join(SCOPES)}")
+from .schedule import ReplaceProducers, rebuild_compute
+from .stage import INLINE, SCOPE, Stage, check_scope
+from .steps import CacheRead, CacheWrite
 
 
 def _tensor_arg(schedule, tensor, prim: str) -> Tensor:
@@ -61,14 +55,12 @@ def cache_read(schedule, tensor, scope: str, readers) -> Tensor:
     cache_stage.scope = scope
     for stage in reader_stages:
         old = stage.op
-        mutator = _ReplaceProducers({current: cache_op.output(0)})
+        mutator = ReplaceProducers({current: cache_op.output(0)})
         new_op = rebuild_compute(old, [mutator.visit(b) for b in old.body])
         schedule.set_stage_op(stage, new_op, keep_loops=True)
         schedule.replace_dataflow(dict(zip(old.outputs, new_op.outputs)))
-    schedule._record({"primitive": "cache_read", "stage": producer.name,
-                      "value_index": tensor.value_index, "scope": scope,
-                      "readers": [s.name for s in reader_stages],
-                      "outputs": [cache_stage.name]})
+    schedule.record(CacheRead(producer.name, tensor.value_index, scope,
+                              tuple(s.name for s in reader_stages), (cache_stage.name,)))
     return cache_op.output(0)
 
 
@@ -138,7 +130,5 @@ def cache_write(schedule, tensor, scope: str) -> Tensor:
     schedule.set_stage_op(stage, new_op, keep_loops=False)
     schedule.replace_dataflow(dict(zip(op.outputs, new_op.outputs)),
                               skip=(cache_stage, stage))
-    schedule._record({"primitive": "cache_write", "stage": stage.name,
-                      "value_index": tensor.value_index, "scope": scope,
-                      "outputs": [cache_stage.name]})
+    schedule.record(CacheWrite(stage.name, tensor.value_index, scope, (cache_stage.name,)))
     return cache_op.output(tensor.value_index)

@@ -11,7 +11,7 @@ only the region bound inference found; inlined stages are substituted into reade
 from __future__ import annotations
 
 from ..errors import InternalError, LoweringError
-from ..te.tensor import Tensor
+from ..te.graph import Tensor
 from ..tir import expr as E
 from ..tir import op as O
 from ..tir.buffer import Buffer

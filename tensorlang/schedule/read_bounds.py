@@ -16,7 +16,7 @@ Anything else (a data-dependent index, a symbolic extent, a division) is accepte
 from __future__ import annotations
 
 from ..errors import LoweringError
-from ..te.tensor import ComputeOp
+from ..te.graph import ComputeOp
 from ..tir import expr as E
 from .interval import linear
 

@@ -3,7 +3,7 @@ small final reduction (``C.rf[ki, i] = sum over ko``, then ``C[i] = sum over ki`
 from __future__ import annotations
 
 from ..errors import ScheduleError
-from ..te.tensor import ComputeOp, Tensor
+from ..te.graph import ComputeOp, Tensor
 from ..tir import expr as E
 from ..tir import op as O
 from ..tir.op import const
@@ -11,6 +11,7 @@ from ..tir.transform.substitute import substitute
 from .bound import pass_down
 from .interval import Linear, linear, prove_less
 from .stage import SCOPE, Split
+from .steps import Rfactor
 
 
 def rfactor(schedule, tensor, axis, factor_axis: int = 0) -> Tensor:
@@ -113,7 +114,6 @@ def rfactor(schedule, tensor, axis, factor_axis: int = 0) -> Tensor:
     rf_stage = schedule._add_stage(rf_op, schedule.stages.index(stage))
     schedule.set_stage_op(stage, new_op, keep_loops=False)
     schedule.replace_dataflow(dict(zip(op.outputs, new_op.outputs)), skip=(stage, rf_stage))
-    schedule._record({"primitive": "rfactor", "stage": stage.name,
-                      "value_index": tensor.value_index, "axis": axis_name,
-                      "factor_axis": factor_axis, "outputs": [rf_stage.name]})
+    schedule.record(Rfactor(stage.name, tensor.value_index, axis_name, factor_axis,
+                            (rf_stage.name,)))
     return rf_op.output(tensor.value_index)

@@ -1,12 +1,13 @@
 """The :class:`Schedule`: one :class:`Stage` per operation, in dataflow order, plus the
-list of primitive steps applied so far (a schedule is plain data)."""
+steps applied so far (a schedule is plain data), and :func:`replay` of steps."""
 from __future__ import annotations
 
 from ..errors import ScheduleError
-from ..te.tensor import ComputeOp, Operation, Tensor, post_order_ops
+from ..te.graph import ComputeOp, Operation, Tensor, post_order_ops
 from ..tir import expr as E
 from ..tir.functor import Mutator
-from .stage import INLINE, Stage
+from .stage import INLINE, Stage, installed
+from .steps import Step, as_step, py_name, steps_from_json, steps_to_json
 
 
 def _as_ops(ops, what: str) -> list[Operation]:
@@ -32,7 +33,9 @@ def create_schedule(ops) -> "Schedule":
     return Schedule(_as_ops(ops, "create_schedule"))
 
 
-class _ReplaceProducers(Mutator):
+class ReplaceProducers(Mutator):
+    """Read ``mapping[t]`` wherever an expression reads tensor ``t``."""
+
     def __init__(self, mapping):
         self.mapping = mapping
 
@@ -54,15 +57,15 @@ class Schedule:
     """Stages of a computation and the steps that scheduled them.
 
     ``s[C]`` is the stage of tensor ``C`` (also after ``cache_write``/``rfactor`` replaced
-    its operation); ``s.steps`` lists the primitives applied, ``str(s)`` prints them as the
-    Python code that rebuilds the schedule.
+    its operation); ``s.steps`` holds the primitives applied (:class:`Step` records),
+    ``str(s)`` prints them as the Python code that rebuilds the schedule.
     """
 
     def __init__(self, outputs: list[Operation]):
         self.outputs: list[Operation] = list(outputs)
         self.stages: list[Stage] = []
         self.stage_map: dict[Operation, Stage] = {}
-        self.steps: list[dict] = []
+        self._steps: list[Step] = []
         self._lines: list[str] = []
         self._initial_outputs = list(outputs)
         self._stage_names: dict[str, Stage] = {}
@@ -98,11 +101,10 @@ class Schedule:
         return stage
 
     def stage_by_name(self, name: str) -> Stage:
-        stage = self._stage_names.get(name)
-        if stage is None:
-            raise ScheduleError(f"no stage named '{name}' in this schedule (stages: "
-                                f"{', '.join(s.name for s in self.stages)})")
-        return stage
+        if name in self._stage_names:
+            return self._stage_names[name]
+        raise ScheduleError(f"no stage named '{name}' in this schedule (stages: "
+                            f"{', '.join(s.name for s in self.stages)})")
 
     def current_tensor(self, tensor: Tensor) -> Tensor:
         """The tensor that now holds the values of ``tensor`` (operations are rebuilt by
@@ -145,7 +147,7 @@ class Schedule:
             op = stage.op
             if not any(t in mapping for t in op.input_tensors):
                 continue
-            mutator = _ReplaceProducers(mapping)
+            mutator = ReplaceProducers(mapping)
             new_op = rebuild_compute(op, [mutator.visit(b) for b in op.body])
             self.set_stage_op(stage, new_op, keep_loops=True)
             for old, new in zip(op.outputs, new_op.outputs):
@@ -162,44 +164,58 @@ class Schedule:
         self.outputs = [new_op if o is old else o for o in self.outputs]
 
     # -- steps -------------------------------------------------------------------------
-    def _record(self, step: dict) -> None:
-        from .steps import format_step
-        self.steps.append(step)
-        self._lines.append(format_step(self, step))
+    @property
+    def steps(self) -> tuple[Step, ...]:
+        """The primitives applied so far, in order."""
+        return tuple(self._steps)
+
+    def record(self, step: Step) -> None:
+        """Append ``step``, a primitive just performed on this schedule."""
+        self._steps.append(step)
+        self._lines.append(step.to_python(self))
+
+    def to_python(self) -> str:
+        """The schedule as the Python code that rebuilds it."""
+        outputs = ", ".join(py_name(self.stage_map[op].name) for op in self._initial_outputs)
+        return "\n".join([f"s = tl.create_schedule([{outputs}])"] + self._lines)
 
     def __str__(self) -> str:
-        from .steps import steps_to_python
-        return steps_to_python(self)
+        return self.to_python()
 
     def __repr__(self) -> str:
-        return f"Schedule({', '.join(s.name for s in self.stages)}; {len(self.steps)} steps)"
+        return f"Schedule({', '.join(s.name for s in self.stages)}; {len(self._steps)} steps)"
 
     def to_json(self) -> str:
         """The steps as a JSON string (see :meth:`from_json`)."""
-        from .steps import steps_to_json
-        return steps_to_json(self.steps)
+        return steps_to_json(self._steps)
 
     @staticmethod
     def from_json(text: str, outputs) -> "Schedule":
         """Rebuild a schedule of the compute definition ``outputs`` from :meth:`to_json`."""
-        from .steps import replay, steps_from_json
         return replay(steps_from_json(text), outputs)
 
-    # -- primitives on several stages ----------------------------------------------------
+    # -- primitives on several stages (cache.py, rfactor.py, installed) ------------------
     def cache_read(self, tensor, scope: str, readers) -> Tensor:
         """A copy of ``tensor`` in memory ``scope`` that ``readers`` read instead:
         ``AA = s.cache_read(A, "shared", [C])``."""
-        from .cache import cache_read
-        return cache_read(self, tensor, scope, readers)
+        return installed("cache_read")(self, tensor, scope, readers)
 
     def cache_write(self, tensor, scope: str) -> Tensor:
         """Compute ``tensor`` into a buffer in ``scope`` first, then copy it out:
         ``CC = s.cache_write(C, "local")``."""
-        from .cache import cache_write
-        return cache_write(self, tensor, scope)
+        return installed("cache_write")(self, tensor, scope)
 
     def rfactor(self, tensor, axis, factor_axis: int = 0) -> Tensor:
         """Factor the reduction of ``tensor`` over the leaf ``axis`` into a new stage that
         keeps ``axis`` as a data-parallel dimension: ``CF = s.rfactor(C, ki)``."""
-        from .rfactor import rfactor
-        return rfactor(self, tensor, axis, factor_axis)
+        return installed("rfactor")(self, tensor, axis, factor_axis)
+
+
+def replay(steps, outputs) -> Schedule:
+    """A new schedule of ``outputs`` with ``steps`` applied: Step objects (``s.steps``,
+    :func:`steps_from_json`) or their JSON dicts (the ``"steps"`` of tuning records)."""
+    steps = [as_step(step) for step in steps]
+    schedule = create_schedule(outputs)
+    for step in steps:
+        step.apply(schedule)
+    return schedule

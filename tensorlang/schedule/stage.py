@@ -5,17 +5,24 @@ A :class:`Stage` schedules one operation.  Its loops are *leaf iteration variabl
 derived from the operation's axes through relations (:class:`Split`, :class:`Fuse`), as in
 TVM; annotations (parallel, vectorized, thread binding, pragmas) sit on leaves.  Every
 primitive validates its arguments first and raises :class:`ScheduleError` naming the
-stage, the axis and the rule, then appends a step to ``schedule.steps``.
+stage, the axis and the rule, then records a step (:mod:`.steps`) in the schedule.
+
+Stage, Schedule and the steps are the core of the package: where a stage is computed
+(attach.py) and the primitives that rebuild the dataflow (cache.py, rfactor.py) are built
+on them, and reach the methods of the core through :func:`install_primitives`.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Callable
 
-from ..errors import ScheduleError
+from ..errors import InternalError, ScheduleError
 from ..tir import expr as E
+from ..tir.buffer import SCOPES
 from ..tir.datatype import int64
 from ..tir.index_width import extent_bound, fits
 from ..tir.stmt import ForKind
+from . import steps
 
 
 @dataclass(eq=False)
@@ -45,6 +52,34 @@ class IterAttr:
 
 
 ROOT, INLINE, SCOPE = "root", "inline", "scope"
+
+#: the primitives of modules built on the core, by name (see :func:`install_primitives`)
+_INSTALLED: dict[str, Callable] = {}
+
+
+def install_primitives(*functions: Callable) -> None:
+    """Make the Stage and Schedule methods of the same names call ``functions`` (with the
+    stage or schedule first): ``compute_at`` ... of attach.py, ``cache_read`` ... of
+    cache.py, ``rfactor``.  ``tensorlang.schedule`` installs them when imported, so the
+    core imports none of the modules built on it."""
+    for function in functions:
+        _INSTALLED[function.__name__] = function
+
+
+def installed(name: str) -> Callable:
+    """The implementation of primitive ``name`` given to :func:`install_primitives`."""
+    function = _INSTALLED.get(name)
+    if function is None:
+        raise InternalError(f"schedule primitive '{name}' is not installed; "
+                            f"tensorlang.schedule installs it when imported")
+    return function
+
+
+def check_scope(scope, prim: str, stage_name: str) -> None:
+    """Raise unless ``scope`` is a memory scope a stage can be stored in."""
+    if scope not in SCOPES:
+        raise ScheduleError(f"{prim} on stage '{stage_name}': unknown memory scope "
+                            f"{scope!r}; use one of {', '.join(SCOPES)}")
 
 
 def _wide(iv) -> E.IterVar:
@@ -150,9 +185,6 @@ class Stage:
                                 f"placeholder (an input); only computed stages can be "
                                 f"scheduled")
 
-    def _record(self, step: dict) -> None:
-        self.schedule._record(dict(step, stage=self.name))
-
     def _attr(self, iv) -> IterAttr:
         attr = self.iter_attrs.get(iv)
         if attr is None:
@@ -210,11 +242,9 @@ class Stage:
             factor = _check_int(factor, "factor", prim, self.name)
         else:
             nparts = _check_int(nparts, "nparts", prim, self.name)
-        step = {"primitive": "split", "axis": parent.var.name}
-        step.update({"factor": factor} if factor is not None else {"nparts": nparts})
         outer, inner = self._split(parent, factor, nparts)
-        step["outputs"] = [outer.var.name, inner.var.name]
-        self._record(step)
+        self.schedule.record(steps.Split(self.name, parent.var.name, factor, nparts,
+                                         (outer.var.name, inner.var.name)))
         return outer, inner
 
     def _split(self, parent, factor, nparts):
@@ -264,8 +294,8 @@ class Stage:
                                     f"is already {self.iter_attrs[iv].kind}; fuse before "
                                     f"annotating")
         fused = self._fuse(axes)
-        self._record({"primitive": "fuse", "axes": [a.var.name for a in axes],
-                      "outputs": [fused.var.name]})
+        self.schedule.record(steps.Fuse(self.name, tuple(a.var.name for a in axes),
+                                        (fused.var.name,)))
         return fused
 
     def _fuse(self, axes):
@@ -297,7 +327,7 @@ class Stage:
                 raise ScheduleError(f"{prim} on stage '{self.name}': axis '{iv.var.name}' "
                                     f"given twice")
         self._reorder(axes)
-        self._record({"primitive": "reorder", "axes": [a.var.name for a in axes]})
+        self.schedule.record(steps.Reorder(self.name, tuple(a.var.name for a in axes)))
 
     def _reorder(self, axes):
         positions = sorted(self.leaf_index(iv) for iv in axes)
@@ -318,9 +348,9 @@ class Stage:
         xo, xi = self._split(x_parent, x_factor, None)
         yo, yi = self._split(y_parent, y_factor, None)
         self._reorder((xo, yo, xi, yi))
-        self._record({"primitive": "tile", "x": x_parent.var.name, "y": y_parent.var.name,
-                      "x_factor": x_factor, "y_factor": y_factor,
-                      "outputs": [v.var.name for v in (xo, yo, xi, yi)]})
+        self.schedule.record(steps.Tile(self.name, x_parent.var.name, y_parent.var.name,
+                                        x_factor, y_factor,
+                                        tuple(v.var.name for v in (xo, yo, xi, yi))))
         return xo, yo, xi, yi
 
     def _annotate(self, iv, kind: str, prim: str, allow_reduce: bool) -> None:
@@ -346,20 +376,20 @@ class Stage:
                                 f"a non-constant extent; split it by a constant factor and "
                                 f"vectorize the inner axis")
         self._attr(iv).kind = ForKind.VECTORIZED
-        self._record({"primitive": "vectorize", "axis": iv.var.name})
+        self.schedule.record(steps.Vectorize(self.name, iv.var.name))
 
     def unroll(self, iv) -> None:
         """Unroll the leaf ``iv``."""
         self._annotate(iv, ForKind.UNROLLED, f"unroll({_axis_name(iv)})", allow_reduce=True)
         self._attr(iv).kind = ForKind.UNROLLED
-        self._record({"primitive": "unroll", "axis": iv.var.name})
+        self.schedule.record(steps.Unroll(self.name, iv.var.name))
 
     def parallel(self, iv) -> None:
         """Run the leaf ``iv`` on several CPU threads."""
         self._annotate(iv, ForKind.PARALLEL, f"parallel({_axis_name(iv)})",
                        allow_reduce=False)
         self._attr(iv).kind = ForKind.PARALLEL
-        self._record({"primitive": "parallel", "axis": iv.var.name})
+        self.schedule.record(steps.Parallel(self.name, iv.var.name))
 
     def bind(self, iv, thread_ivar) -> None:
         """Bind the leaf ``iv`` to a GPU thread index: ``bind(bx, te.thread_axis("blockIdx.x"))``."""
@@ -381,7 +411,7 @@ class Stage:
         attr = self._attr(iv)
         attr.kind = ForKind.THREAD_BINDING
         attr.thread = thread_ivar
-        self._record({"primitive": "bind", "axis": iv.var.name, "thread": tag})
+        self.schedule.record(steps.Bind(self.name, iv.var.name, tag))
 
     def pragma(self, iv, name: str, value=1) -> None:
         """Attach the pragma ``name`` (with ``value``) to the leaf loop ``iv``."""
@@ -397,8 +427,7 @@ class Stage:
             raise ScheduleError(f"{prim} on stage '{self.name}': the pragma value must be an "
                                 f"int, float or str, got {value!r}")
         self._attr(iv).pragmas.append((name, value))
-        self._record({"primitive": "pragma", "axis": iv.var.name, "name": name,
-                      "value": value})
+        self.schedule.record(steps.Pragma(self.name, iv.var.name, name, value))
 
     def storage_align(self, iv, factor: int, offset: int) -> None:
         """Pad the buffer of this stage so that the stride of the dimension of ``iv`` is
@@ -416,33 +445,28 @@ class Stage:
                                 f"[0, factor), got {offset!r}")
         self.storage_aligns = [a for a in self.storage_aligns if a[0] != dim]
         self.storage_aligns.append((dim, factor, offset))
-        self._record({"primitive": "storage_align", "axis": iv.var.name,
-                      "factor": factor, "offset": offset})
+        self.schedule.record(steps.StorageAlign(self.name, iv.var.name, factor, offset))
 
     def set_scope(self, scope: str) -> None:
         """Store this stage's result in memory scope ``scope``."""
-        from .cache import check_scope
         check_scope(scope, f"set_scope({scope!r})", self.name)
         self._require_compute(f"set_scope({scope!r})")
         self.scope = scope
-        self._record({"primitive": "set_scope", "scope": scope})
+        self.schedule.record(steps.SetScope(self.name, scope))
 
-    # -- attachment (see attach.py) ---------------------------------------------------
+    # -- attachment (attach.py, installed) --------------------------------------------
     def compute_at(self, parent, axis) -> None:
         """Compute this stage inside loop ``axis`` of stage ``parent``, only the region
         that one iteration of ``parent`` needs."""
-        from .attach import compute_at
-        compute_at(self, parent, axis)
+        installed("compute_at")(self, parent, axis)
 
     def compute_inline(self) -> None:
         """Substitute this stage's expression into its consumers."""
-        from .attach import compute_inline
-        compute_inline(self)
+        installed("compute_inline")(self)
 
     def compute_root(self) -> None:
         """Compute this stage fully, at the outermost level (the default)."""
-        from .attach import compute_root
-        compute_root(self)
+        installed("compute_root")(self)
 
 
 def _reads_rfactor(stage: Stage) -> bool:

@@ -5,17 +5,13 @@
 >>> k = te.reduce_axis((0, 64), name="k")
 >>> B = te.compute((n,), lambda i: te.sum(A[i, k], axis=k), name="B")
 """
-from .tensor import Tensor, Operation, PlaceholderOp, ComputeOp  # noqa: F401
-from .operation import var, placeholder, compute, reduce_axis, thread_axis  # noqa: F401
+from .graph import Tensor, Operation, PlaceholderOp, ComputeOp  # noqa: F401
+from .declare import var, placeholder, compute, reduce_axis, thread_axis  # noqa: F401
 from .reduction import comm_reducer, sum, prod, max, min  # noqa: F401,A004
 from .math import (exp, log, sqrt, rsqrt, tanh, sigmoid, erf, fabs, floor, ceil,  # noqa: F401
                    round, power, abs, maximum, minimum, if_then_else, select, all, any, likely,
                    const, exp2, log2, log10, sin, cos, trunc, floordiv, floormod,
                    min_value, max_value)
 from . import reference  # noqa: F401  (te.reference.evaluate: the numpy oracle)
-
-
-def create_schedule(ops):
-    """Same as :func:`tensorlang.create_schedule`."""
-    from ..schedule import create_schedule as _create
-    return _create(ops)
+# te.create_schedule is tensorlang.create_schedule, set by tensorlang/__init__.py: the
+# schedule layer is built on te, so te never imports it

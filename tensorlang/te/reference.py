@@ -30,7 +30,7 @@ import numpy as np
 from ..errors import TensorLangTypeError, TensorLangValueError
 from ..tir import expr as E
 from ..tir.datatype import BFLOAT16_ARRAYS, DataType, bfloat16_bits
-from .tensor import ComputeOp, PlaceholderOp, Tensor, post_order_ops
+from .graph import ComputeOp, PlaceholderOp, Tensor, post_order_ops
 
 # Upper bound on the elements of one index grid (spatial x reduce points); larger
 # reductions are evaluated in chunks along their first reduce axis.

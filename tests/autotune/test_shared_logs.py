@@ -85,7 +85,7 @@ def _line(space, decisions=GOOD, cost=1e-4, **fields) -> str:
     config = Config.make("tile", decisions)
     schedule, _ = space.apply(config) if space.contains(config) else space.apply(
         Config.make("tile", GOOD))
-    steps = json.loads(json.dumps([dict(step) for step in schedule.steps]))
+    steps = json.loads(json.dumps([step.to_json() for step in schedule.steps]))
     record = TuningRecord(space.workload_key, {"name": "C"}, "llvm",
                           {**config.to_json(), "steps": steps}, costs=[cost])
     data = json.loads(record.to_json())
@@ -158,7 +158,7 @@ def test_implausible_costs_never_win_history_best(tmp_path):
     log = tmp_path / "cheat.jsonl"
     for config, cost in zip(configs, (1e-4, 2e-4, 1e-9)):
         schedule, _ = space.apply(config)
-        steps = json.loads(json.dumps([dict(step) for step in schedule.steps]))
+        steps = json.loads(json.dumps([step.to_json() for step in schedule.steps]))
         RecordLog(log).append(TuningRecord(space.workload_key, {"name": "C"}, "llvm",
                                            {**config.to_json(), "steps": steps},
                                            costs=[cost]))
@@ -177,8 +177,8 @@ def test_implausible_costs_never_win_history_best(tmp_path):
     assert any("line 3" in m and "implausible" in m for m in messages), messages
     assert any("line 4" in m and name in m for m in messages), messages
     fastest = space.apply(configs[0])[0]
-    assert json.dumps([dict(x) for x in s.steps]) == \
-        json.dumps([dict(x) for x in fastest.steps])
+    assert json.dumps([x.to_json() for x in s.steps]) == \
+        json.dumps([x.to_json() for x in fastest.steps])
 
 
 # -- logs that cannot be written -----------------------------------------------------------

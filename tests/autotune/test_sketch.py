@@ -95,7 +95,7 @@ def _arrays(args, rng):
 
 
 def _outputs(space):
-    from tensorlang.te.tensor import PlaceholderOp
+    from tensorlang.te.graph import PlaceholderOp
     return [k for k, t in enumerate(space.args) if not isinstance(t.op, PlaceholderOp)]
 
 
@@ -245,7 +245,7 @@ def test_register_tiled_matmul_with_packed_panel_is_expressible():
                                "T_matmul__pack.B": 0, "T_matmul__vec": True,
                                "T_matmul__unroll": 64})
     s, args = space.apply(config)
-    primitives = [step["primitive"] for step in s.steps]
+    primitives = [step.primitive for step in s.steps]
     assert {"cache_read", "compute_at", "fuse", "parallel", "vectorize", "pragma"} <= \
         set(primitives)
     text = str(tl.lower(s, args))

@@ -112,7 +112,7 @@ def test_config_values_drive_the_schedule():
     config = config.with_decision("tile_x", [-1, 4]).with_decision("ann", ["none", "vec"]) \
         .with_decision("parallel", True)
     s, _ = space.apply(config)
-    steps = s.steps
+    steps = [st.to_json() for st in s.steps]
     assert {"primitive": "split", "axis": "i", "factor": 4} == \
         {k: v for k, v in steps[0].items() if k in ("primitive", "axis", "factor")}
     assert any(st["primitive"] == "vectorize" for st in steps)

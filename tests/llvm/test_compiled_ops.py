@@ -16,7 +16,7 @@ import pytest
 
 import tensorlang as tl
 from tensorlang import ops, te
-from tensorlang.te.tensor import ComputeOp
+from tensorlang.te.graph import ComputeOp
 from tensorlang.tir.expr import IntImm, Var
 
 VECTOR_LANES = 4

@@ -9,7 +9,7 @@ from ..tir import expr as E
 from ..tir import datatype as dt
 from ..tir.functor import Mutator, Visitor
 from ..tir.op import const, convert
-from .tensor import ComputeOp, PlaceholderOp, Tensor
+from .graph import ComputeOp, PlaceholderOp, Tensor
 
 
 def var(name: str = "n", dtype="int32") -> E.Var:

@@ -1,4 +1,5 @@
-"""Tensors and the operations that produce them."""
+"""The tensor-expression graph: tensors, the operations that produce them, and walks over
+it (the inputs an expression reads, every operation outputs depend on)."""
 from __future__ import annotations
 
 import itertools
