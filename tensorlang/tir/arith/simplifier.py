@@ -211,26 +211,38 @@ class ExprSimplifier(Functor):
 
     # -- division --------------------------------------------------------------------
     def visit_FloorDiv(self, e):
+        return self._div_mod(e, is_div=True)
+
+    def visit_FloorMod(self, e):
+        return self._div_mod(e, is_div=False)
+
+    def _div_mod(self, e, is_div: bool):
+        """``a // b`` or ``a % b``: constants fold, a positive constant divisor goes to
+        :meth:`floordiv_const` / :meth:`floormod_const`, and a vector whose lanes all fall
+        into one block of the divisor divides as a scalar."""
         a, b = self(e.a), self(e.b)
         if _is_int_scalar(e.dtype) and type(b) is E.IntImm:
             c = b.value
             if type(a) is E.IntImm and c != 0:
-                return int_const(a.value // c, e.dtype)
+                return int_const(a.value // c if is_div else a.value % c, e.dtype)
             if c == 1:
-                return a
+                return a if is_div else int_const(0, e.dtype)
             if c > 0:
-                return self.floordiv_const(a, c)
+                return self.floordiv_const(a, c) if is_div else self.floormod_const(a, c)
         if e.dtype.lanes > 1 and type(b) is E.Broadcast and type(b.value) is E.IntImm:
             c = b.value.value
             if type(a) is E.Broadcast and c > 0:
-                return self._broadcast(E.FloorDiv(a.value, b.value, b.value.dtype), a.lanes)
+                return self._broadcast(type(e)(a.value, b.value, b.value.dtype), a.lanes)
             if type(a) is E.Ramp and c > 0 and type(a.stride) is E.IntImm:
                 # all lanes fall into one block of c when base % c + span < c
                 span = a.stride.value * (a.lanes - 1)
-                base_mod = self.bound(self.floormod_const(a.base, c))
-                if 0 <= span and base_mod.max_value + span < c:
-                    return self._broadcast(E.FloorDiv(a.base, b.value, b.value.dtype), a.lanes)
-        if type(a) is E.IntImm and a.value == 0 and e.dtype.is_integer:
+                base_mod = self.floormod_const(a.base, c)
+                if 0 <= span and self.bound(base_mod).max_value + span < c:
+                    if is_div:
+                        return self._broadcast(E.FloorDiv(a.base, b.value, b.value.dtype),
+                                               a.lanes)
+                    return self._ramp(base_mod, a.stride, a.lanes)
+        if is_div and type(a) is E.IntImm and a.value == 0 and e.dtype.is_integer:
             return a
         return e.replace(a=a, b=b)
 
@@ -275,27 +287,6 @@ class ExprSimplifier(Functor):
             if _finite(bound) and bound.min_value // c == bound.max_value // c:
                 return rest, c, bound.min_value // c
         return rest, c, None
-
-    def visit_FloorMod(self, e):
-        a, b = self(e.a), self(e.b)
-        if _is_int_scalar(e.dtype) and type(b) is E.IntImm:
-            c = b.value
-            if type(a) is E.IntImm and c != 0:
-                return int_const(a.value % c, e.dtype)
-            if c == 1:
-                return int_const(0, e.dtype)
-            if c > 0:
-                return self.floormod_const(a, c)
-        if e.dtype.lanes > 1 and type(b) is E.Broadcast and type(b.value) is E.IntImm:
-            c = b.value.value
-            if type(a) is E.Broadcast and c > 0:
-                return self._broadcast(E.FloorMod(a.value, b.value, b.value.dtype), a.lanes)
-            if type(a) is E.Ramp and c > 0 and type(a.stride) is E.IntImm:
-                span = a.stride.value * (a.lanes - 1)
-                base_mod = self.floormod_const(a.base, c)
-                if 0 <= span and self.bound(base_mod).max_value + span < c:
-                    return self._ramp(base_mod, a.stride, a.lanes)
-        return e.replace(a=a, b=b)
 
     def floormod_const(self, a, c: int):
         """``a % c`` for a positive constant ``c`` (``a`` already simplified)."""
