@@ -30,7 +30,7 @@ class StructuralKeys:
         hit = self.memo.get(id(e))
         if hit is not None:
             return hit[1]
-        key = self.table.setdefault(self._signature(e), len(self.table))
+        key = self.table.setdefault(signature(e, self), len(self.table))
         self.memo[id(e)] = (e, key)
         return key
 
@@ -38,58 +38,46 @@ class StructuralKeys:
         """The key of an expression with this signature, if one was ever seen."""
         return self.table.get(signature)
 
-    def _signature(self, e) -> tuple:  # noqa: C901 - one case per node kind
-        t = type(e)
-        if t is E.IntImm or t is E.FloatImm or t is E.StringImm:
-            return (t, e.dtype, e.value)
-        if t is E.Var:
-            return (t, id(e))
-        if isinstance(e, E.BinaryOp):
-            return (t, e.dtype, self(e.a), self(e.b))
-        if t is E.Cast:
-            return (t, e.dtype, self(e.value))
-        if t is E.Not:
-            return (t, self(e.a))
-        if t is E.Select:
-            return (t, e.dtype, self(e.condition), self(e.true_value), self(e.false_value))
-        if t is E.BufferLoad:
-            return (t, id(e.buffer), e.dtype, tuple(self(i) for i in e.indices))
-        if t is E.ProducerLoad:
-            return (t, id(e.producer), e.dtype, tuple(self(i) for i in e.indices))
-        if t is E.Call:
-            return (t, e.dtype, e.op, tuple(self(a) for a in e.args))
-        if t is E.Ramp:
-            return (t, e.dtype, self(e.base), self(e.stride), e.lanes)
-        if t is E.Broadcast:
-            return (t, e.dtype, self(e.value), e.lanes)
-        if t is E.Let:
-            return (t, id(e.var), self(e.value), self(e.body))
-        # Reduce and anything exotic: only identical objects are equal
+
+def signature(e, key) -> tuple:  # noqa: C901 - one case per node kind
+    """What makes ``e`` itself: its kind, type and fields, with each child expression
+    replaced by ``key(child)``.  Variables, buffers and producers count by identity."""
+    t = type(e)
+    if t is E.IntImm or t is E.FloatImm or t is E.StringImm:
+        return (t, e.dtype, e.value)
+    if t is E.Var:
         return (t, id(e))
+    if isinstance(e, E.BinaryOp):
+        return (t, e.dtype, key(e.a), key(e.b))
+    if t is E.Cast:
+        return (t, e.dtype, key(e.value))
+    if t is E.Not:
+        return (t, key(e.a))
+    if t is E.Select:
+        return (t, e.dtype, key(e.condition), key(e.true_value), key(e.false_value))
+    if t is E.BufferLoad:
+        return (t, id(e.buffer), e.dtype, tuple(key(i) for i in e.indices))
+    if t is E.ProducerLoad:
+        return (t, id(e.producer), e.dtype, tuple(key(i) for i in e.indices))
+    if t is E.Call:
+        return (t, e.dtype, e.op, tuple(key(a) for a in e.args))
+    if t is E.Ramp:
+        return (t, e.dtype, key(e.base), key(e.stride), e.lanes)
+    if t is E.Broadcast:
+        return (t, e.dtype, key(e.value), e.lanes)
+    if t is E.Let:
+        return (t, id(e.var), key(e.value), key(e.body))
+    # Reduce and anything exotic: only identical objects are equal
+    return (t, id(e))
 
 
 def atom_key(e):
-    """Structural key of an atom that needs no table: variables by identity, constants by
-    value, every other node by its kind, type, fields and the keys of its children
-    (buffers and producers by identity)."""
+    """Structural key of an atom that needs no table (a nested :func:`signature`; a
+    variable is its own key).  Forms keyed this way hold their atoms, so the identities
+    inside a key stay valid while the form lives."""
     if type(e) is E.Var:
         return e
-    if type(e) is E.IntImm:
-        return ("c", e.value, e.dtype)
-    parts = [type(e).__name__, getattr(e, "dtype", None)]
-    for name in e._children:
-        child = getattr(e, name)
-        if isinstance(child, tuple):
-            parts.append(tuple(atom_key(c) for c in child))
-        elif child is None:
-            parts.append(None)
-        else:
-            parts.append(atom_key(child))
-    for name in ("op", "buffer", "producer", "value_index"):
-        if hasattr(e, name):
-            parts.append(id(getattr(e, name)) if name in ("buffer", "producer")
-                         else getattr(e, name))
-    return tuple(parts)
+    return signature(e, atom_key)
 
 
 class LinearSum:
