@@ -151,6 +151,17 @@ class LinearSum:
         out.const += value
         return out
 
+    def split_multiples(self, c: int) -> tuple["LinearSum", "LinearSum"]:
+        """``(q, r)`` with ``self == c*q + r``: ``q`` takes the terms whose coefficient
+        ``c`` divides (and ``const // c``), ``r`` the others (and ``const % c``)."""
+        q, r = LinearSum(self.dtype, self.const // c), LinearSum(self.dtype, self.const % c)
+        for key, (atom, coef) in self.terms.items():
+            if coef % c == 0:
+                q.terms[key] = [atom, coef // c]
+            else:
+                r.terms[key] = [atom, coef]
+        return q, r
+
     # -- queries ---------------------------------------------------------------------
     def is_const(self) -> bool:
         return not self.terms

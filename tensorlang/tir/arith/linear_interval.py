@@ -104,17 +104,6 @@ def _lin_interval(lin: LinearSum, dom):
     return (lo, hi)
 
 
-def _div_split(lin: LinearSum, c: int):
-    """``lin = c*quotient + rest`` with every quotient coefficient an integer."""
-    q, r = LinearSum.of_const(lin.const // c), LinearSum.of_const(lin.const % c)
-    for key, (atom, coeff) in lin.terms.items():
-        if coeff % c == 0:
-            q.terms[key] = [atom, coeff // c]
-        else:
-            r.terms[key] = [atom, coeff]
-    return q, r
-
-
 def _constant_ends(lo, hi) -> bool:
     return lo is not None and hi is not None and lo.is_const() and hi.is_const()
 
@@ -124,7 +113,7 @@ def _atom_interval(e, dom):  # noqa: C901 - one case per node kind
     if t is E.FloorDiv or t is E.FloorMod:
         if type(e.b) is E.IntImm and e.b.value > 0:
             c = e.b.value
-            q, r = _div_split(linear(e.a), c)
+            q, r = linear(e.a).split_multiples(c)
             rlo, rhi = _lin_interval(r, dom)
             if _constant_ends(rlo, rhi) and rlo.const // c == rhi.const // c:
                 shift = rlo.const // c
@@ -179,7 +168,7 @@ def floordiv_bound(b: LinearSum | None, c: int):
         return None
     if b.is_const():
         return LinearSum.of_const(b.const // c)
-    q, r = _div_split(b, c)
+    q, r = b.split_multiples(c)
     if not r.terms:
         return q
     return LinearSum.of_atom(_op.floordiv(b.to_expr(int32), c))
@@ -294,7 +283,7 @@ def _simplify_divmod(e, dom) -> LinearSum | None:
         return None
     c = e.b.value
     inner = simplify_linear(linear(e.a), dom)
-    q, r = _div_split(inner, c)
+    q, r = inner.split_multiples(c)
     rlo, rhi = relax(_lin_interval(r, dom), dom)
     if _constant_ends(rlo, rhi) and rlo.const // c == rhi.const // c:
         shift = rlo.const // c

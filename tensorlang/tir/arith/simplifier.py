@@ -251,14 +251,7 @@ class ExprSimplifier(Functor):
         dtype = a.dtype
         if type(a) is E.FloorDiv and type(a.b) is E.IntImm and a.b.value > 0:
             return self.floordiv_const(a.a, a.b.value * c)
-        s = self.to_sum(a)
-        quotient, rest = LinearSum(dtype), LinearSum(dtype)
-        for key, (atom, coef) in s.terms.items():
-            if coef % c == 0:
-                quotient.add_term(key, atom, coef // c)
-            else:
-                rest.add_term(key, atom, coef)
-        quotient.const, rest.const = divmod(s.const, c)
+        quotient, rest = self.to_sum(a).split_multiples(c)
         if rest.terms:
             rest, c, whole = self._reduce_division(rest, c)
             if whole is None:
