@@ -170,6 +170,32 @@ def _end_div(x, divisor, sign: int, analyzer):
 _LINEAR = (E.Add, E.Sub, E.Mul)
 
 
+def uses_any(e, variables, memo: dict | None = None) -> bool:
+    """Whether a variable of ``variables`` (a set or a dict keyed by variables) occurs in
+    ``e``.  ``memo`` (``id -> (node, answer)``, holding the node so its id stays unique)
+    keeps the answers for subexpressions across calls with the same variables."""
+    if memo is not None:
+        hit = memo.get(id(e))
+        if hit is not None:
+            return hit[1]
+    if type(e) is E.Var:
+        found = e in variables
+    else:
+        found = False
+        for name in e._children:
+            child = getattr(e, name)
+            if isinstance(child, tuple):
+                found = any(isinstance(c, E.PrimExpr) and uses_any(c, variables, memo)
+                            for c in child)
+            elif isinstance(child, E.PrimExpr):
+                found = uses_any(child, variables, memo)
+            if found:
+                break
+    if memo is not None:
+        memo[id(e)] = (e, found)
+    return found
+
+
 class _IntervalEvaluator:
     def __init__(self, dom_map: dict, analyzer):
         self.dom_map = dom_map
@@ -179,24 +205,7 @@ class _IntervalEvaluator:
 
     def uses_domain(self, e) -> bool:
         """Whether a variable with a domain occurs in ``e``."""
-        hit = self.mentions.get(id(e))
-        if hit is not None:
-            return hit[1]
-        if type(e) is E.Var:
-            found = e in self.dom_map
-        else:
-            found = False
-            for name in e._children:
-                child = getattr(e, name)
-                if isinstance(child, tuple):
-                    found = any(isinstance(c, E.PrimExpr) and self.uses_domain(c)
-                                for c in child)
-                elif isinstance(child, E.PrimExpr):
-                    found = self.uses_domain(child)
-                if found:
-                    break
-        self.mentions[id(e)] = (e, found)
-        return found
+        return uses_any(e, self.dom_map, self.mentions)
 
     def linear(self, e) -> IntervalSet:
         """Interval of an integer sum, term by term: each relaxed atom contributes the

@@ -17,6 +17,7 @@ from .. import expr as E
 from .. import op as _op
 from ..datatype import int32
 from .canonical import LinearSum, linear
+from .int_set import uses_any
 
 
 def _single(key, atom, coef: int) -> LinearSum:
@@ -25,28 +26,25 @@ def _single(key, atom, coef: int) -> LinearSum:
     return out
 
 
-def interval_min(a: LinearSum | None, b: LinearSum | None, unknown_is_low: bool):
-    """Minimum of two ends; ``None`` is -inf when ``unknown_is_low`` else +inf."""
-    if a is None:
-        return None if unknown_is_low else b
-    if b is None:
-        return None if unknown_is_low else a
+def _pick_end(a, b, unknown_absorbs: bool, a_wins, build):
+    """The min or max of two ends: ``a`` when ``a_wins(a - b)`` for a constant
+    difference, else a ``build(a, b)`` atom; an unknown end absorbs or is ignored."""
+    if a is None or b is None:
+        return None if unknown_absorbs else (b if a is None else a)
     d = a.sub(b)
     if d.is_const():
-        return a if d.const <= 0 else b
-    return LinearSum.of_atom(_op.minimum(a.to_expr(int32), b.to_expr(int32)))
+        return a if a_wins(d.const) else b
+    return LinearSum.of_atom(build(a.to_expr(int32), b.to_expr(int32)))
+
+
+def interval_min(a: LinearSum | None, b: LinearSum | None, unknown_is_low: bool):
+    """Minimum of two ends; ``None`` is -inf when ``unknown_is_low`` else +inf."""
+    return _pick_end(a, b, unknown_is_low, lambda d: d <= 0, _op.minimum)
 
 
 def interval_max(a: LinearSum | None, b: LinearSum | None, unknown_is_high: bool):
     """Maximum of two ends; ``None`` is +inf when ``unknown_is_high`` else -inf."""
-    if a is None:
-        return None if unknown_is_high else b
-    if b is None:
-        return None if unknown_is_high else a
-    d = a.sub(b)
-    if d.is_const():
-        return a if d.const >= 0 else b
-    return LinearSum.of_atom(_op.maximum(a.to_expr(int32), b.to_expr(int32)))
+    return _pick_end(a, b, unknown_is_high, lambda d: d >= 0, _op.maximum)
 
 
 def interval_union(x, y):
@@ -69,27 +67,13 @@ def _scale(iv, c: int):
     return (None if hi is None else hi.scale(c), None if lo is None else lo.scale(c))
 
 
-def _mentions(e, dom) -> bool:
-    """Whether expression ``e`` uses a variable of ``dom``."""
-    if type(e) is E.Var:
-        return e in dom
-    for name in e._children:
-        child = getattr(e, name)
-        if isinstance(child, tuple):
-            if any(isinstance(c, E.PrimExpr) and _mentions(c, dom) for c in child):
-                return True
-        elif isinstance(child, E.PrimExpr) and _mentions(child, dom):
-            return True
-    return False
-
-
 def _lin_interval(lin: LinearSum, dom):
     """Interval of a linear form whose atoms range over ``dom``."""
     lo = hi = LinearSum.of_const(lin.const)
     for key, (atom, c) in lin.terms.items():
         if type(atom) is E.Var:
             r = dom.get(atom)
-        elif _mentions(atom, dom):
+        elif uses_any(atom, dom):
             r = _atom_interval(atom, dom)
         else:
             r = None
@@ -205,7 +189,7 @@ def relax(iv, dom, rounds: int = 8):
 
 
 def _lin_mentions(lin: LinearSum, dom) -> bool:
-    return any(_mentions(atom, dom) for atom, _ in lin.terms.values())
+    return any(uses_any(atom, dom) for atom, _ in lin.terms.values())
 
 
 def upper_bound(lin: LinearSum, dom) -> int | None:
