@@ -16,6 +16,7 @@ from .. import expr as E
 from .. import op as _op
 from ..datatype import bool_
 from ..functor import Functor
+from ..transform.substitute import substitute
 from .canonical import LinearSum, from_sum, int_const, is_canonical, mark_canonical, to_sum
 from .const_int_bound import (NEG_INF, POS_INF, BoundEvaluator, ConstIntBound, bound_add,
                               bound_scale, dtype_bound)
@@ -477,7 +478,6 @@ class ExprSimplifier(Functor):
     def visit_Let(self, e):
         value = self(e.value)
         if type(value) in (E.IntImm, E.FloatImm, E.Var):
-            from ..transform.substitute import substitute
             return self(substitute(e.body, {e.var: value}))
         if _is_int_scalar(value.dtype):
             inner = ExprSimplifier(self.keys, {**self.var_bounds, e.var: self.bound(value)})
