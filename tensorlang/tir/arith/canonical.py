@@ -90,7 +90,7 @@ class LinearSum:
     __slots__ = ("terms", "const", "dtype")
 
     def __init__(self, dtype: DataType = int32, const: int = 0):
-        self.terms: dict = {}  # key -> [atom, coef]
+        self.terms: dict = {}  # key -> (atom, coef)
         self.const = const
         self.dtype = dtype
 
@@ -102,7 +102,7 @@ class LinearSum:
     def of_atom(atom) -> "LinearSum":
         """The form ``1 * atom``, keyed by :func:`atom_key`."""
         out = LinearSum(atom.dtype)
-        out.terms[atom_key(atom)] = [atom, 1]
+        out.terms[atom_key(atom)] = (atom, 1)
         return out
 
     # -- in place --------------------------------------------------------------------
@@ -111,28 +111,38 @@ class LinearSum:
             return
         slot = self.terms.get(key)
         if slot is None:
-            self.terms[key] = [atom, coef]
+            self.terms[key] = (atom, coef)
+        elif slot[1] + coef:
+            self.terms[key] = (slot[0], slot[1] + coef)
         else:
-            slot[1] += coef
-            if slot[1] == 0:
-                del self.terms[key]
+            del self.terms[key]
 
     def accumulate(self, other: "LinearSum", scale: int = 1) -> "LinearSum":
         """Add ``scale * other`` to this sum; returns it."""
+        terms = self.terms
         for key, (atom, coef) in other.terms.items():
-            self.add_term(key, atom, coef * scale)
+            slot = terms.get(key)
+            if slot is None:
+                if coef * scale:
+                    terms[key] = (atom, coef * scale)
+            elif slot[1] + coef * scale:
+                terms[key] = (slot[0], slot[1] + coef * scale)
+            else:
+                del terms[key]
         self.const += other.const * scale
         return self
 
     # -- new sums --------------------------------------------------------------------
     def copy(self) -> "LinearSum":
         out = LinearSum(self.dtype, self.const)
-        out.terms = {k: [a, c] for k, (a, c) in self.terms.items()}
+        out.terms = dict(self.terms)
         return out
 
     def add(self, other: "LinearSum", scale: int = 1) -> "LinearSum":
         """``self + scale * other`` as a new sum."""
-        return self.copy().accumulate(other, scale)
+        out = LinearSum(self.dtype, self.const)
+        out.terms = dict(self.terms)
+        return out.accumulate(other, scale)
 
     def sub(self, other: "LinearSum") -> "LinearSum":
         return self.add(other, -1)
@@ -140,7 +150,7 @@ class LinearSum:
     def scale(self, factor: int) -> "LinearSum":
         out = LinearSum(self.dtype, self.const * factor)
         if factor:
-            out.terms = {k: [a, c * factor] for k, (a, c) in self.terms.items()}
+            out.terms = {k: (a, c * factor) for k, (a, c) in self.terms.items()}
         return out
 
     def plus(self, value: int) -> "LinearSum":
@@ -157,9 +167,9 @@ class LinearSum:
         q, r = LinearSum(self.dtype, self.const // c), LinearSum(self.dtype, self.const % c)
         for key, (atom, coef) in self.terms.items():
             if coef % c == 0:
-                q.terms[key] = [atom, coef // c]
+                q.terms[key] = (atom, coef // c)
             else:
-                r.terms[key] = [atom, coef]
+                r.terms[key] = (atom, coef)
         return q, r
 
     # -- queries ---------------------------------------------------------------------
@@ -217,7 +227,9 @@ def to_sum(e, keys) -> LinearSum:
 def linear(e) -> LinearSum:
     """The linear form of an integer expression, atoms keyed by :func:`atom_key`:
     ``linear(i*4 + j - i*4)`` is ``j``.  Non-linear parts become atoms."""
-    return to_sum(e, atom_key)
+    out = LinearSum(e.dtype)
+    _accumulate(out, e, 1, atom_key)
+    return out
 
 
 def _accumulate(out: LinearSum, e, scale: int, keys) -> None:

@@ -22,7 +22,7 @@ from .int_set import uses_any
 
 def _single(key, atom, coef: int) -> LinearSum:
     out = LinearSum(atom.dtype)
-    out.terms[key] = [atom, coef]
+    out.terms[key] = (atom, coef)
     return out
 
 

@@ -275,7 +275,7 @@ class ExprSimplifier(Functor):
         if g > 1:
             # floor((g*t + r) / (g*c')) == floor((t + r // g) / c')
             reduced = LinearSum(rest.dtype, rest.const // g)
-            reduced.terms = {k: [a, coef // g] for k, (a, coef) in rest.terms.items()}
+            reduced.terms = {k: (a, coef // g) for k, (a, coef) in rest.terms.items()}
             rest, c = reduced, c // g
             bound = self.sum_bound(rest)
             if _finite(bound) and bound.min_value // c == bound.max_value // c:
@@ -307,7 +307,7 @@ class ExprSimplifier(Functor):
         if g > 1:
             # (g*t + r) % (g*c') == g*((t + r // g) % c') + r % g
             reduced = LinearSum(dtype, rest.const // g)
-            reduced.terms = {k: [x, coef // g] for k, (x, coef) in rest.terms.items()}
+            reduced.terms = {k: (x, coef // g) for k, (x, coef) in rest.terms.items()}
             inner = c // g
             bound = self.sum_bound(reduced)
             if _finite(bound) and bound.min_value // inner == bound.max_value // inner:
