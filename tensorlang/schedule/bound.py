@@ -15,11 +15,11 @@ from dataclasses import dataclass
 from ..errors import LoweringError
 from ..tir import expr as E
 from ..tir import op as O
+from ..tir.arith import (LinearSum, floordiv_bound, interval_union, is_point_interval, linear,
+                         linear_interval, relax, upper_bound)
 from ..tir.datatype import int32
 from ..tir.functor import Mutator, Visitor
 from ..tir.transform.substitute import substitute
-from ..tir.arith import (LinearSum, floordiv_bound, interval_union, is_point_interval, linear,
-                         linear_interval, relax, upper_bound)
 from .stage import INLINE, SCOPE, Split
 
 _SCOPE_RANK = {"global": 0, "shared": 1, "local": 2}

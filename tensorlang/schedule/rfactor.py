@@ -6,10 +6,10 @@ from ..errors import ScheduleError
 from ..te.tensor import ComputeOp, Tensor
 from ..tir import expr as E
 from ..tir import op as O
+from ..tir.arith import LinearSum, linear, prove_less
 from ..tir.op import const
 from ..tir.transform.substitute import substitute
 from .bound import pass_down
-from ..tir.arith import LinearSum, linear, prove_less
 from .stage import SCOPE, Split
 
 
