@@ -15,10 +15,11 @@ from dataclasses import dataclass
 from ..errors import LoweringError
 from ..tir import expr as E
 from ..tir import op as O
+from ..tir.arith import (LinearSum, floordiv_bound, interval_union, is_point_interval, linear,
+                         linear_interval, relax, upper_bound)
+from ..tir.datatype import int32
 from ..tir.functor import Mutator, Visitor
 from ..tir.transform.substitute import substitute
-from .interval import (Linear, eval_interval, linear, relax, union, upper_bound,
-                       _floordiv_bound, _is_point)
 from .stage import INLINE, SCOPE, Split
 
 _SCOPE_RANK = {"global": 0, "shared": 1, "local": 2}
@@ -28,8 +29,9 @@ _SCOPE_RANK = {"global": 0, "shared": 1, "local": 2}
 class Bounds:
     """Result of bound inference.
 
-    ``ranges[iv] = (min, extent)`` as Linear forms for every iteration variable of every
-    computed stage (roots: absolute ``min``; split/fuse results: ``min`` 0).
+    ``ranges[iv] = (min, extent)`` as linear forms (:class:`LinearSum`) for every
+    iteration variable of every computed stage (roots: absolute ``min``; split/fuse
+    results: ``min`` 0).
     ``loop_dom[var] = (0, extent - 1)`` for every loop variable, for proofs."""
     ranges: dict
     loop_dom: dict
@@ -106,13 +108,13 @@ def collect_reads(exprs) -> list[E.ProducerLoad]:
 
 # ---------------------------------------------------------------------------------------
 # passing ranges through relations
-def _ceildiv(extent: Linear, factor: int) -> Linear:
+def _ceildiv(extent: LinearSum, factor: int) -> LinearSum:
     if extent.is_const():
-        return Linear.of_const(-(-extent.const // factor))
-    return linear(O.floordiv(extent.plus(factor - 1).to_expr(), factor))
+        return LinearSum.of_const(-(-extent.const // factor))
+    return linear(O.floordiv(extent.plus(factor - 1).to_expr(int32), factor))
 
 
-def _times(a: Linear, b: Linear, dtype) -> Linear:
+def _times(a: LinearSum, b: LinearSum, dtype) -> LinearSum:
     """``a * b``, multiplied in ``dtype`` (a fused loop's type: 64-bit where the product
     of two 32-bit extents may pass 2**31)."""
     if a.is_const():
@@ -128,14 +130,14 @@ def _widened(expr, dtype):
 
 def pass_down(stage, ranges: dict) -> None:
     """Extents of split/fuse results from the extents of their inputs."""
-    zero = Linear.of_const(0)
+    zero = LinearSum.of_const(0)
     for rel in stage.relations:
         if isinstance(rel, Split):
             extent = ranges[rel.parent][1]
             if rel.factor is not None:
-                outer, inner = _ceildiv(extent, rel.factor), Linear.of_const(rel.factor)
+                outer, inner = _ceildiv(extent, rel.factor), LinearSum.of_const(rel.factor)
             else:
-                outer, inner = Linear.of_const(rel.nparts), _ceildiv(extent, rel.nparts)
+                outer, inner = LinearSum.of_const(rel.nparts), _ceildiv(extent, rel.nparts)
             ranges[rel.outer] = (zero, outer)
             ranges[rel.inner] = (zero, inner)
         else:
@@ -143,11 +145,11 @@ def pass_down(stage, ranges: dict) -> None:
                                               rel.fused.var.dtype))
 
 
-def _full(extent: Linear):
-    return (Linear.of_const(0), extent.plus(-1))
+def _full(extent: LinearSum):
+    return (LinearSum.of_const(0), extent.plus(-1))
 
 
-def _covers(interval, extent: Linear) -> bool:
+def _covers(interval, extent: LinearSum) -> bool:
     lo, hi = interval
     if lo is None or hi is None or not lo.is_const() or lo.const != 0:
         return False
@@ -178,8 +180,8 @@ def pass_up(stage, ranges: dict, state: dict) -> None:
             if _covers(fused, ranges[rel.fused][1]) or not inner_extent.is_const():
                 state[rel.outer] = _full(ranges[rel.outer][1])
                 state[rel.inner] = _full(inner_extent)
-            elif _is_point(fused):
-                value = fused[0].to_expr()
+            elif is_point_interval(fused):
+                value = fused[0].to_expr(int32)
                 c = inner_extent.const
                 outer = linear(O.floordiv(value, c))
                 inner = linear(O.floormod(value, c))
@@ -187,7 +189,7 @@ def pass_up(stage, ranges: dict, state: dict) -> None:
                 state[rel.inner] = (inner, inner)
             else:
                 c = inner_extent.const
-                state[rel.outer] = (_floordiv_bound(fused[0], c), _floordiv_bound(fused[1], c))
+                state[rel.outer] = (floordiv_bound(fused[0], c), floordiv_bound(fused[1], c))
                 state[rel.inner] = _full(inner_extent)
 
 
@@ -288,11 +290,11 @@ def _infer_root(stage, op, consumers, ranges, paths, loop_dom) -> None:
                 found = True
             extent = ranges[iv][1]
             if extent.is_const() and extent.const == 1:
-                state[iv] = (Linear.of_const(0), Linear.of_const(0))
+                state[iv] = (LinearSum.of_const(0), LinearSum.of_const(0))
             elif _need_relax(thread_of(consumer, iv), found, stage.scope):
                 state[iv] = _full(extent)
             else:
-                p = Linear.of_atom(loop_var(consumer, iv))
+                p = LinearSum.of_atom(loop_var(consumer, iv))
                 state[iv] = (p, p)
         relax_dom: dict = {}
         for owner, iv in attach_path(consumer, paths):
@@ -309,8 +311,8 @@ def _infer_root(stage, op, consumers, ranges, paths, loop_dom) -> None:
             dom[iv.var] = relax(interval, relax_dom) if relax_dom else interval
         for load in loads:
             for d, index in enumerate(load.indices):
-                interval = eval_interval(index, dom)
-                region[d] = interval if region[d] is None else union(region[d], interval)
+                interval = linear_interval(index, dom)
+                region[d] = interval if region[d] is None else interval_union(region[d], interval)
     for d, iv in enumerate(op.axis):
         dom_min, dom_extent = linear(iv.dom.min), linear(iv.dom.extent)
         lo, hi = region[d] if region[d] is not None else (None, None)
@@ -318,9 +320,9 @@ def _infer_root(stage, op, consumers, ranges, paths, loop_dom) -> None:
             ranges[iv] = (dom_min, dom_extent)
             continue
         if lo.is_const() and dom_min.is_const():
-            lo = Linear.of_const(max(lo.const, dom_min.const))
+            lo = LinearSum.of_const(max(lo.const, dom_min.const))
         if hi.is_const() and dom_min.is_const() and dom_extent.is_const():
-            hi = Linear.of_const(min(hi.const, dom_min.const + dom_extent.const - 1))
+            hi = LinearSum.of_const(min(hi.const, dom_min.const + dom_extent.const - 1))
         extent = hi.sub(lo).plus(1)
         if not extent.is_const():
             # An extent that varies with the enclosing loops (a fused or divided index)
@@ -329,7 +331,7 @@ def _infer_root(stage, op, consumers, ranges, paths, loop_dom) -> None:
             # buffers and vectorizable loops.
             bound = upper_bound(extent, loop_dom)
             if bound is not None:
-                extent = Linear.of_const(bound)
+                extent = LinearSum.of_const(bound)
         ranges[iv] = (lo, extent)
 
 

@@ -14,6 +14,8 @@ from ..errors import InternalError, LoweringError
 from ..te.graph import Tensor
 from ..tir import expr as E
 from ..tir import op as O
+from ..tir.arith import (LinearSum, linear, prove_at_least, prove_less, simplify_linear,
+                         upper_bound)
 from ..tir.buffer import Buffer
 from ..tir.datatype import int32
 from ..tir.functor import Mutator
@@ -21,7 +23,6 @@ from ..tir.stmt import (Allocate, AttrStmt, BufferStore, For, ForKind, IfThenEls
                         LetStmt, PrimFunc, seq)
 from ..tir.transform.substitute import combine
 from .bound import attach_path, infer_bounds, inline_bodies, loop_var, thread_of
-from .interval import Linear, _simplify_lin, linear, prove_at_least, prove_less, upper_bound
 from .read_bounds import check_reads_in_bounds
 from .stage import INLINE, ROOT, SCOPE, Split
 
@@ -119,7 +120,7 @@ class _Lowering:
                 extent = self.ranges[iv][1]
                 if not extent.is_const():
                     bound = upper_bound(extent, self.global_dom)
-                    extent = Linear.of_const(bound) if bound is not None else extent
+                    extent = LinearSum.of_const(bound) if bound is not None else extent
                 shape.append(extent.to_expr(iv.var.dtype))
             out = stage.op.output(tensor.value_index)
             buf = Buffer(out.name, tuple(shape), out.dtype, stage.scope,
@@ -133,7 +134,7 @@ class _Lowering:
             lin = linear(value)
             if m is not None:
                 lin = lin.sub(m)
-            result.append(_simplify_lin(lin, dom).to_expr(value.dtype))
+            result.append(simplify_linear(lin, dom).to_expr(value.dtype))
         return tuple(result)
 
     # -- function ------------------------------------------------------------------------
@@ -159,7 +160,7 @@ class _Lowering:
     def stage_stmt(self, stage):
         dom = dict(self.global_dom)
         for iv in stage.leaf_iter_vars:
-            dom[loop_var(stage, iv)] = (Linear.of_const(0), self.ranges[iv][1].plus(-1))
+            dom[loop_var(stage, iv)] = (LinearSum.of_const(0), self.ranges[iv][1].plus(-1))
         leaves = stage.leaf_iter_vars
         values = {iv: self.leaf_value(stage, iv) for iv in leaves}
         if stage.op.reduce_axis:
@@ -193,7 +194,7 @@ class _Lowering:
         result = {}
         for iv in stage.op.axis + stage.op.reduce_axis:
             lin = self.ranges[iv][0].add(linear(state[iv]))
-            result[iv] = (_simplify_lin(lin, dom), iv.var.dtype)
+            result[iv] = (simplify_linear(lin, dom), iv.var.dtype)
         return result, state
 
     def guard(self, stage, roots, offsets, dom, body, with_reduce: bool):
@@ -208,7 +209,7 @@ class _Lowering:
             offset = linear(offsets[iv])
             extent = self.ranges[iv][1]
             if not prove_less(offset, extent, dom):
-                conds.append(O.lt(_simplify_lin(offset, dom).to_expr(iv.var.dtype),
+                conds.append(O.lt(simplify_linear(offset, dom).to_expr(iv.var.dtype),
                                   extent.to_expr(iv.var.dtype)))
         for iv in stage.op.axis + (stage.op.reduce_axis if with_reduce else ()):
             value, dtype = roots[iv]
@@ -326,7 +327,7 @@ class _Lowering:
         if kind == ForKind.VECTORIZED and not extent.is_const():
             raise LoweringError(
                 f"vectorize({iv.var.name}) on stage '{stage.name}': the loop extent "
-                f"'{extent.to_expr()}' is not a constant; split the axis by a constant "
+                f"'{extent.to_expr(int32)}' is not a constant; split the axis by a constant "
                 f"factor and vectorize the inner part")
         if kind == ForKind.UNROLLED and not extent.is_const():
             kind = ForKind.SERIAL  # nothing to unroll without a known trip count
@@ -336,7 +337,7 @@ class _Lowering:
                    thread.thread_tag if thread is not None else "", annotations)
 
 
-def _axis_expr(value: Linear, dtype):
+def _axis_expr(value: LinearSum, dtype):
     """The value of an axis of type ``dtype`` as an expression of that type.  Loop
     variables wider than the axis (a fused loop counting past 2**31 over two 32-bit axes)
     compute it in 64 bits; the value itself lies inside the axis, so it narrows exactly

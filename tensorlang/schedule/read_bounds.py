@@ -18,7 +18,7 @@ from __future__ import annotations
 from ..errors import LoweringError
 from ..te.graph import ComputeOp
 from ..tir import expr as E
-from .interval import linear
+from ..tir.arith import linear
 
 
 def check_reads_in_bounds(schedule) -> None:

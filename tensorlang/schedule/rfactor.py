@@ -6,10 +6,10 @@ from ..errors import ScheduleError
 from ..te.graph import ComputeOp, Tensor
 from ..tir import expr as E
 from ..tir import op as O
+from ..tir.arith import LinearSum, linear, prove_less
 from ..tir.op import const
 from ..tir.transform.substitute import substitute
 from .bound import pass_down
-from .interval import Linear, linear, prove_less
 from .stage import SCOPE, Split
 from .steps import Rfactor
 
@@ -67,7 +67,7 @@ def rfactor(schedule, tensor, axis, factor_axis: int = 0) -> Tensor:
                            E.Range(const(0, leaf.var.dtype), extent(leaf)), E.REDUCE)
             new_reduce.append(iv)
             values[leaf] = iv.var
-        dom[iv.var] = (Linear.of_const(0), ranges[leaf][1].plus(-1))
+        dom[iv.var] = (LinearSum.of_const(0), ranges[leaf][1].plus(-1))
     for rel in reversed(stage.relations):
         if isinstance(rel, Split):
             if rel.parent.iter_type == E.REDUCE:

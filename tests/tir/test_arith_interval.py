@@ -69,7 +69,7 @@ def _evaluate(e, env):
 def test_eval_interval_split_loop():
     s = eval_interval(io * 32 + i, {i: rng(0, 32)})
     assert same(s.min_value, io * 32) and same(s.max_value, io * 32 + 31)
-    r = s.to_range()
+    r = s.to_range(Analyzer())
     assert same(r.min, io * 32) and same(r.extent, tir.const(32))
 
 
@@ -78,7 +78,7 @@ def test_eval_interval_stencil_halo():
     s = eval_interval(x * 2 + k - 1, {x: rng(xo * 4, 4), k: rng(0, 3)})
     assert same(s.min_value, xo * 8 - 1)
     assert same(s.max_value, xo * 8 + 7)
-    assert same(s.to_range().extent, tir.const(9))
+    assert same(s.to_range(Analyzer()).extent, tir.const(9))
 
 
 def test_eval_interval_div_mod_min_max_select():
@@ -118,20 +118,21 @@ def test_eval_interval_unknown_sign_is_unbounded():
     s = eval_interval(i * x, {i: rng(0, 8)})
     assert not s.is_bounded
     with pytest.raises(TensorLangError, match="unbounded"):
-        s.to_range()
+        s.to_range(Analyzer())
 
 
 def test_interval_set_algebra():
     a = IntervalSet(tir.const(0), tir.const(10))
     b = IntervalSet(tir.const(5), tir.const(20))
-    u, m = a.union(b), a.intersect(b)
+    an = Analyzer()
+    u, m = a.union(b, an), a.intersect(b, an)
     assert (u.min_value.value, u.max_value.value) == (0, 20)
     assert (m.min_value.value, m.max_value.value) == (5, 10)
     e = IntervalSet.everything()
     assert e.is_everything and not e.has_lower_bound
-    assert a.union(e).is_everything
-    assert same(a.intersect(e).max_value, tir.const(10))
-    r = IntervalSet.from_range(rng(xo * 4, 4))
+    assert a.union(e, an).is_everything
+    assert same(a.intersect(e, an).max_value, tir.const(10))
+    r = IntervalSet.from_range(rng(xo * 4, 4), an)
     assert same(r.max_value, xo * 4 + 3)
     assert IntervalSet.point(xo).is_point
 

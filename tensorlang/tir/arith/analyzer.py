@@ -7,6 +7,9 @@
     analyzer.simplify((i*32 + j) // 32)        # i
     analyzer.const_int_bound(i*4 + j)          # ConstIntBound(0, 1023)
     analyzer.int_set(i*4 + j, {j: tir.Range(0, 4)})   # [i*4, i*4 + 3]
+
+Bound inference keeps interval ends as linear forms instead (:mod:`.linear_interval`),
+where exact cancellation matters more than simplification.
 """
 from __future__ import annotations
 
@@ -17,7 +20,7 @@ from .. import op as _op
 from ...errors import TensorLangTypeError
 from .canonical import StructuralKeys, int_const
 from .const_int_bound import BoundEvaluator, ConstIntBound, bound_intersect
-from .int_set import IntervalSet, eval_interval
+from .int_set import IntervalSet, interval_of
 from .simplifier import ExprSimplifier
 
 #: rounds of bottom-up rewriting per simplify call; one usually reaches the fixed point
@@ -28,7 +31,8 @@ class Analyzer:
     """Variable ranges plus the simplifier, constant bounds and interval evaluation."""
 
     def __init__(self):
-        self._keys = StructuralKeys()
+        #: the structural keys of the expressions seen (equal keys: equal expressions)
+        self.keys = StructuralKeys()
         self._var_bounds: dict[E.Var, ConstIntBound] = {}
         self._var_ranges: dict[E.Var, IntervalSet] = {}
         self._facts: list[int] = []  # keys of conditions known to hold
@@ -85,7 +89,7 @@ class Analyzer:
         bounded expression (``i < n``, ``j >= 2``) narrow the variable's bound."""
         cond = self.simplify(_op.convert(cond))
         for part in _conjuncts(cond):
-            self._facts.append(self._keys(part))
+            self._facts.append(self.keys(part))
             self._narrow(part)
 
     def _narrow(self, cond) -> None:
@@ -167,7 +171,7 @@ class Analyzer:
         if not isinstance(expr, E.PrimExpr):
             return _op.convert(expr)
         if self._simplifier is None:
-            self._simplifier = ExprSimplifier(self._keys, self._var_bounds)
+            self._simplifier = ExprSimplifier(self.keys, self._var_bounds)
         result = expr
         for _ in range(_MAX_ROUNDS):
             simpler = self._simplifier(result)
@@ -179,7 +183,7 @@ class Analyzer:
         return result
 
     def _apply_facts(self, cond):
-        key = self._keys(cond)
+        key = self.keys(cond)
         if key in self._facts:
             return _op.const(True)
         return cond
@@ -189,7 +193,7 @@ class Analyzer:
         cond = self.simplify(_op.convert(cond))
         if type(cond) is E.IntImm:
             return bool(cond.value)
-        return all(self._keys(part) in self._facts for part in _conjuncts(cond)) \
+        return all(self.keys(part) in self._facts for part in _conjuncts(cond)) \
             if self._facts else False
 
     def can_prove_equal(self, a, b) -> bool:
@@ -197,14 +201,22 @@ class Analyzer:
         a, b = _op.convert(a), _op.convert(b)
         if a.dtype.is_integer and b.dtype.is_integer and a.dtype.lanes == 1:
             return self.can_prove(_op.eq(a, b))
-        return self._keys(self.simplify(a)) == self._keys(self.simplify(b))
+        return self.keys(self.simplify(a)) == self.keys(self.simplify(b))
 
     def int_set(self, expr, dom_map: dict | None = None) -> IntervalSet:
         """The interval of ``expr`` over ``dom_map`` (default: every range bound with
         :meth:`bind`)."""
         if dom_map is None:
             dom_map = dict(self._var_ranges)
-        return eval_interval(expr, dom_map, self)
+        return interval_of(expr, dom_map, self)
+
+
+def eval_interval(expr, dom_map: dict, analyzer: Analyzer | None = None) -> IntervalSet:
+    """The interval of the integer ``expr`` when each Var in ``dom_map`` ranges over its
+    domain (a :class:`tir.Range` or an :class:`IntervalSet`); other variables stay
+    symbolic.  Example: with ``i`` in ``Range(0, 32)``, ``eval_interval(io*32 + i, ...)``
+    is ``[io*32, io*32 + 31]``."""
+    return interval_of(expr, dom_map, analyzer if analyzer is not None else Analyzer())
 
 
 def _conjuncts(cond):

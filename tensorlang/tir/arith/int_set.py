@@ -10,39 +10,38 @@ from __future__ import annotations
 from .. import expr as E
 from .. import op as _op
 from ..datatype import int64
+from ..structural import structural_equal
 from ...errors import TensorLangValueError
 from .canonical import LinearSum, from_sum, to_sum
 
-#: markers for a missing lower / upper end (compared by identity)
-NEG_INF = E.Var("neg_inf", int64)
-POS_INF = E.Var("pos_inf", int64)
+# markers for a missing lower / upper end (compared by identity); public as
+# IntervalSet.NEG_INF / IntervalSet.POS_INF, as ConstIntBound has integer ones
+_NEG_INF = E.Var("neg_inf", int64)
+_POS_INF = E.Var("pos_inf", int64)
 
 
 def is_neg_inf(e) -> bool:
-    return e is NEG_INF
+    return e is _NEG_INF
 
 
 def is_pos_inf(e) -> bool:
-    return e is POS_INF
-
-
-def _analyzer(analyzer):
-    if analyzer is None:
-        from .analyzer import Analyzer
-        analyzer = Analyzer()
-    return analyzer
+    return e is _POS_INF
 
 
 class IntervalSet:
     """The closed interval ``[min_value, max_value]`` of integer expressions.
 
-    An unknown end is :data:`NEG_INF` / :data:`POS_INF`.  Example::
+    An unknown end is the marker :attr:`NEG_INF` / :attr:`POS_INF` (an expression, unlike
+    the integer ``ConstIntBound.NEG_INF``).  The methods that build new ends simplify them
+    with the :class:`Analyzer` they are given.  Example::
 
-        s = IntervalSet.from_range(tir.Range(0, 32))   # [0, 31]
-        s.to_range()                                   # Range(min=0, extent=32)
+        s = IntervalSet.from_range(tir.Range(0, 32), analyzer)   # [0, 31]
+        s.to_range(analyzer)                                     # Range(min=0, extent=32)
     """
 
     __slots__ = ("min_value", "max_value")
+    NEG_INF = _NEG_INF
+    POS_INF = _POS_INF
 
     def __init__(self, min_value, max_value):
         self.min_value = _op.convert(min_value)
@@ -56,31 +55,30 @@ class IntervalSet:
 
     @staticmethod
     def everything() -> "IntervalSet":
-        return IntervalSet(NEG_INF, POS_INF)
+        return IntervalSet(_NEG_INF, _POS_INF)
 
     @staticmethod
-    def from_range(rng, analyzer=None) -> "IntervalSet":
+    def from_range(rng, analyzer) -> "IntervalSet":
         """``[min, min + extent - 1]`` of a :class:`tir.Range` (or ``(min, extent)``)."""
         lo, extent = (rng.min, rng.extent) if isinstance(rng, E.Range) else rng
         lo, extent = _op.convert(lo), _op.convert(extent)
         if type(extent) is E.IntImm and extent.value == 1:
             return IntervalSet(lo, lo)
-        hi = _analyzer(analyzer).simplify(_op.sub(_op.add(lo, extent), 1))
+        hi = analyzer.simplify(_op.sub(_op.add(lo, extent), 1))
         return IntervalSet(lo, hi)
 
     # -- queries ---------------------------------------------------------------------
     @property
     def is_point(self) -> bool:
-        from ..structural import structural_equal
         return self.is_bounded and structural_equal(self.min_value, self.max_value)
 
     @property
     def has_lower_bound(self) -> bool:
-        return self.min_value is not NEG_INF
+        return self.min_value is not _NEG_INF
 
     @property
     def has_upper_bound(self) -> bool:
-        return self.max_value is not POS_INF
+        return self.max_value is not _POS_INF
 
     @property
     def is_bounded(self) -> bool:
@@ -90,58 +88,54 @@ class IntervalSet:
     def is_everything(self) -> bool:
         return not self.has_lower_bound and not self.has_upper_bound
 
-    def to_range(self, analyzer=None) -> E.Range:
+    def to_range(self, analyzer) -> E.Range:
         """The Range ``(min, max - min + 1)``; the set must be bounded."""
         if not self.is_bounded:
             raise TensorLangValueError(
                 f"the interval {self} is unbounded and has no range; bound the variables "
                 f"it depends on")
-        extent = _analyzer(analyzer).simplify(
-            _op.add(_op.sub(self.max_value, self.min_value), 1))
+        extent = analyzer.simplify(_op.add(_op.sub(self.max_value, self.min_value), 1))
         return E.Range(self.min_value, extent)
 
     # -- set algebra -----------------------------------------------------------------
-    def union(self, other: "IntervalSet", analyzer=None) -> "IntervalSet":
+    def union(self, other: "IntervalSet", analyzer) -> "IntervalSet":
         """The smallest interval holding both (the hull)."""
-        analyzer = _analyzer(analyzer)
         return IntervalSet(end_min(self.min_value, other.min_value, analyzer),
                            end_max(self.max_value, other.max_value, analyzer))
 
-    def intersect(self, other: "IntervalSet", analyzer=None) -> "IntervalSet":
+    def intersect(self, other: "IntervalSet", analyzer) -> "IntervalSet":
         """The common part (may be empty: ``min > max``)."""
-        analyzer = _analyzer(analyzer)
         return IntervalSet(end_max(self.min_value, other.min_value, analyzer),
                            end_min(self.max_value, other.max_value, analyzer))
 
     def __repr__(self) -> str:
-        lo = "-inf" if self.min_value is NEG_INF else str(self.min_value)
-        hi = "+inf" if self.max_value is POS_INF else str(self.max_value)
+        lo = "-inf" if self.min_value is _NEG_INF else str(self.min_value)
+        hi = "+inf" if self.max_value is _POS_INF else str(self.max_value)
         return f"IntervalSet[{lo}, {hi}]"
 
 
 # -- arithmetic on interval ends (PrimExpr or an infinity marker) -------------------------
 def _is_inf(x) -> bool:
-    return x is NEG_INF or x is POS_INF
+    return x is _NEG_INF or x is _POS_INF
+
+
+def _end_pick(x, y, analyzer, low, high, build):
+    """``build(x, y)`` of two ends, where ``low`` absorbs and ``high`` is the identity."""
+    if x is low or y is low:
+        return low
+    if x is high:
+        return y
+    if y is high:
+        return x
+    return analyzer.simplify(build(x, y))
 
 
 def end_min(x, y, analyzer):
-    if x is NEG_INF or y is NEG_INF:
-        return NEG_INF
-    if x is POS_INF:
-        return y
-    if y is POS_INF:
-        return x
-    return analyzer.simplify(_op.minimum(x, y))
+    return _end_pick(x, y, analyzer, _NEG_INF, _POS_INF, _op.minimum)
 
 
 def end_max(x, y, analyzer):
-    if x is POS_INF or y is POS_INF:
-        return POS_INF
-    if x is NEG_INF:
-        return y
-    if y is NEG_INF:
-        return x
-    return analyzer.simplify(_op.maximum(x, y))
+    return _end_pick(x, y, analyzer, _POS_INF, _NEG_INF, _op.maximum)
 
 
 def _end_add(x, y, analyzer):
@@ -153,27 +147,53 @@ def _end_add(x, y, analyzer):
 
 
 def _negate(x, analyzer):
-    if x is NEG_INF:
-        return POS_INF
-    if x is POS_INF:
-        return NEG_INF
+    if x is _NEG_INF:
+        return _POS_INF
+    if x is _POS_INF:
+        return _NEG_INF
     return analyzer.simplify(_op.neg(x))
 
 
 def _end_scale(x, factor, sign: int, analyzer):
     """``x * factor`` where ``factor`` has the known sign ``sign`` (+1 or -1)."""
     if _is_inf(x):
-        return x if sign > 0 else (POS_INF if x is NEG_INF else NEG_INF)
+        return x if sign > 0 else (_POS_INF if x is _NEG_INF else _NEG_INF)
     return analyzer.simplify(_op.mul(x, factor))
 
 
 def _end_div(x, divisor, sign: int, analyzer):
     if _is_inf(x):
-        return x if sign > 0 else (POS_INF if x is NEG_INF else NEG_INF)
+        return x if sign > 0 else (_POS_INF if x is _NEG_INF else _NEG_INF)
     return analyzer.simplify(_op.floordiv(x, divisor))
 
 
 _LINEAR = (E.Add, E.Sub, E.Mul)
+
+
+def uses_any(e, variables, memo: dict | None = None) -> bool:
+    """Whether a variable of ``variables`` (a set or a dict keyed by variables) occurs in
+    ``e``.  ``memo`` (``id -> (node, answer)``, holding the node so its id stays unique)
+    keeps the answers for subexpressions across calls with the same variables."""
+    if memo is not None:
+        hit = memo.get(id(e))
+        if hit is not None:
+            return hit[1]
+    if type(e) is E.Var:
+        found = e in variables
+    else:
+        found = False
+        for name in e._children:
+            child = getattr(e, name)
+            if isinstance(child, tuple):
+                found = any(isinstance(c, E.PrimExpr) and uses_any(c, variables, memo)
+                            for c in child)
+            elif isinstance(child, E.PrimExpr):
+                found = uses_any(child, variables, memo)
+            if found:
+                break
+    if memo is not None:
+        memo[id(e)] = (e, found)
+    return found
 
 
 class _IntervalEvaluator:
@@ -185,29 +205,12 @@ class _IntervalEvaluator:
 
     def uses_domain(self, e) -> bool:
         """Whether a variable with a domain occurs in ``e``."""
-        hit = self.mentions.get(id(e))
-        if hit is not None:
-            return hit[1]
-        if type(e) is E.Var:
-            found = e in self.dom_map
-        else:
-            found = False
-            for name in e._children:
-                child = getattr(e, name)
-                if isinstance(child, tuple):
-                    found = any(isinstance(c, E.PrimExpr) and self.uses_domain(c)
-                                for c in child)
-                elif isinstance(child, E.PrimExpr):
-                    found = self.uses_domain(child)
-                if found:
-                    break
-        self.mentions[id(e)] = (e, found)
-        return found
+        return uses_any(e, self.dom_map, self.mentions)
 
     def linear(self, e) -> IntervalSet:
         """Interval of an integer sum, term by term: each relaxed atom contributes the
         end matching its coefficient's sign, the others stay as they are."""
-        keys = self.analyzer._keys
+        keys = self.analyzer.keys
         s = to_sum(e, keys)
         lo, hi = LinearSum(e.dtype, s.const), LinearSum(e.dtype, s.const)
         lo_inf = hi_inf = False
@@ -222,14 +225,14 @@ class _IntervalEvaluator:
             if _is_inf(low_end):
                 lo_inf = True
             else:
-                lo.add(to_sum(low_end, keys), coef)
+                lo.accumulate(to_sum(low_end, keys), coef)
             if _is_inf(high_end):
                 hi_inf = True
             else:
-                hi.add(to_sum(high_end, keys), coef)
+                hi.accumulate(to_sum(high_end, keys), coef)
         simplify = self.analyzer.simplify
-        return IntervalSet(NEG_INF if lo_inf else simplify(from_sum(lo)),
-                           POS_INF if hi_inf else simplify(from_sum(hi)))
+        return IntervalSet(_NEG_INF if lo_inf else simplify(from_sum(lo)),
+                           _POS_INF if hi_inf else simplify(from_sum(hi)))
 
     def __call__(self, e) -> IntervalSet:  # noqa: C901 - one case per node kind
         t = type(e)
@@ -369,12 +372,9 @@ class _IntervalEvaluator:
         return IntervalSet(zero, a.simplify(_op.sub(divisor, 1)))
 
 
-def eval_interval(expr, dom_map: dict, analyzer=None) -> IntervalSet:
+def interval_of(expr, dom_map: dict, analyzer) -> IntervalSet:
     """The interval of the integer ``expr`` when each Var in ``dom_map`` ranges over its
     domain (a :class:`tir.Range` or an :class:`IntervalSet`); other variables stay
-    symbolic.  Example: with ``i`` in ``Range(0, 32)``, ``eval_interval(io*32 + i, ...)``
-    is ``[io*32, io*32 + 31]``."""
-    analyzer = _analyzer(analyzer)
-    expr = _op.convert(expr)
-    result = _IntervalEvaluator(dom_map, analyzer)(expr)
-    return result
+    symbolic.  Ends are simplified with ``analyzer``; :func:`eval_interval` and
+    :meth:`Analyzer.int_set` are the entry points."""
+    return _IntervalEvaluator(dom_map, analyzer)(_op.convert(expr))

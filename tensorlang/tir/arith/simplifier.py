@@ -15,6 +15,8 @@ import math
 from .. import expr as E
 from .. import op as _op
 from ..datatype import bool_
+from ..functor import Functor
+from ..transform.substitute import substitute
 from .canonical import LinearSum, from_sum, int_const, is_canonical, mark_canonical, to_sum
 from .const_int_bound import (NEG_INF, POS_INF, BoundEvaluator, ConstIntBound, bound_add,
                               bound_scale, dtype_bound)
@@ -38,11 +40,13 @@ def _finite(bound: ConstIntBound) -> bool:
     return bound.min_value != NEG_INF and bound.max_value != POS_INF
 
 
-class ExprSimplifier:
+class ExprSimplifier(Functor):
     """Simplifies expressions under the variable bounds of an analyzer.
 
-    Its memo tables assume the variable bounds do not change while it lives: the
-    analyzer drops it whenever a binding changes."""
+    Rules are ``visit_<ClassName>`` methods found by :class:`Functor` dispatch; nodes
+    without one (constants) are already simple.  Its memo tables assume the variable
+    bounds do not change while it lives: the analyzer drops it whenever a binding
+    changes."""
 
     def __init__(self, keys, var_bounds: dict):
         self.keys = keys
@@ -51,16 +55,22 @@ class ExprSimplifier:
         self.memo: dict[int, tuple[object, object]] = {}
 
     # -- driver ----------------------------------------------------------------------
-    def __call__(self, e):
+    def visit(self, e):
+        """The simplified ``e``, memoized by identity (the memo keeps ``e`` alive)."""
         hit = self.memo.get(id(e))
         if hit is not None:
             return hit[1]
-        method = _DISPATCH.get(type(e))
-        result = e if method is None else method(self, e)
+        method = self._method_cache.get(type(e)) or self._method(type(e))
+        result = method(self, e)
         if result is not e and self.keys(result) == self.keys(e):
             result = e
         self.memo[id(e)] = (e, result)
         return result
+
+    __call__ = visit
+
+    def generic_visit(self, e):
+        return e
 
     def children(self, e):
         """``e`` with every child expression simplified (same object if none changed)."""
@@ -113,7 +123,7 @@ class ExprSimplifier:
                 # (x // c)*c*k + (x % c)*k == x*k
                 del s.terms[key]
                 del s.terms[div_key]
-                s.add(self.to_sum(atom.a), coef)
+                s.accumulate(self.to_sum(atom.a), coef)
         for key, slot in list(s.terms.items()):
             if key not in s.terms:
                 continue
@@ -130,9 +140,9 @@ class ExprSimplifier:
                 continue
             # x*k - (x // c)*c*k == (x % c)*k
             del s.terms[key]
-            s.add(inner, -k)
+            s.accumulate(inner, -k)
             mod = self.floormod_const(atom.a, divisor)
-            s.add(self.to_sum(mod), k)
+            s.accumulate(self.to_sum(mod), k)
 
     # -- arithmetic ------------------------------------------------------------------
     def visit_Add(self, e):
@@ -140,7 +150,7 @@ class ExprSimplifier:
         if a is e.a and b is e.b and is_canonical(e):
             return e
         if _is_int_scalar(e.dtype):
-            return self.from_sum(self.to_sum(a).add(self.to_sum(b)))
+            return self.from_sum(self.to_sum(a).accumulate(self.to_sum(b)))
         return self._vector_or_fold(e, a, b, _op.add)
 
     def visit_Sub(self, e):
@@ -148,7 +158,7 @@ class ExprSimplifier:
         if a is e.a and b is e.b and is_canonical(e):
             return e
         if _is_int_scalar(e.dtype):
-            return self.from_sum(self.to_sum(a).add(self.to_sum(b), -1))
+            return self.from_sum(self.to_sum(a).accumulate(self.to_sum(b), -1))
         return self._vector_or_fold(e, a, b, _op.sub)
 
     def visit_Mul(self, e):
@@ -159,7 +169,7 @@ class ExprSimplifier:
             if type(a) is E.IntImm:
                 a, b = b, a
             if type(b) is E.IntImm:
-                return self.from_sum(self.to_sum(a).scaled(b.value))
+                return self.from_sum(self.to_sum(a).scale(b.value))
             return e.replace(a=a, b=b)
         return self._vector_or_fold(e, a, b, _op.mul)
 
@@ -202,26 +212,38 @@ class ExprSimplifier:
 
     # -- division --------------------------------------------------------------------
     def visit_FloorDiv(self, e):
+        return self._div_mod(e, is_div=True)
+
+    def visit_FloorMod(self, e):
+        return self._div_mod(e, is_div=False)
+
+    def _div_mod(self, e, is_div: bool):
+        """``a // b`` or ``a % b``: constants fold, a positive constant divisor goes to
+        :meth:`floordiv_const` / :meth:`floormod_const`, and a vector whose lanes all fall
+        into one block of the divisor divides as a scalar."""
         a, b = self(e.a), self(e.b)
         if _is_int_scalar(e.dtype) and type(b) is E.IntImm:
             c = b.value
             if type(a) is E.IntImm and c != 0:
-                return int_const(a.value // c, e.dtype)
+                return int_const(a.value // c if is_div else a.value % c, e.dtype)
             if c == 1:
-                return a
+                return a if is_div else int_const(0, e.dtype)
             if c > 0:
-                return self.floordiv_const(a, c)
+                return self.floordiv_const(a, c) if is_div else self.floormod_const(a, c)
         if e.dtype.lanes > 1 and type(b) is E.Broadcast and type(b.value) is E.IntImm:
             c = b.value.value
             if type(a) is E.Broadcast and c > 0:
-                return self._broadcast(E.FloorDiv(a.value, b.value, b.value.dtype), a.lanes)
+                return self._broadcast(type(e)(a.value, b.value, b.value.dtype), a.lanes)
             if type(a) is E.Ramp and c > 0 and type(a.stride) is E.IntImm:
                 # all lanes fall into one block of c when base % c + span < c
                 span = a.stride.value * (a.lanes - 1)
-                base_mod = self.bound(self.floormod_const(a.base, c))
-                if 0 <= span and base_mod.max_value + span < c:
-                    return self._broadcast(E.FloorDiv(a.base, b.value, b.value.dtype), a.lanes)
-        if type(a) is E.IntImm and a.value == 0 and e.dtype.is_integer:
+                base_mod = self.floormod_const(a.base, c)
+                if 0 <= span and self.bound(base_mod).max_value + span < c:
+                    if is_div:
+                        return self._broadcast(E.FloorDiv(a.base, b.value, b.value.dtype),
+                                               a.lanes)
+                    return self._ramp(base_mod, a.stride, a.lanes)
+        if is_div and type(a) is E.IntImm and a.value == 0 and e.dtype.is_integer:
             return a
         return e.replace(a=a, b=b)
 
@@ -230,14 +252,7 @@ class ExprSimplifier:
         dtype = a.dtype
         if type(a) is E.FloorDiv and type(a.b) is E.IntImm and a.b.value > 0:
             return self.floordiv_const(a.a, a.b.value * c)
-        s = self.to_sum(a)
-        quotient, rest = LinearSum(dtype), LinearSum(dtype)
-        for key, (atom, coef) in s.terms.items():
-            if coef % c == 0:
-                quotient.add_term(key, atom, coef // c)
-            else:
-                rest.add_term(key, atom, coef)
-        quotient.const, rest.const = divmod(s.const, c)
+        quotient, rest = self.to_sum(a).split_multiples(c)
         if rest.terms:
             rest, c, whole = self._reduce_division(rest, c)
             if whole is None:
@@ -260,33 +275,12 @@ class ExprSimplifier:
         if g > 1:
             # floor((g*t + r) / (g*c')) == floor((t + r // g) / c')
             reduced = LinearSum(rest.dtype, rest.const // g)
-            reduced.terms = {k: [a, coef // g] for k, (a, coef) in rest.terms.items()}
+            reduced.terms = {k: (a, coef // g) for k, (a, coef) in rest.terms.items()}
             rest, c = reduced, c // g
             bound = self.sum_bound(rest)
             if _finite(bound) and bound.min_value // c == bound.max_value // c:
                 return rest, c, bound.min_value // c
         return rest, c, None
-
-    def visit_FloorMod(self, e):
-        a, b = self(e.a), self(e.b)
-        if _is_int_scalar(e.dtype) and type(b) is E.IntImm:
-            c = b.value
-            if type(a) is E.IntImm and c != 0:
-                return int_const(a.value % c, e.dtype)
-            if c == 1:
-                return int_const(0, e.dtype)
-            if c > 0:
-                return self.floormod_const(a, c)
-        if e.dtype.lanes > 1 and type(b) is E.Broadcast and type(b.value) is E.IntImm:
-            c = b.value.value
-            if type(a) is E.Broadcast and c > 0:
-                return self._broadcast(E.FloorMod(a.value, b.value, b.value.dtype), a.lanes)
-            if type(a) is E.Ramp and c > 0 and type(a.stride) is E.IntImm:
-                span = a.stride.value * (a.lanes - 1)
-                base_mod = self.floormod_const(a.base, c)
-                if 0 <= span and self.bound(base_mod).max_value + span < c:
-                    return self._ramp(base_mod, a.stride, a.lanes)
-        return e.replace(a=a, b=b)
 
     def floormod_const(self, a, c: int):
         """``a % c`` for a positive constant ``c`` (``a`` already simplified)."""
@@ -313,12 +307,12 @@ class ExprSimplifier:
         if g > 1:
             # (g*t + r) % (g*c') == g*((t + r // g) % c') + r % g
             reduced = LinearSum(dtype, rest.const // g)
-            reduced.terms = {k: [x, coef // g] for k, (x, coef) in rest.terms.items()}
+            reduced.terms = {k: (x, coef // g) for k, (x, coef) in rest.terms.items()}
             inner = c // g
             bound = self.sum_bound(reduced)
             if _finite(bound) and bound.min_value // inner == bound.max_value // inner:
                 reduced.const -= (bound.min_value // inner) * inner
-                result = reduced.scaled(g)
+                result = reduced.scale(g)
                 result.const += rest.const % g
                 return self.from_sum(result)
         if len(rest.terms) == len(s.terms) and rest.const == s.const:
@@ -341,7 +335,7 @@ class ExprSimplifier:
         if self.keys(a) == self.keys(b):
             return a
         if _is_int_scalar(e.dtype):
-            diff = self.sum_bound(self.to_sum(a).add(self.to_sum(b), -1))
+            diff = self.sum_bound(self.to_sum(a).accumulate(self.to_sum(b), -1))
             if diff.max_value <= 0:
                 return a if is_min else b
             if diff.min_value >= 0:
@@ -349,7 +343,7 @@ class ExprSimplifier:
             if ta is E.FloorDiv and tb is E.FloorDiv and type(a.b) is E.IntImm \
                     and type(b.b) is E.IntImm and a.b.value == b.b.value > 0:
                 # floor division by a positive constant is monotone
-                inner = self.sum_bound(self.to_sum(a.a).add(self.to_sum(b.a), -1))
+                inner = self.sum_bound(self.to_sum(a.a).accumulate(self.to_sum(b.a), -1))
                 if inner.max_value <= 0:
                     return a if is_min else b
                 if inner.min_value >= 0:
@@ -372,7 +366,7 @@ class ExprSimplifier:
             if t in (E.EQ, E.NE) and a.dtype.is_bool and self.keys(a) == self.keys(b):
                 return _true(e.dtype) if t is E.EQ else _false(e.dtype)
             return e.replace(a=a, b=b)
-        diff = self.to_sum(a).add(self.to_sum(b), -1)
+        diff = self.to_sum(a).accumulate(self.to_sum(b), -1)
         bound = self.sum_bound(diff)
         verdict = _decide(t, bound.min_value, bound.max_value)
         if verdict is not None:
@@ -394,27 +388,22 @@ class ExprSimplifier:
 
     # -- logic -----------------------------------------------------------------------
     def visit_And(self, e):
-        a, b = self(e.a), self(e.b)
-        if type(a) is E.IntImm:
-            return b if a.value else a
-        if type(b) is E.IntImm:
-            return a if b.value else b
-        if self._repeats(a, b, E.And):
-            return a
-        if self._negates(a, b):
-            return _false(e.dtype)
-        return e.replace(a=a, b=b)
+        return self._and_or(e, absorbing=0)
 
     def visit_Or(self, e):
+        return self._and_or(e, absorbing=1)
+
+    def _and_or(self, e, absorbing: int):
+        """``and`` (``absorbing`` 0: false decides) or ``or`` (1: true decides)."""
         a, b = self(e.a), self(e.b)
         if type(a) is E.IntImm:
-            return a if a.value else b
+            return a if bool(a.value) == bool(absorbing) else b
         if type(b) is E.IntImm:
-            return b if b.value else a
-        if self._repeats(a, b, E.Or):
+            return b if bool(b.value) == bool(absorbing) else a
+        if self._repeats(a, b, type(e)):
             return a
         if self._negates(a, b):
-            return _true(e.dtype)
+            return _true(e.dtype) if absorbing else _false(e.dtype)
         return e.replace(a=a, b=b)
 
     def _repeats(self, a, b, cls) -> bool:
@@ -489,7 +478,6 @@ class ExprSimplifier:
     def visit_Let(self, e):
         value = self(e.value)
         if type(value) in (E.IntImm, E.FloatImm, E.Var):
-            from ..transform.substitute import substitute
             return self(substitute(e.body, {e.var: value}))
         if _is_int_scalar(value.dtype):
             inner = ExprSimplifier(self.keys, {**self.var_bounds, e.var: self.bound(value)})
@@ -512,6 +500,11 @@ class ExprSimplifier:
     def visit_Ramp(self, e):
         base, stride = self(e.base), self(e.stride)
         return e.replace(base=base, stride=stride)
+
+    def visit_Div(self, e):
+        return self._vector_or_fold(e, self(e.a), self(e.b), _op.div)
+
+    visit_BufferLoad = visit_ProducerLoad = visit_Reduce = children
 
 
 _LIKELY = ("likely", "tl.likely")
@@ -543,19 +536,3 @@ def _decide(t, lo: int, hi: int):
 _CMP_BUILD = {E.LT: _op.lt, E.LE: _op.le, E.GT: _op.gt, E.GE: _op.ge, E.EQ: _op.eq,
               E.NE: _op.ne}
 _NEGATED = {E.LT: E.GE, E.LE: E.GT, E.GT: E.LE, E.GE: E.LT, E.EQ: E.NE, E.NE: E.EQ}
-
-_DISPATCH = {
-    E.Add: ExprSimplifier.visit_Add, E.Sub: ExprSimplifier.visit_Sub,
-    E.Mul: ExprSimplifier.visit_Mul, E.FloorDiv: ExprSimplifier.visit_FloorDiv,
-    E.FloorMod: ExprSimplifier.visit_FloorMod, E.Min: ExprSimplifier.visit_Min,
-    E.Max: ExprSimplifier.visit_Max, E.And: ExprSimplifier.visit_And,
-    E.Or: ExprSimplifier.visit_Or, E.Not: ExprSimplifier.visit_Not,
-    E.Select: ExprSimplifier.visit_Select, E.Cast: ExprSimplifier.visit_Cast,
-    E.Let: ExprSimplifier.visit_Let, E.Broadcast: ExprSimplifier.visit_Broadcast,
-    E.Ramp: ExprSimplifier.visit_Ramp, E.Var: ExprSimplifier.visit_Var,
-    E.Div: lambda self, e: self._vector_or_fold(e, self(e.a), self(e.b), _op.div),
-    E.Call: ExprSimplifier.visit_Call, E.BufferLoad: ExprSimplifier.children,
-    E.ProducerLoad: ExprSimplifier.children, E.Reduce: ExprSimplifier.children,
-}
-for _cmp in _CMP_BUILD:
-    _DISPATCH[_cmp] = ExprSimplifier.visit_CmpOp

@@ -230,7 +230,7 @@ class _Partitioner(Mutator):
         # every form becomes  diff <= limit
         a, b = (cond.a, cond.b) if t in (E.LT, E.LE) else (cond.b, cond.a)
         limit = -1 if t in (E.LT, E.GT) else 0
-        keys = self.analyzer._keys
+        keys = self.analyzer.keys
         diff = to_sum(self.analyzer.simplify(_op.sub(a, b)), keys)
         var_key = keys(loop_var)
         coef = diff.coefficient(var_key)
