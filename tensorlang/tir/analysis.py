@@ -82,6 +82,19 @@ def buffer_stores(node, buffer=None) -> list:
     return [st for st in collector.stores if buffer is None or st.buffer is buffer]
 
 
+def buffer_accesses(node) -> tuple[list, list]:
+    """The ``BufferLoad`` nodes and the ``BufferStore`` statements in ``node``, each in
+    visiting order, from one walk."""
+    collector = _Accesses()
+    collector.visit(node)
+    return collector.loads, collector.stores
+
+
 def stored_buffers(node) -> set:
     """The buffers that ``node`` writes."""
     return {st.buffer for st in buffer_stores(node)}
+
+
+def loaded_buffers(node) -> set:
+    """The buffers that ``node`` reads."""
+    return {ld.buffer for ld in buffer_loads(node)}

@@ -34,10 +34,26 @@ class Functor:
         return method
 
     def visit(self, node):
-        return self._method(type(node))(self, node)
+        method = self._method_cache.get(type(node))
+        if method is None:
+            method = self._method(type(node))
+        return method(self, node)
 
     def generic_visit(self, node):  # pragma: no cover - overridden
         raise NotImplementedError
+
+
+class ExprFunctor(Functor):
+    """A walker that returns one value per node (code generators, translators): every
+    node kind it meets needs a ``visit_<ClassName>`` method (or one for a base class);
+    any other is an error, reported by :meth:`unsupported`."""
+
+    def generic_visit(self, node):
+        return self.unsupported(node)
+
+    def unsupported(self, node):
+        raise TypeError(f"{type(self).__name__} cannot handle {type(node).__name__} "
+                        f"'{node}'")
 
 
 class Visitor(Functor):

@@ -27,3 +27,15 @@ def test_loads_and_stores_of_a_buffer():
     assert len(analysis.buffer_loads(body, B)) == 1
     assert analysis.stored_buffers(body) == {B}
     assert analysis.buffer_stores(body, A) == []
+
+
+def test_accesses_from_one_walk_and_loaded_buffers():
+    A = decl_buffer((8,), "float32", "A")
+    B = decl_buffer((8,), "float32", "B")
+    i = var("i")
+    body = BufferStore(B, A[i] + B[i], (i,))
+    loads, stores = analysis.buffer_accesses(body)
+    assert [ld.buffer for ld in loads] == [A, B]
+    assert stores == [body]
+    assert analysis.loaded_buffers(body) == {A, B}
+    assert analysis.loaded_buffers(A[i]) == {A}

@@ -22,6 +22,7 @@ import numpy as np
 from ...errors import BuildError, InternalError
 from ...tir import expr as E
 from ...tir import stmt as S
+from ...tir.analysis import free_vars
 from ...tir.buffer import Buffer
 from ...tir.datatype import BFLOAT16_ARRAYS, is_bfloat16_array
 from ...tir.functor import Visitor
@@ -407,19 +408,6 @@ def check_threads_per_block(kernel: Kernel, threads: int, limit: int,
 def _aligned(nbytes: int) -> int:
     """Shared arrays are declared 16-byte aligned (for float4 accesses)."""
     return (nbytes + 15) // 16 * 16
-
-
-def free_vars(node) -> list[E.Var]:
-    """Variables used in an expression, in order of first appearance."""
-    found: dict = {}
-
-    class _Collect(Visitor):
-        def visit_Var(self, var):
-            found.setdefault(var, None)
-
-    if isinstance(node, E.Node):
-        _Collect().visit(node)
-    return list(found)
 
 
 # ---------------------------------------------------------------------------------------

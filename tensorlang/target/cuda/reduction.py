@@ -38,9 +38,10 @@ from ...tir import expr as E
 from ...tir import op
 from ...tir import stmt as S
 from ...tir.buffer import Buffer
-from ...tir.functor import Mutator, Visitor
+from ...tir.functor import Mutator
 from ...tir.structural import structural_equal
-from .kernels import THREAD_TAGS, free_vars, is_hardware_thread_loop
+from ...tir.analysis import buffer_stores, free_vars
+from .kernels import THREAD_TAGS, is_hardware_thread_loop
 from .sync import syncthreads
 
 #: accumulation node -> (combine, identity of a dtype)
@@ -153,16 +154,8 @@ class _Rewriter(Mutator):
     def reinitialised(self, store: S.BufferStore, loop: S.For) -> bool:
         """Whether ``loop``'s body also overwrites ``store``'s buffer (every thread then
         computes the whole reduction itself, which is no cross-thread reduction)."""
-        found = []
-        accumulation = self.accumulation
-
-        class _Stores(Visitor):
-            def visit_BufferStore(self, node):
-                if node.buffer is store.buffer and accumulation(node) is None:
-                    found.append(node)
-
-        _Stores().visit(loop.body)
-        return bool(found)
+        return any(self.accumulation(node) is None
+                   for node in buffer_stores(loop.body, store.buffer))
 
     # -- rewriting -------------------------------------------------------------------
     def rewrite(self, store: S.BufferStore, guard):

@@ -16,6 +16,7 @@ import llvmlite.ir as ir
 
 from ...errors import BuildError, InternalError
 from ...tir import stmt as S
+from ...tir.analysis import uses_var
 from ...tir.arith import Analyzer
 from ...tir.datatype import DataType
 from ...tir.expr import IntImm, Range, Var
@@ -349,26 +350,10 @@ class _RowWalkFinder(Visitor):
         self.has_loop = True
 
     def visit_BufferStore(self, node):
-        if node.indices and _uses(node.indices[-1], self.loop_var) and \
-                not any(_uses(index, self.loop_var) for index in node.indices[:-1]):
+        if node.indices and uses_var(node.indices[-1], self.loop_var) and \
+                not any(uses_var(index, self.loop_var) for index in node.indices[:-1]):
             self.walks_row = True
         self.generic_visit(node)
-
-
-class _VarUse(Visitor):
-    def __init__(self, var):
-        self.var = var
-        self.found = False
-
-    def visit_Var(self, node):
-        if node is self.var:
-            self.found = True
-
-
-def _uses(expr, var) -> bool:
-    finder = _VarUse(var)
-    finder.visit(expr)
-    return finder.found
 
 
 def _walks_rows(loop: S.For) -> bool:

@@ -18,12 +18,12 @@ import llvmlite.ir as ir
 
 from ...errors import InternalError
 from ...tir import op as _op
+from ...tir.analysis import loaded_buffers
 from ...tir.arith import Analyzer
 from ...tir.arith.int_set import is_neg_inf, is_pos_inf
 from ...tir import expr as E
 from ...tir.buffer import Buffer
 from ...tir.datatype import DataType
-from ...tir.functor import Visitor
 from .types import I1, I32, I64, PTR, VOID, const_of, storage_type, value_type
 
 #: status codes the generated function reports through its context array
@@ -99,15 +99,6 @@ MAX_SHUFFLE_STRIDE, MAX_SHUFFLE_SPAN = 4, 64
 STREAMING_STORE_BYTES = 32 * 1024 * 1024
 
 
-class _LoadedBuffers(Visitor):
-    def __init__(self):
-        self.loaded = set()
-
-    def visit_BufferLoad(self, node):
-        self.loaded.add(node.buffer)
-        self.generic_visit(node)
-
-
 def _uniform_rows(indices) -> bool:
     """Whether every index but the last is the same in all lanes (one row is read)."""
     return all(i.dtype.lanes == 1 or isinstance(i, E.Broadcast) for i in indices[:-1])
@@ -130,11 +121,10 @@ def _split_constant(expr):
 def streaming_buffers(params, body) -> set:
     """Parameter buffers of constant size >= :data:`STREAMING_STORE_BYTES` that ``body``
     stores to but never loads from: their vector stores may bypass the caches."""
-    finder = _LoadedBuffers()
-    finder.visit(body)
+    loaded = loaded_buffers(body)
     chosen = set()
     for buf in params:
-        if buf in finder.loaded or buf.strides:
+        if buf in loaded or buf.strides:
             continue
         if not all(isinstance(extent, E.IntImm) for extent in buf.shape):
             continue

@@ -30,6 +30,7 @@ from .. import stmt as S
 from ..op import is_const_int
 from ..arith import Analyzer, is_pos_inf
 from ..arith.canonical import from_sum, to_sum
+from ..analysis import free_vars
 from ..functor import Mutator, Visitor
 from .simplify import StmtSimplifier, bind_shape_vars
 from .unroll import step_count
@@ -47,18 +48,8 @@ def _conjuncts(cond):
     return [cond]
 
 
-class _VarCollector(Visitor):
-    def __init__(self):
-        self.found: set = set()
-
-    def visit_Var(self, node):
-        self.found.add(node)
-
-
 def _free_vars(e) -> set:
-    collector = _VarCollector()
-    collector.visit(e)
-    return collector.found
+    return set(free_vars(e))
 
 
 class _GuardVarCollector(Visitor):

@@ -20,23 +20,20 @@ Whatever cannot be vectorized this way stays a serial loop: correctness first.
 """
 from __future__ import annotations
 
-import numpy as np
-
 from ...errors import InternalError
 from .. import op
-from ..expr import (Add, And, Broadcast, BufferLoad, Call, Cast, FloorDiv, FloorMod,
-                    IntImm, Let, Max, Min, Mul, Not, PrimExpr, ProducerLoad, Ramp,
+from ..expr import (Add, And, Broadcast, BufferLoad, Call, Cast,
+                    IntImm, Let, Mul, Not, PrimExpr, ProducerLoad, Ramp,
                     Reduce, Select, Sub, Var, BinaryOp)
 from ..functor import Mutator, Visitor
 from ..stmt import (Allocate, AttrStmt, BufferStore, Evaluate, For, ForKind, IfThenElse,
                     LetStmt, PrimFunc, SeqStmt, seq)
+from ..analysis import loaded_buffers, stored_buffers
 from ..arith.const_int_bound import BoundEvaluator, ConstIntBound
+from .lane_independence import lanes_are_independent
 
 __all__ = ["vectorize_loops"]
 
-#: lane independence by evaluation is tried when the variables of an index take at most
-#: this many combined values (see _distinct_per_lane)
-_MAX_EVALUATED_POINTS = 4096
 
 
 class _CannotVectorize(Exception):
@@ -146,7 +143,7 @@ def _vectorize_loop(loop: For, lanes: int, ranges, masked_selects: bool = False)
     vectorizer = _BodyVectorizer(var, ramp, lanes, dict(ranges))
     vectorizer.masked_selects = masked_selects
     body = vectorizer.visit(loop.body)
-    if not _lanes_are_independent(body, lanes, vectorizer.bound_inside, ranges):
+    if not lanes_are_independent(body, lanes, vectorizer.bound_inside, ranges):
         raise _CannotVectorize()
     return body
 
@@ -337,7 +334,7 @@ class _BodyVectorizer(Mutator):
     def predicate(self, stmt, mask: PrimExpr):
         """``stmt`` executed only in the lanes where the vector ``mask`` holds, as stores
         of ``select(mask, new, old)``."""
-        if _buffers_loaded(mask) & _buffers_stored(stmt):
+        if loaded_buffers(mask) & stored_buffers(stmt):
             raise _CannotVectorize()  # the mask would change under its own stores
         return self._predicate(stmt, mask)
 
@@ -465,147 +462,3 @@ class _Speculator(Mutator):
             return Mutator.generic_visit(self, node)
         finally:
             _restore(self.ranges, node.var, saved)
-
-
-# ---------------------------------------------------------------------------------------
-# lane independence
-
-class _AccessCollector(Visitor):
-    def __init__(self):
-        self.loads: list[BufferLoad] = []
-        self.stores: list[BufferStore] = []
-
-    def visit_BufferLoad(self, node: BufferLoad):
-        self.loads.append(node)
-        self.generic_visit(node)
-
-    def visit_BufferStore(self, node: BufferStore):
-        self.stores.append(node)
-        self.generic_visit(node)
-
-
-def _buffers_loaded(node) -> set:
-    collector = _AccessCollector()
-    collector.visit(node)
-    return {load.buffer for load in collector.loads}
-
-
-def _buffers_stored(node) -> set:
-    collector = _AccessCollector()
-    collector.visit(node)
-    return {store.buffer for store in collector.stores}
-
-
-def _free_vars(expr) -> set:
-    found = set()
-
-    class _Vars(Visitor):
-        def visit_Var(self, node):
-            found.add(node)
-
-    _Vars().visit(expr)
-    return found
-
-
-def _lanes_are_independent(body, lanes: int, bound_inside: set, ranges) -> bool:
-    """Whether each lane touches its own elements of every buffer the body writes.
-
-    Then running the body statement by statement for all lanes equals running it lane by
-    lane.  Two ways to know: some index position holds in every access to the buffer the
-    same ramp with a non-zero constant stride and a base fixed over the whole body; or
-    every access uses the same index tuple, fixed over the body, that names a different
-    element in each lane (checked by evaluation: ``(f // 16, f % 16)`` of a fused axis)."""
-    collector = _AccessCollector()
-    collector.visit(body)
-    accesses: dict[object, list[tuple]] = {}
-    for node in collector.stores:
-        accesses.setdefault(node.buffer, []).append(node.indices)
-    written = set(accesses)
-    for node in collector.loads:
-        if node.buffer in written:
-            accesses[node.buffer].append(node.indices)
-    for buffer in written:
-        tuples = accesses[buffer]
-        if not any(_same_lane_slice(tuples, dim, lanes, bound_inside)
-                   for dim in range(len(buffer.shape))) and \
-                not _distinct_per_lane(tuples, lanes, bound_inside, ranges):
-            return False
-    return True
-
-
-def _distinct_per_lane(index_tuples, lanes: int, bound_inside: set, ranges) -> bool:
-    from ..structural import structural_equal
-    first = index_tuples[0]
-    if not all(structural_equal(other, first) for other in index_tuples[1:]):
-        return False
-    free = sorted(set().union(*(_free_vars(i) for i in first)), key=lambda v: v.name)
-    if set(free) & bound_inside or any(v not in ranges for v in free):
-        return False
-    sizes = [ranges[v][1] - ranges[v][0] + 1 for v in free]
-    if int(np.prod(sizes, dtype=np.int64)) > _MAX_EVALUATED_POINTS:
-        return False
-    # one row per combination of the variables' values, one column per lane
-    grids = np.meshgrid(*(np.arange(ranges[v][0], ranges[v][1] + 1) for v in free),
-                        indexing="ij")
-    env = {v: g.reshape(-1, 1).astype(np.int64) for v, g in zip(free, grids)}
-    key = np.zeros((int(np.prod(sizes, dtype=np.int64)), lanes), dtype=np.int64)
-    for index in first:
-        values = _evaluate_index(index, env, lanes)
-        if values is None:
-            return False
-        values = np.broadcast_to(values, key.shape)
-        low, span = values.min(), int(values.max() - values.min()) + 1
-        if span * (int(key.max()) + 1) >= 2**62:
-            return False
-        key = key * span + (values - low)  # mixed-radix: distinct tuples, distinct keys
-    ordered = np.sort(key, axis=1)
-    return not np.any(ordered[:, 1:] == ordered[:, :-1])
-
-
-_INDEX_OPERATORS = {Add: np.add, Sub: np.subtract, Mul: np.multiply, Min: np.minimum,
-                    Max: np.maximum, FloorDiv: np.floor_divide, FloorMod: np.mod}
-
-
-def _evaluate_index(expr, env, lanes: int):
-    """Integer values of ``expr`` (rows: variable values, columns: lanes), or None when
-    it is not plain integer arithmetic that stays within 32 bits."""
-    kind = type(expr)
-    if kind is IntImm and not expr.dtype.is_bool:
-        return np.int64(expr.value)
-    if kind is Var:
-        return env.get(expr)
-    if kind is Broadcast:
-        return _evaluate_index(expr.value, env, lanes)
-    if kind is Ramp:
-        base = _evaluate_index(expr.base, env, lanes)
-        stride = _evaluate_index(expr.stride, env, lanes)
-        if base is None or stride is None:
-            return None
-        values = base + stride * np.arange(lanes, dtype=np.int64)
-    elif kind in _INDEX_OPERATORS:
-        a = _evaluate_index(expr.a, env, lanes)
-        b = _evaluate_index(expr.b, env, lanes)
-        if a is None or b is None or (kind in (FloorDiv, FloorMod) and np.any(b == 0)):
-            return None
-        values = _INDEX_OPERATORS[kind](a, b)
-    else:
-        return None
-    if np.any(np.abs(values) >= 2**31):
-        return None
-    return values
-
-
-def _same_lane_slice(index_tuples, dim: int, lanes: int, bound_inside: set) -> bool:
-    from ..structural import structural_equal
-    first = index_tuples[0][dim]
-    if not isinstance(first, Ramp) or first.lanes != lanes:
-        return False
-    stride = op.as_const_int(first.stride)
-    if not stride or _free_vars(first.base) & bound_inside:
-        return False
-    for indices in index_tuples[1:]:
-        other = indices[dim]
-        if not isinstance(other, Ramp) or not structural_equal(other.base, first.base) \
-                or op.as_const_int(other.stride) != stride:
-            return False
-    return True
