@@ -12,7 +12,6 @@ of a :class:`CudaModule` run the CPU emulation instead.
 from __future__ import annotations
 
 import hashlib
-import os
 import shutil
 import subprocess
 import tempfile
@@ -23,21 +22,18 @@ from pathlib import Path
 
 import numpy as np
 
+from ... import pipeline
 from ...errors import BuildError, TensorLangError
+from ...settings import settings
 from ...tir.buffer import Buffer
 from ...tir.stmt import PrimFunc
-from ...tir.transform.simplify import simplify
-from ...tir.transform.unroll import unroll_loops
-from ...tir.transform.vectorize import vectorize_loops
 from ..disk_cache import CacheWarning, DamagedEntry, cache_root, pack_entry, read_entry, \
     unpack_entry, write_entry
 from ..target import Target, as_target
 from .codegen import CudaCodegen, FastMathCudaCodegen, generate_cuda
 from .emulate import Emulator
 from .kernels import (DEFAULT_MAX_SHARED_BYTES, DEFAULT_MAX_THREADS, DeviceProgram, Limits,
-                      bind_arguments, evaluate_int, launch_dimensions, split_kernels)
-from .reduction import lower_cross_thread_reduction
-from .sync import inject_syncthreads
+                      bind_arguments, evaluate_int, launch_dimensions)
 
 _NO_GPU_HINT = ("install tensorlang[cuda] and run on a machine with an NVIDIA GPU, or set "
                 "TL_CUDA_EMULATE=1 to run the kernels on the CPU")
@@ -106,13 +102,8 @@ def build(func: PrimFunc, target="cuda", **options) -> "CudaModule":
         raise BuildError(f"the CUDA backend cannot build for target '{target}'; use "
                          f"target=\"cuda\"")
     build_options = CudaBuildOptions.from_target(target, **options)
-    func = lower_cross_thread_reduction(func)
-    # vector loops become Ramp accesses (float2/float4 where aligned), unrolled loops
-    # straight-line code, as for the CPU
-    func = simplify(unroll_loops(vectorize_loops(func)))
-    if build_options.inject_sync:
-        func = inject_syncthreads(func)
-    program = split_kernels(func, build_options.limits)
+    passes = pipeline.cuda_passes(build_options.inject_sync, build_options.limits)
+    program = pipeline.PassRunner(label="tl.build cuda").run_all(passes, func)
     codegen = FastMathCudaCodegen if build_options.fast_math else CudaCodegen
     source = generate_cuda(program, codegen)
     return CudaModule(program, source, target, build_options)
@@ -124,7 +115,7 @@ def build(func: PrimFunc, target="cuda", **options) -> "CudaModule":
 
 def nvcc_path() -> str | None:
     """The nvcc executable (``$CUDA_HOME/bin/nvcc`` or on PATH), or None."""
-    home = os.environ.get("CUDA_HOME") or os.environ.get("CUDA_PATH")
+    home = settings.cuda_home
     if home and (Path(home) / "bin" / "nvcc").exists():
         return str(Path(home) / "bin" / "nvcc")
     return shutil.which("nvcc")
@@ -268,7 +259,7 @@ class CudaModule:
         self._emulator(*args)
 
     def __call__(self, *args) -> None:
-        if os.environ.get("TL_CUDA_EMULATE", "") not in ("", "0"):
+        if settings.cuda_emulate:
             self.emulate(*args)
             return
         with _Launch(self, args) as launch:
@@ -279,7 +270,7 @@ class CudaModule:
         calls, measured with CUDA events (wall clock under TL_CUDA_EMULATE=1)."""
         if number < 1 or repeat < 1:
             raise ValueError("time(): number and repeat must be at least 1")
-        if os.environ.get("TL_CUDA_EMULATE", "") not in ("", "0"):
+        if settings.cuda_emulate:
             best = float("inf")
             for _ in range(repeat):
                 start = _time.perf_counter()

@@ -1,7 +1,7 @@
 """``build``: a lowered PrimFunc to a callable CPU :class:`Module`.
 
 The steps, in order: look the function up in the compile cache; on a miss run the
-code-generation preparation passes (vectorize, unroll, simplify), generate LLVM IR,
+code-generation preparation passes (``pipeline.llvm_passes``), generate LLVM IR,
 optimise it at O3 with the new pass manager, emit position-independent object code,
 store it in the cache; finally load the object code into the process.
 """
@@ -10,13 +10,11 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass
 
+from ... import pipeline
 from ...errors import BuildError, TensorLangValueError
 from ...tir import stmt as S
 from ...tir.functor import post_order_visit
 from ...tir.printer import format_node
-from ...tir.transform.simplify import simplify
-from ...tir.transform.unroll import unroll_loops
-from ...tir.transform.vectorize import vectorize_loops
 from ..target import Target, as_target
 from . import cache
 from .codegen import CodeGenLLVM
@@ -66,11 +64,9 @@ def make_options(options=None, **overrides) -> BuildOptions:
 
 
 def prepare_for_codegen(func: S.PrimFunc) -> S.PrimFunc:
-    """Turn vectorized loops into vector code, unroll unrolled loops, simplify (vector
-    selects need no clamped loads: the code generator masks each side's loads)."""
-    func = vectorize_loops(func, masked_selects=True)
-    func = unroll_loops(func)
-    return simplify(func)
+    """``func`` through ``pipeline.llvm_passes``: vector code for vectorized loops,
+    unrolled loops, simplified."""
+    return pipeline.PassRunner(label="tl.build llvm").run_all(pipeline.llvm_passes, func)
 
 
 def _ir_key(func: S.PrimFunc) -> str:

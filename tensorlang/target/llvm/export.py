@@ -20,6 +20,7 @@ import tempfile
 import llvmlite.ir as ir
 
 from ...errors import BuildError, TensorLangValueError
+from ...settings import settings
 from .signature import Signature, signature_json_problem
 
 _SIGNATURE_SYMBOL = "__tensorlang_signature"
@@ -51,7 +52,7 @@ def _metadata_object(module, triple: str, cpu: str, features: str) -> bytes:
 
 
 def _compiler() -> str:
-    for name in (os.environ.get("CC"), "cc", "gcc", "clang"):
+    for name in (settings.cc, "cc", "gcc", "clang"):
         if name and shutil.which(name):
             return name
     raise BuildError("export_library needs a C compiler to link (cc, gcc or clang); "
