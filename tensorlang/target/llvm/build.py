@@ -15,12 +15,11 @@ from ...errors import BuildError, TensorLangValueError
 from ...tir import stmt as S
 from ...tir.functor import post_order_visit
 from ...tir.printer import format_node
-from ..target import Target, as_target
+from ..target import Target, backend_target
 from . import cache
 from .codegen import CodeGenLLVM
-from .jit import JitLibrary, add_function_attributes, compile_ir, function_attributes, \
-    target_machine
-from .module import Module
+from .jit import add_function_attributes, compile_ir, function_attributes, target_machine
+from .module import Module, load_object_code
 from .signature import Signature
 
 
@@ -90,13 +89,7 @@ def build(func: S.PrimFunc, target: Target | str | None = None, options=None,
     >>> mod = build(func, "llvm", bounds_check=True)
     >>> mod(a, b, c)
     """
-    if not isinstance(func, S.PrimFunc):
-        raise TensorLangValueError(f"build needs a PrimFunc (from tl.lower), got "
-                                   f"{type(func).__name__}")
-    target = as_target(target)
-    if target.kind != "llvm":
-        raise BuildError(f"tensorlang.target.llvm.build cannot compile for target "
-                         f"'{target}'; use target \"llvm\"")
+    target = backend_target(func, target, "llvm", "llvm", TensorLangValueError)
     if not target.is_host:
         raise BuildError(f"target '{target}' names another machine (-mtriple); only the "
                          f"host can run compiled code")
@@ -110,7 +103,7 @@ def build(func: S.PrimFunc, target: Target | str | None = None, options=None,
         if entry is not None:
             object_code, header, ir_text = entry
             signature = Signature.from_json(header["signature"])
-            return _load(signature, object_code, ir_text, (triple, cpu, features))
+            return load_object_code(signature, object_code, ir_text, (triple, cpu, features))
 
     prepared = prepare_for_codegen(func)
     generator = CodeGenLLVM(target, bounds_check=options.bounds_check)
@@ -121,11 +114,5 @@ def build(func: S.PrimFunc, target: Target | str | None = None, options=None,
     object_code, optimised = compile_ir(ir_text, machine, options.opt_level)
     if key is not None:
         cache.store(key, object_code, {"signature": signature.to_json()}, optimised)
-    return _load(signature, object_code, optimised, (triple, cpu, features))
+    return load_object_code(signature, object_code, optimised, (triple, cpu, features))
 
-
-def _load(signature: Signature, object_code: bytes, ir_text, target_info) -> Module:
-    library = JitLibrary(object_code, *target_info)
-    address = library.address_of(signature.symbol)
-    return Module(signature, address, library, object_code=object_code, ir_text=ir_text,
-                  target_info=target_info)
