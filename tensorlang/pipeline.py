@@ -124,7 +124,8 @@ class PassRunner:
 _STATE = threading.local()
 
 
-def _substitutions() -> list:
+def schedule_substitutions() -> list:
+    """The substitutions pushed in this thread, innermost last."""
     if not hasattr(_STATE, "substitutions"):
         _STATE.substitutions = []
     return _STATE.substitutions
@@ -133,12 +134,12 @@ def _substitutions() -> list:
 def push_schedule_substitution(substitute) -> None:
     """Make ``substitute(schedule, args, target) -> (schedule, args)`` what
     ``apply_tuning_records`` does in this thread, until it is popped."""
-    _substitutions().append(substitute)
+    schedule_substitutions().append(substitute)
 
 
 def pop_schedule_substitution(substitute) -> None:
     """Undo the matching :func:`push_schedule_substitution`."""
-    stack = _substitutions()
+    stack = schedule_substitutions()
     for i in range(len(stack) - 1, -1, -1):
         if stack[i] is substitute:
             del stack[i]
@@ -148,7 +149,7 @@ def pop_schedule_substitution(substitute) -> None:
 def apply_tuning_records(schedule, args, target: str):
     """``(schedule, args)`` as the innermost substitution makes them (unchanged when no
     ``apply_history_best`` context is active)."""
-    stack = _substitutions()
+    stack = schedule_substitutions()
     if not stack:
         return schedule, args
     return stack[-1](schedule, args, target)
