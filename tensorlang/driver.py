@@ -1,63 +1,17 @@
-"""``tl.lower``: the one place that lists the lowering passes, in order; ``tl.build``:
-lowering followed by a backend.
-
-Each backend then shapes the lowered function for its code generator, in the one function
-that starts its build: llvm (``target/llvm/build.py``: vectorize_loops, unroll_loops,
-simplify), cuda (``target/cuda/runtime.py``: vectorize and unroll, cross-thread
-reductions, ``__syncthreads`` insertion, kernel splitting).
-
-Set ``TL_DUMP_IR=1`` to print the IR after each pass that changed it, ``TL_TIME_PASSES=1``
-to print how long each pass took.  The environment is read once, here, into
-:class:`LowerOptions`.
+"""``tl.lower``: a schedule to loop IR through the lowering passes; ``tl.build``:
+the tuning records, lowering, then a backend.  The passes themselves are listed in
+:mod:`tensorlang.pipeline`, which also says how to print, time and verify them.
 """
 from __future__ import annotations
 
-import os
-import sys
-import time
-from dataclasses import dataclass
-
 from .errors import LoweringError
+from .pipeline import LowerOptions, PassRunner, apply_tuning_records, lower_passes
 from .schedule import Schedule, schedule_to_tir
+from .target import build as build_for_target
 from .te.graph import default_parameters
 from .tir.stmt import PrimFunc
-from .tir.transform.loop_partition import partition_loops
-from .tir.transform.remove_no_op import remove_no_op
-from .tir.transform.simplify import simplify
 
-
-@dataclass(frozen=True)
-class LowerOptions:
-    """How ``lower`` reports on its work."""
-    dump_ir: bool = False
-    time_passes: bool = False
-
-    @staticmethod
-    def from_environment() -> "LowerOptions":
-        def flag(name):
-            return os.environ.get(name, "") not in ("", "0", "false", "False")
-        return LowerOptions(dump_ir=flag("TL_DUMP_IR"), time_passes=flag("TL_TIME_PASSES"))
-
-
-class _PassRunner:
-    """Runs one pass, printing and timing it as the options ask."""
-
-    def __init__(self, options: LowerOptions):
-        self.options = options
-
-    def __call__(self, fn, func: PrimFunc) -> PrimFunc:
-        start = time.perf_counter()
-        result = fn(func)
-        elapsed = time.perf_counter() - start
-        name = getattr(fn, "__name__", repr(fn))
-        if self.options.time_passes:
-            print(f"[tl.lower] {name}: {elapsed * 1e3:.3f} ms", file=sys.stderr)
-        if self.options.dump_ir:
-            if result is func:
-                print(f"# after {name}: unchanged", file=sys.stderr)
-            else:
-                print(f"# after {name}:\n{result.script()}", file=sys.stderr)
-        return result
+__all__ = ["LowerOptions", "build", "default_args", "lower"]
 
 
 def lower(sch_or_func, args=None, name: str = "main", simple_mode: bool = False,
@@ -69,8 +23,7 @@ def lower(sch_or_func, args=None, name: str = "main", simple_mode: bool = False,
     :func:`default_args`).  ``simple_mode`` skips loop partitioning, for compact text.
     """
     _check_name(name)
-    options = options or LowerOptions.from_environment()
-    run = _PassRunner(options)
+    run = PassRunner(options)
 
     if isinstance(sch_or_func, PrimFunc):
         func = sch_or_func
@@ -84,12 +37,7 @@ def lower(sch_or_func, args=None, name: str = "main", simple_mode: bool = False,
     else:
         raise LoweringError(f"lower: expected a Schedule or a PrimFunc, got "
                             f"{type(sch_or_func).__name__}")
-    # The pipeline, in order:
-    func = run(simplify, func)             # fold constants, simplify indices and guards
-    if not simple_mode:
-        func = run(partition_loops, func)  # peel tails so main bodies carry no guard
-        func = run(simplify, func)         # clean the peeled copies
-    func = run(remove_no_op, func)         # drop empty loops and branches
+    func = run.run_all(lower_passes(simple_mode), func)
     return func
 
 
@@ -126,14 +74,16 @@ def build(sch_or_func, args=None, target="llvm", name: str = "main", **options):
     is replaced by the best recorded schedule of its workload for ``target`` (a
     ``TuneWarning`` where the log has none).
     """
-    from .target import build as build_for_target
     _check_name(name)
     if isinstance(sch_or_func, Schedule):
-        # the tuning records apply only when the autotuner is loaded and a context is on
-        dispatch = sys.modules.get("tensorlang.autotune.dispatch")
-        if dispatch is not None:
-            sch_or_func, args = dispatch.tuned_schedule(sch_or_func, args, str(target))
-        func = lower(sch_or_func, args, name=name)
+        schedule = sch_or_func
+        def apply_tuning_records_pass(given):
+            tuned = apply_tuning_records(*given, str(target))
+            return given if tuned[0] is given[0] and tuned[1] is given[1] else tuned
+        apply_tuning_records_pass.__name__ = "apply_tuning_records"
+        schedule, args = PassRunner(label="tl.build")(apply_tuning_records_pass,
+                                                      (schedule, args))
+        func = lower(schedule, args, name=name)
     elif isinstance(sch_or_func, PrimFunc):
         if args is not None:
             raise LoweringError("build: args are taken from the PrimFunc's parameters; pass "

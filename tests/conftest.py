@@ -4,6 +4,8 @@
 is written (and the test passes); a difference fails with a diff.  After an intended
 change of printed IR, refresh the files with ``python -m pytest --update-golden`` and
 review the diff of ``tests/golden`` before committing it.
+
+Every test runs with the IR verified after each compiler pass (``verify_passes``).
 """
 from __future__ import annotations
 
@@ -13,8 +15,17 @@ from pathlib import Path
 
 import pytest
 
+from tensorlang.settings import settings
+
 GOLDEN_DIR = Path(__file__).parent / "golden"
 _VALID_NAME = re.compile(r"^[A-Za-z0-9_.\-]+(/[A-Za-z0-9_.\-]+)*$")
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _verify_after_every_pass():
+    """A pass that breaks an IR invariant fails the test that ran it."""
+    with settings.override(verify_passes=True):
+        yield
 
 
 def pytest_addoption(parser):

@@ -17,6 +17,7 @@ import threading
 import warnings
 
 from ..errors import ScheduleError, TensorLangError, TuneError
+from ..pipeline import pop_schedule_substitution, push_schedule_substitution
 from ..te.graph import Operation, Tensor, default_parameters
 from .flops import count_flops
 from .record import RecordLog, normalize_target
@@ -57,9 +58,11 @@ class ApplyHistoryBest:
 
     def __enter__(self):
         _stack().append(self)
+        push_schedule_substitution(tuned_schedule)
         return self
 
     def __exit__(self, *exc):
+        pop_schedule_substitution(tuned_schedule)
         _stack().remove(self)
 
 
@@ -187,14 +190,16 @@ def _record_check(outputs: list, key: str, target: str, shape_vars,
 
 def tuned_schedule(schedule, args, target):
     """What ``tl.build(schedule, args, target)`` compiles inside an
-    :func:`apply_history_best` context: ``(schedule, args)`` of the best record of the
+    :func:`apply_history_best` context (the substitution the context pushes onto the
+    pipeline's ``apply_tuning_records``): ``(schedule, args)`` of the best record of the
     workload of an unscheduled ``schedule`` (with a :class:`TuneWarning` and the schedule
     as given where there is none)."""
     if current_context() is None or schedule.steps:
         return schedule, args
     outputs = [t for op in schedule._initial_outputs for t in op.outputs]
-    # the warning of an untuned workload points at the caller of tl.build
-    best, tensors = _best_schedule(outputs, target, None, None, (), stacklevel=4)
+    # the warning of an untuned workload points at the caller of tl.build (through
+    # tl.build, its pass runner, its apply_tuning_records pass and the pipeline's function)
+    best, tensors = _best_schedule(outputs, target, None, None, (), stacklevel=7)
     if not best.steps:
         return schedule, args
     ops = [t.op for t in tensors]

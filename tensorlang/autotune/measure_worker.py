@@ -91,8 +91,7 @@ def compile_artifact(func, target, bounds_check: bool = False):
         build(func, target)  # compile errors belong to the build, not the run
         return {"kind": "func", "func": pickle.dumps(func)}
     module = build(func, target, use_cache=False, bounds_check=bounds_check)
-    return {"kind": "object", "object_code": module._object_code,
-            "signature": module.signature.to_json(), "target_info": module._target_info}
+    return {"kind": "object", "artifact": module.artifact()}
 
 
 def featurize_candidates(task_id: str, space_bytes: bytes, config_jsons: list) -> list:
@@ -154,10 +153,8 @@ _JOBS = {"build_candidate": build_candidate, "featurize_candidates": featurize_c
 def load_artifact(artifact: dict, target: str):
     """A callable module from :func:`compile_artifact`'s output."""
     if artifact["kind"] == "object":
-        from ..target.llvm.build import _load
-        from ..target.llvm.signature import Signature
-        return _load(Signature.from_json(artifact["signature"]), artifact["object_code"],
-                     None, tuple(artifact["target_info"]))
+        from ..target.llvm import load_artifact as load_llvm_artifact
+        return load_llvm_artifact(artifact["artifact"])
     from ..target import build
     return build(pickle.loads(artifact["func"]), target)
 
@@ -254,12 +251,10 @@ class _Caller:
         signature = getattr(module, "signature", None)
         function = getattr(module, "_function", None)
         if signature is not None and function is not None:
-            from ..target.llvm.module import CTX_THREADS, _Context
-            from ..target.llvm.runtime import num_threads
+            from ..target.llvm import new_context
             pointers, scalars, temporaries = signature.pack(tuple(arrays))
             if not temporaries:  # no copies to keep alive or write back
-                context = _Context()
-                context[CTX_THREADS] = num_threads()
+                context = new_context()
                 self._fast = (function, (*pointers, scalars, context))
 
     def first_call(self) -> None:

@@ -22,6 +22,7 @@ import tempfile
 import warnings
 
 from ..errors import internal_assert
+from ..settings import settings
 
 _DIGEST_SIZE = 32
 _MAGIC_SIZE = 8
@@ -49,15 +50,15 @@ _HINT = "compiled code is not cached; set TL_CACHE_DIR to a writable directory t
 
 def cache_root() -> str | None:
     """The cache directory, or None (after a warning) when there is no usable one."""
-    explicit = os.environ.get("TL_CACHE_DIR")
+    explicit = settings.cache_dir
     if explicit:
         root, origin = os.path.abspath(explicit), f"TL_CACHE_DIR={explicit!r}"
     else:
-        xdg = os.environ.get("XDG_CACHE_HOME")
+        xdg = settings.xdg_cache_home
         if xdg and os.path.isabs(xdg):  # the XDG spec ignores relative paths
             root, origin = os.path.join(xdg, "tensorlang"), f"XDG_CACHE_HOME={xdg!r}"
         else:
-            home = os.environ.get("HOME")
+            home = settings.home
             problem = None
             if home is None:
                 problem = "HOME is not set"

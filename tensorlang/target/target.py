@@ -12,7 +12,8 @@ from __future__ import annotations
 
 import functools
 
-from ..errors import TensorLangValueError
+from ..errors import BuildError, TensorLangValueError
+from ..tir.stmt import PrimFunc
 
 #: backend kinds and the options each accepts
 _KIND_OPTIONS = {
@@ -158,3 +159,17 @@ def as_target(target) -> Target:
     if target is None:
         return Target("llvm")
     return target if isinstance(target, Target) else Target(target)
+
+
+def backend_target(func, target, kind: str, backend: str,
+                   not_a_func_error: type = BuildError) -> "Target":
+    """``target`` as a :class:`Target` of ``kind``, after checking that ``func`` is a
+    lowered PrimFunc: the checks each backend's ``build`` starts with."""
+    if not isinstance(func, PrimFunc):
+        raise not_a_func_error(f"the {backend} backend builds a lowered PrimFunc (from "
+                               f"tl.lower), got {type(func).__name__}")
+    target = as_target(target)
+    if target.kind != kind:
+        raise BuildError(f"the {backend} backend cannot build for target '{target}'; use "
+                         f"target=\"{kind}\"")
+    return target

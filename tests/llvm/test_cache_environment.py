@@ -9,7 +9,7 @@ import pytest
 
 from tensorlang import cli
 from tensorlang.target import disk_cache
-from tensorlang.target.cuda import runtime as cuda_runtime
+from tensorlang.target.cuda import nvcc
 from tensorlang.target.disk_cache import CacheWarning
 from tensorlang.target.llvm import build, cache
 
@@ -30,7 +30,7 @@ def _builds_uncached_warning_once(match):
         for _ in range(2):
             check(build(saxpy(), "llvm"))
             assert cache.cache_dir() is None
-            assert cuda_runtime._cache_dir() is None
+            assert nvcc.nvcc_cache_dir() is None
             assert cli.default_demo_log(64) is None
     messages = [str(w.message) for w in caught if issubclass(w.category, CacheWarning)]
     assert len(messages) == 1, messages

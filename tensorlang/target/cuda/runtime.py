@@ -1,43 +1,26 @@
-"""Build and run CUDA modules: nvcc compilation (cached), launches through pycuda, timing
-with CUDA events, and CPU emulation where no GPU is present.
+"""Run CUDA modules: launches through pycuda (nvcc compilation at the first launch),
+timing with CUDA events, and CPU emulation where no GPU is present.
 
 pycuda is an optional dependency (``pip install tensorlang[cuda]``): this module imports
 without it, and only launching on a GPU needs it.  ``TL_CUDA_EMULATE=1`` makes every call
 of a :class:`CudaModule` run the CPU emulation instead.
 
->>> mod = build(func, "cuda")
 >>> mod(a, b, c)                 # numpy arrays (copied) or GPU arrays (used in place)
 >>> print(mod.get_source("cuda"))
 """
 from __future__ import annotations
 
-import hashlib
-import os
-import shutil
-import subprocess
-import tempfile
 import time as _time
-import warnings
-from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 
 from ...errors import BuildError, TensorLangError
+from ...settings import settings
 from ...tir.buffer import Buffer
-from ...tir.stmt import PrimFunc
-from ...tir.transform.simplify import simplify
-from ...tir.transform.unroll import unroll_loops
-from ...tir.transform.vectorize import vectorize_loops
-from ..disk_cache import CacheWarning, DamagedEntry, cache_root, pack_entry, read_entry, \
-    unpack_entry, write_entry
-from ..target import Target, as_target
-from .codegen import CudaCodegen, FastMathCudaCodegen, generate_cuda
+from ..target import Target
 from .emulate import Emulator
-from .kernels import (DEFAULT_MAX_SHARED_BYTES, DEFAULT_MAX_THREADS, DeviceProgram, Limits,
-                      bind_arguments, evaluate_int, launch_dimensions, split_kernels)
-from .reduction import lower_cross_thread_reduction
-from .sync import inject_syncthreads
+from .kernels import DeviceProgram, bind_arguments, evaluate_int, launch_dimensions
+from .nvcc import compile_cuda
 
 _NO_GPU_HINT = ("install tensorlang[cuda] and run on a machine with an NVIDIA GPU, or set "
                 "TL_CUDA_EMULATE=1 to run the kernels on the CPU")
@@ -46,165 +29,6 @@ _NO_GPU_HINT = ("install tensorlang[cuda] and run on a machine with an NVIDIA GP
 class CudaRuntimeError(TensorLangError, RuntimeError):
     """No GPU, driver or pycuda to run a CUDA module on."""
 
-
-@dataclass(frozen=True)
-class CudaBuildOptions:
-    """Options of a CUDA build (from the target string and keyword arguments)."""
-    #: ``sm_80``...; empty means the architecture of the GPU the module runs on
-    arch: str = ""
-    max_threads_per_block: int = DEFAULT_MAX_THREADS
-    max_shared_memory: int = DEFAULT_MAX_SHARED_BYTES
-    #: hardware approximations of exp/log/sin/cos (``__expf``...)
-    fast_math: bool = False
-    #: run :func:`inject_syncthreads` before code generation
-    inject_sync: bool = True
-
-    @property
-    def limits(self) -> Limits:
-        return Limits(self.max_threads_per_block, self.max_shared_memory)
-
-    @staticmethod
-    def from_target(target: Target, **overrides) -> "CudaBuildOptions":
-        known = CudaBuildOptions.__dataclass_fields__
-        for key in overrides:
-            if key not in known:
-                raise BuildError(f"unknown CUDA build option '{key}'; known options: "
-                                 f"{', '.join(sorted(known))}")
-        fields = {}
-        if target.arch:
-            fields["arch"] = target.arch
-        for option, name in (("max-threads-per-block", "max_threads_per_block"),
-                             ("max-shared-memory", "max_shared_memory")):
-            if option in target.options:
-                try:
-                    fields[name] = int(target.options[option])
-                except ValueError:
-                    raise BuildError(f"target '{target}': -{option} must be an integer, got "
-                                     f"{target.options[option]!r}") from None
-        fields.update(overrides)
-        return CudaBuildOptions(**fields)
-
-
-def build(func: PrimFunc, target="cuda", **options) -> "CudaModule":
-    """Compile a lowered, thread-bound PrimFunc for the GPU.
-
-    Before code generation, accumulations across threadIdx become shared-memory tree
-    reductions (:mod:`.reduction`), vectorized loops become (float2/float4 where aligned)
-    vector accesses, unrolled loops straight-line code, and barriers are inserted
-    (:mod:`.sync`).  Validation errors (unbound loops, too many threads, too much shared
-    memory, one thread tag bound with different extents) raise BuildError naming stage
-    and loop.
-    Code generation needs no GPU; the nvcc compilation happens at the first launch.
-
-    >>> mod = build(func, "cuda -arch=sm_80")
-    """
-    if not isinstance(func, PrimFunc):
-        raise BuildError(f"the CUDA backend builds a lowered PrimFunc (from tl.lower), got "
-                         f"{type(func).__name__}")
-    target = as_target(target)
-    if target.kind != "cuda":
-        raise BuildError(f"the CUDA backend cannot build for target '{target}'; use "
-                         f"target=\"cuda\"")
-    build_options = CudaBuildOptions.from_target(target, **options)
-    func = lower_cross_thread_reduction(func)
-    # vector loops become Ramp accesses (float2/float4 where aligned), unrolled loops
-    # straight-line code, as for the CPU
-    func = simplify(unroll_loops(vectorize_loops(func)))
-    if build_options.inject_sync:
-        func = inject_syncthreads(func)
-    program = split_kernels(func, build_options.limits)
-    codegen = FastMathCudaCodegen if build_options.fast_math else CudaCodegen
-    source = generate_cuda(program, codegen)
-    return CudaModule(program, source, target, build_options)
-
-
-# ---------------------------------------------------------------------------------------
-# nvcc
-
-
-def nvcc_path() -> str | None:
-    """The nvcc executable (``$CUDA_HOME/bin/nvcc`` or on PATH), or None."""
-    home = os.environ.get("CUDA_HOME") or os.environ.get("CUDA_PATH")
-    if home and (Path(home) / "bin" / "nvcc").exists():
-        return str(Path(home) / "bin" / "nvcc")
-    return shutil.which("nvcc")
-
-
-def _cache_dir() -> Path | None:
-    """Directory of nvcc results; None when the cache is off (see ``cache_root``)."""
-    root = cache_root()
-    return None if root is None else Path(root) / "cuda"
-
-
-_MAGIC = b"TLCUDA01"
-
-
-def _load_cached(path: Path, key: str) -> bytes | None:
-    """The nvcc output in the entry ``path``, or None (no entry, or a damaged one: then
-    with a warning)."""
-    data = read_entry(str(path))
-    if data is None:
-        return None
-    try:
-        header, (output,) = unpack_entry(data, _MAGIC, 1)
-        if header.get("key") != key:
-            raise DamagedEntry("it was written for another source (its header's key "
-                               "differs)")
-    except DamagedEntry as damage:
-        warnings.warn(f"the compile cache entry {path} is damaged ({damage}); it is ignored "
-                      f"and the kernel compiled again", CacheWarning, stacklevel=3)
-        return None
-    return output
-
-
-def compile_cuda(source: str, arch: str, output: str = "cubin") -> bytes:
-    """Compile CUDA C with nvcc to ``cubin`` or ``ptx`` for ``arch`` (``sm_80``); results
-    are cached on disk by source, architecture and compiler version, checksummed and
-    written atomically (:mod:`tensorlang.target.disk_cache`)."""
-    nvcc = nvcc_path()
-    if nvcc is None:
-        raise BuildError("nvcc was not found: install the CUDA toolkit and put nvcc on PATH "
-                         "(or set CUDA_HOME)")
-    if output not in ("cubin", "ptx"):
-        raise BuildError(f"cannot compile CUDA to {output!r}; use 'cubin' or 'ptx'")
-    flags = ["-O3", "-std=c++17", f"-arch={arch}"]
-    # the entry format is part of the key, so entries of an older format are not read
-    key = hashlib.sha256("\0".join([_MAGIC.decode(), source, output, nvcc,
-                                    _nvcc_version(nvcc)] + flags).encode()).hexdigest()[:32]
-    cache = _cache_dir()
-    cached = None if cache is None else cache / f"{key}.{output}"
-    if cached is not None:
-        data = _load_cached(cached, key)
-        if data is not None:
-            return data
-    with tempfile.TemporaryDirectory(prefix="tensorlang-cuda-") as work:
-        src = Path(work) / "kernel.cu"
-        out = Path(work) / f"kernel.{output}"
-        src.write_text(source)
-        result = subprocess.run([nvcc, f"-{output}", *flags, "-o", str(out), str(src)],
-                                capture_output=True, text=True)
-        if result.returncode != 0:
-            raise BuildError(f"nvcc failed to compile the generated CUDA code for {arch} "
-                             f"(this is a bug in tensorlang's CUDA backend; please report "
-                             f"it):\n{result.stderr.strip()}")
-        data = out.read_bytes()
-    if cached is not None:  # a failed write only costs a recompilation
-        write_entry(str(cached), pack_entry(_MAGIC, {"key": key}, [data]))
-    return data
-
-
-_VERSIONS: dict[str, str] = {}
-
-
-def _nvcc_version(nvcc: str) -> str:
-    if nvcc not in _VERSIONS:
-        result = subprocess.run([nvcc, "--version"], capture_output=True, text=True)
-        _VERSIONS[nvcc] = result.stdout.strip().splitlines()[-1] if result.stdout else ""
-    return _VERSIONS[nvcc]
-
-
-# ---------------------------------------------------------------------------------------
-# the GPU
 
 
 def _pycuda():
@@ -238,7 +62,7 @@ class CudaModule:
     """A built CUDA function: call it, time it, read its source, or emulate it."""
 
     def __init__(self, program: DeviceProgram, source: str, target: Target,
-                 options: CudaBuildOptions):
+                 options):
         self.program = program
         self.func = program.func
         self.name = program.func.name
@@ -268,7 +92,7 @@ class CudaModule:
         self._emulator(*args)
 
     def __call__(self, *args) -> None:
-        if os.environ.get("TL_CUDA_EMULATE", "") not in ("", "0"):
+        if settings.cuda_emulate:
             self.emulate(*args)
             return
         with _Launch(self, args) as launch:
@@ -279,7 +103,7 @@ class CudaModule:
         calls, measured with CUDA events (wall clock under TL_CUDA_EMULATE=1)."""
         if number < 1 or repeat < 1:
             raise ValueError("time(): number and repeat must be at least 1")
-        if os.environ.get("TL_CUDA_EMULATE", "") not in ("", "0"):
+        if settings.cuda_emulate:
             best = float("inf")
             for _ in range(repeat):
                 start = _time.perf_counter()

@@ -5,5 +5,4 @@ runtime, the compile cache and shared-library export.
 >>> mod(a, b, c)
 """
 from .build import BuildOptions, build, prepare_for_codegen  # noqa: F401
-from .export import load_module  # noqa: F401
-from .module import Module  # noqa: F401
+from .module import Artifact, Context, Module, load_artifact, load_module, new_context  # noqa: F401

@@ -1,7 +1,7 @@
 """``build``: a lowered PrimFunc to a callable CPU :class:`Module`.
 
 The steps, in order: look the function up in the compile cache; on a miss run the
-code-generation preparation passes (vectorize, unroll, simplify), generate LLVM IR,
+code-generation preparation passes (``pipeline.llvm_passes``), generate LLVM IR,
 optimise it at O3 with the new pass manager, emit position-independent object code,
 store it in the cache; finally load the object code into the process.
 """
@@ -10,18 +10,15 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass
 
+from ... import pipeline
 from ...errors import BuildError, TensorLangValueError
 from ...tir import stmt as S
 from ...tir.structural import structural_hash
-from ...tir.transform.simplify import simplify
-from ...tir.transform.unroll import unroll_loops
-from ...tir.transform.vectorize import vectorize_loops
-from ..target import Target, as_target
+from ..target import Target, backend_target
 from . import cache
 from .codegen import CodeGenLLVM
-from .jit import JitLibrary, add_function_attributes, compile_ir, function_attributes, \
-    target_machine
-from .module import Module
+from .jit import add_function_attributes, compile_ir, function_attributes, target_machine
+from .module import Module, load_object_code
 from .signature import Signature
 
 
@@ -65,11 +62,9 @@ def make_options(options=None, **overrides) -> BuildOptions:
 
 
 def prepare_for_codegen(func: S.PrimFunc) -> S.PrimFunc:
-    """Turn vectorized loops into vector code, unroll unrolled loops, simplify (vector
-    selects need no clamped loads: the code generator masks each side's loads)."""
-    func = vectorize_loops(func, masked_selects=True)
-    func = unroll_loops(func)
-    return simplify(func)
+    """``func`` through ``pipeline.llvm_passes``: vector code for vectorized loops,
+    unrolled loops, simplified."""
+    return pipeline.PassRunner(label="tl.build llvm").run_all(pipeline.llvm_passes, func)
 
 
 def _ir_key(func: S.PrimFunc) -> str:
@@ -85,13 +80,7 @@ def build(func: S.PrimFunc, target: Target | str | None = None, options=None,
     >>> mod = build(func, "llvm", bounds_check=True)
     >>> mod(a, b, c)
     """
-    if not isinstance(func, S.PrimFunc):
-        raise TensorLangValueError(f"build needs a PrimFunc (from tl.lower), got "
-                                   f"{type(func).__name__}")
-    target = as_target(target)
-    if target.kind != "llvm":
-        raise BuildError(f"tensorlang.target.llvm.build cannot compile for target "
-                         f"'{target}'; use target \"llvm\"")
+    target = backend_target(func, target, "llvm", "llvm", TensorLangValueError)
     if not target.is_host:
         raise BuildError(f"target '{target}' names another machine (-mtriple); only the "
                          f"host can run compiled code")
@@ -105,7 +94,7 @@ def build(func: S.PrimFunc, target: Target | str | None = None, options=None,
         if entry is not None:
             object_code, header, ir_text = entry
             signature = Signature.from_json(header["signature"])
-            return _load(signature, object_code, ir_text, (triple, cpu, features))
+            return load_object_code(signature, object_code, ir_text, (triple, cpu, features))
 
     prepared = prepare_for_codegen(func)
     generator = CodeGenLLVM(target, bounds_check=options.bounds_check)
@@ -116,11 +105,5 @@ def build(func: S.PrimFunc, target: Target | str | None = None, options=None,
     object_code, optimised = compile_ir(ir_text, machine, options.opt_level)
     if key is not None:
         cache.store(key, object_code, {"signature": signature.to_json()}, optimised)
-    return _load(signature, object_code, optimised, (triple, cpu, features))
+    return load_object_code(signature, object_code, optimised, (triple, cpu, features))
 
-
-def _load(signature: Signature, object_code: bytes, ir_text, target_info) -> Module:
-    library = JitLibrary(object_code, *target_info)
-    address = library.address_of(signature.symbol)
-    return Module(signature, address, library, object_code=object_code, ir_text=ir_text,
-                  target_info=target_info)

@@ -20,6 +20,9 @@ import tempfile
 import llvmlite.ir as ir
 
 from ...errors import BuildError, TensorLangValueError
+from ...settings import settings
+from .jit import compile_ir, target_machine
+from .runtime import libgomp_path
 from .signature import Signature, signature_json_problem
 
 _SIGNATURE_SYMBOL = "__tensorlang_signature"
@@ -41,7 +44,6 @@ def _string_global(module: ir.Module, name: str, text: str) -> None:
 
 
 def _metadata_object(module, triple: str, cpu: str, features: str) -> bytes:
-    from .jit import compile_ir, target_machine
     meta = ir.Module(name="tensorlang_metadata")
     meta.triple = triple
     _string_global(meta, _SIGNATURE_SYMBOL, json.dumps(module.signature.to_json()))
@@ -51,7 +53,7 @@ def _metadata_object(module, triple: str, cpu: str, features: str) -> bytes:
 
 
 def _compiler() -> str:
-    for name in (os.environ.get("CC"), "cc", "gcc", "clang"):
+    for name in (settings.cc, "cc", "gcc", "clang"):
         if name and shutil.which(name):
             return name
     raise BuildError("export_library needs a C compiler to link (cc, gcc or clang); "
@@ -60,7 +62,6 @@ def _compiler() -> str:
 
 def export_library(module, path: str) -> None:
     """Link ``module``'s object code into the shared library ``path`` (atomically)."""
-    from .runtime import libgomp_path
     if not isinstance(path, (str, os.PathLike)):
         raise TensorLangValueError(f"export_library(path): path must be a file name, got "
                                    f"{type(path).__name__}")
@@ -101,9 +102,9 @@ def _checksum_problem(path: str) -> str | None:
     return None
 
 
-def load_module(path: str):
-    """Load a library written by ``Module.export_library`` as a callable Module."""
-    from .module import Module
+def read_library(path: str):
+    """``(library, signature, ir_text, address)`` of a library written by
+    ``export_library``, checked (checksum, signature) before use."""
     path = os.fspath(path)
     if not os.path.exists(path):
         raise TensorLangValueError(f"load_module: no file {path!r}")
@@ -135,9 +136,4 @@ def load_module(path: str):
     signature = Signature.from_json(data)
     ir_text = ctypes.cast(getattr(library, _IR_SYMBOL), ctypes.c_char_p).value
     address = ctypes.cast(getattr(library, signature.symbol), ctypes.c_void_p).value
-    from .jit import _initialise  # noqa: F401  (assembly needs the native target)
-    from ..target import Target
-    host = Target("llvm")
-    return Module(signature, address, library, object_code=None,
-                  ir_text=ir_text.decode() if ir_text else None,
-                  target_info=(host.triple, host.mcpu, ",".join(host.mattr)))
+    return library, signature, ir_text.decode() if ir_text else None, address

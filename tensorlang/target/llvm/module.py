@@ -12,14 +12,67 @@ from __future__ import annotations
 
 import ctypes
 import time as _time
+from dataclasses import dataclass
 
 from ...errors import TensorLangValueError
+from ..target import Target
 from .codegen_memory import (CTX_BUFFER, CTX_DIM, CTX_EXTENT, CTX_INDEX, CTX_SIZE,
                              CTX_STATUS, CTX_THREADS, STATUS_NO_MEMORY, STATUS_OUT_OF_BOUNDS)
+from .export import export_library, read_library
+from .jit import JitLibrary, emit_assembly, target_machine
 from .runtime import num_threads
 from .signature import Signature, write_back
 
-_Context = ctypes.c_int64 * CTX_SIZE
+#: the per-call context the compiled function reads its thread count from and reports
+#: errors into
+Context = ctypes.c_int64 * CTX_SIZE
+
+
+def new_context() -> "Context":
+    """A call context with the thread count of ``TL_NUM_THREADS`` (else every core)."""
+    context = Context()
+    context[CTX_THREADS] = num_threads()
+    return context
+
+
+@dataclass(frozen=True)
+class Artifact:
+    """Compiled code that another process can load with :func:`load_artifact` (no
+    linking, no disk): object code, the signature as JSON, the target it is for."""
+    object_code: bytes
+    signature_json: dict
+    triple: str
+    cpu: str
+    features: str
+    ir_text: str | None = None
+
+    @property
+    def target_info(self) -> tuple:
+        return (self.triple, self.cpu, self.features)
+
+
+def load_object_code(signature: Signature, object_code: bytes, ir_text,
+                     target_info) -> "Module":
+    """A Module running ``object_code`` (``ir_text``: str, a callable producing it, or
+    None; ``target_info``: (triple, cpu, features))."""
+    library = JitLibrary(object_code, *target_info)
+    address = library.address_of(signature.symbol)
+    return Module(signature, address, library, object_code=object_code, ir_text=ir_text,
+                  target_info=target_info)
+
+
+def load_artifact(artifact: Artifact) -> "Module":
+    """The Module of :meth:`Module.artifact`'s result, in this process."""
+    return load_object_code(Signature.from_json(artifact.signature_json),
+                            artifact.object_code, artifact.ir_text, artifact.target_info)
+
+
+def load_module(path: str) -> "Module":
+    """Load a library written by ``Module.export_library`` as a callable Module."""
+    library, signature, ir_text, address = read_library(path)
+    host = Target("llvm")
+    return Module(signature, address, library, object_code=None, ir_text=ir_text,
+                  target_info=(host.triple, host.mcpu, ",".join(host.mattr)))
 
 
 class Module:
@@ -54,8 +107,7 @@ class Module:
         """Run on numpy arrays (outputs are written in place) and scalars."""
         # ``temporaries`` holds the copies the pointers may point into: alive until here
         pointers, scalars, temporaries = self.signature.pack(args)
-        context = _Context()
-        context[CTX_THREADS] = num_threads()
+        context = new_context()
         status = self._function(*pointers, scalars, context)
         write_back(temporaries)
         if status:
@@ -68,8 +120,7 @@ class Module:
             raise TensorLangValueError(f"time(number={number}, repeat={repeat}): both must "
                                        f"be at least 1")
         pointers, scalars, temporaries = self.signature.pack(args)
-        context = _Context()
-        context[CTX_THREADS] = num_threads()
+        context = new_context()
         function = self._function
         call_args = (*pointers, scalars, context)
         status = function(*call_args)  # warm-up: page faults, thread start-up
@@ -99,6 +150,15 @@ class Module:
                               f"bytes for buffer '{name}'")
         raise RuntimeError(f"{self.entry_name} failed with status {status}")
 
+    def artifact(self, with_ir: bool = False) -> Artifact:
+        """The compiled code as an :class:`Artifact` (``with_ir``: with the LLVM IR)."""
+        if self._object_code is None:
+            raise TensorLangValueError(f"module '{self.entry_name}' was loaded from a shared "
+                                       f"library and has no object code")
+        ir_text = self.get_source("ll") if with_ir else None
+        return Artifact(self._object_code, self.signature.to_json(), *self._target_info,
+                        ir_text=ir_text)
+
     # -- inspection ----------------------------------------------------------------------
     def get_source(self, fmt: str = "ll") -> str:
         """The optimised LLVM IR (``"ll"``) or the assembly (``"asm"``/``"s"``)."""
@@ -112,14 +172,12 @@ class Module:
                                        f"LLVM IR, so it has no {fmt!r} source")
         if fmt in ("ll", "llvm"):
             return self._ir_source
-        from .jit import emit_assembly, target_machine
         triple, cpu, features = self._target_info
         return emit_assembly(self._ir_source, target_machine(triple, cpu, features))
 
     def export_library(self, path: str) -> None:
         """Write a shared library loadable by :func:`tensorlang.target.llvm.load_module`
         (or any C program: the entry point is ``int32 <name>(...)``)."""
-        from .export import export_library
         if self._object_code is None:
             raise TensorLangValueError(f"module '{self.entry_name}' was loaded from a shared "
                                        f"library; copy that file instead of exporting it")

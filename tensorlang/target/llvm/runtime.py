@@ -7,6 +7,7 @@ import glob
 import os
 
 from ...errors import BuildError
+from ...settings import settings
 
 #: most threads a parallel loop may use (libgomp kills the process, instead of failing,
 #: when the system refuses to start the threads it is asked for)
@@ -64,7 +65,7 @@ def default_num_threads() -> int:
 
 def num_threads() -> int:
     """Threads for parallel loops: ``TL_NUM_THREADS`` if set, else every core."""
-    text = os.environ.get("TL_NUM_THREADS")
+    text = settings.num_threads
     if not text:
         return default_num_threads()
     return _parse_num_threads(text)
