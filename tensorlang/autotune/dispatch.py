@@ -16,18 +16,19 @@ import os
 import threading
 import warnings
 
+from ..driver import build as build_schedule
 from ..errors import ScheduleError, TensorLangError, TuneError
+from ..schedule import create_schedule, replay
+from ..target import Target
 from ..te.tensor import Operation, Tensor, default_parameters
 from .flops import count_flops
-from .record import RecordLog, normalize_target
+from .record import RecordLog, normalize_target, record_config
 from .record_check import RecordCheck
+from .tune_warnings import TuneWarning
 from .workload import resolve_parameter_refs, workload_key
+from .workload_space import check_target, make_space
 
 _STATE = threading.local()
-
-
-class TuneWarning(UserWarning):
-    """A tuned schedule was asked for but none is recorded: the default one is used."""
 
 
 def _stack() -> list:
@@ -118,8 +119,6 @@ def best_schedule(op, target="llvm", log_file=None, shape_vars=None, args=()):
 
 def _best_schedule(op, target, log_file, shape_vars, args, stacklevel: int):
     """:func:`best_schedule`, its warning attributed ``stacklevel`` frames up."""
-    from ..schedule import create_schedule, replay
-    from .tuner import check_target, make_space
     target = normalize_target(str(_parse_target(target)))
     contexts = [ApplyHistoryBest(log_file)] if log_file is not None else \
         list(reversed(_stack()))
@@ -148,7 +147,6 @@ def _best_schedule(op, target, log_file, shape_vars, args, stacklevel: int):
         if template:
             return space.reference()
         return create_schedule([t.op for t in outputs]), default_args(outputs)
-    from .session import record_config
     config = record_config(record)
     if template:
         return space.apply(config)
@@ -216,11 +214,9 @@ def tuned_schedule(schedule, args, target):
 def build(op, target="llvm", log_file=None, shape_vars=None, args=(), name: str = "main"):
     """``tl.build`` of :func:`best_schedule` (a warning, and the default schedule, where
     the workload has no record)."""
-    from ..driver import build as build_schedule
     schedule, tensors = best_schedule(op, target, log_file, shape_vars, args)
     return build_schedule(schedule, tensors, target=target, name=name)
 
 
 def _parse_target(target):
-    from ..target import Target
     return Target(target)

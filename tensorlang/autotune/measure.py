@@ -37,7 +37,7 @@ from typing import Any, Callable
 from ..errors import TuneError
 from ..target.disk_cache import paths_of_dead_processes
 from . import measure_worker
-from .space import Config
+from .config import Config
 from .workers import Worker, WorkerPool
 
 
