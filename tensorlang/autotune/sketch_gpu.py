@@ -1,32 +1,12 @@
 """The GPU search space: schedules for ``target="cuda"`` derived from the compute
 definition, valid by construction.
 
-Each compute stage of the workload gets one rule, chosen from its definition:
+Each compute stage of the workload gets one rule of :mod:`.sketch_gpu_rules` (inline,
+tiling, reduction or elementwise), chosen from its definition.
 
-``inline``
-    an injective stage read by another stage is inlined into its readers;
-``tiling``
-    a reduction with data reuse (matmul, convolution: some input is read without some
-    spatial axis) gets the multi-level tiling ``SSSRRSRS``.  A local cache
-    (``cache_write(..., "local")``) accumulates each thread's register tile; every
-    spatial axis is split into block / virtual-thread / thread / two inner levels, every
-    reduction axis into three levels; the block levels are fused and bound to
-    ``blockIdx.x``, the virtual-thread levels to ``vthread``, the thread levels to
-    ``threadIdx.x``; the local stage runs ``R R S R S`` under the thread loop, and each
-    input is staged in shared memory at the outer reduction level, fetched cooperatively
-    by all threads of the block (vectorized where the tile allows), with the innermost
-    loops unrolled;
-``reduction``
-    a reduction without reuse (row sums, norms) either reduces across the threads of a
-    block (``rfactor`` with the final reduction bound to ``threadIdx.x``, several rows per
-    block on ``threadIdx.y``) or gives each thread whole outputs;
-``elementwise``
-    any other stage: all axes fused, split over blocks, threads and vector lanes.
-
-Every decision a config holds respects the device (:mod:`.sketch_gpu_rules` holds the
-limits and the rules): at most 1024 threads per block, shared tiles within 48 KiB,
-register tiles of at most ``MAX_LOCAL_TILE`` elements.  Sampling and mutation draw only
-such values, so every config builds.
+Every decision a config holds respects the device: at most 1024 threads per block,
+shared tiles within 48 KiB, register tiles of at most ``MAX_LOCAL_TILE`` elements.
+Sampling and mutation draw only such values, so every config builds.
 
 >>> space = gpu_sketch_space([C], "cuda")
 >>> cfg = space.sample(np.random.default_rng(0))

@@ -4,8 +4,27 @@ construction for the device limits below.
 A rule draws the decisions of one stage (``sample``), says whether decisions respect the
 limits (``valid``), and schedules the stage from them: ``structural`` (inline,
 cache_write, cache_read, rfactor) for every stage first, then ``loops`` (splits, thread
-bindings, attachments, unrolling).  The rules are ``inline``, ``elementwise``,
-``reduction`` and ``tiling``; the space's docstring says what each does.
+bindings, attachments, unrolling).  The rules:
+
+``inline``
+    an injective stage read by another stage is inlined into its readers;
+``tiling``
+    a reduction with data reuse (matmul, convolution: some input is read without some
+    spatial axis) gets the multi-level tiling ``SSSRRSRS``.  A local cache
+    (``cache_write(..., "local")``) accumulates each thread's register tile; every
+    spatial axis is split into block / virtual-thread / thread / two inner levels, every
+    reduction axis into three levels; the block levels are fused and bound to
+    ``blockIdx.x``, the virtual-thread levels to ``vthread``, the thread levels to
+    ``threadIdx.x``; the local stage runs ``R R S R S`` under the thread loop, and each
+    input is staged in shared memory at the outer reduction level, fetched cooperatively
+    by all threads of the block (vectorized where the tile allows), with the innermost
+    loops unrolled;
+``reduction``
+    a reduction without reuse (row sums, norms) either reduces across the threads of a
+    block (``rfactor`` with the final reduction bound to ``threadIdx.x``, several rows per
+    block on ``threadIdx.y``) or gives each thread whole outputs;
+``elementwise``
+    any other stage: all axes fused, split over blocks, threads and vector lanes.
 """
 from __future__ import annotations
 
@@ -18,10 +37,13 @@ from ..tir.arith.const_int_bound import BoundEvaluator, ConstIntBound
 from .sketch_common import (UNROLL_STEPS, distinct_producers, fuse_all, known_extent,
                             producer_loads, reused_inputs, unroll_pragma)
 
+#: threads of one block (every CUDA device since compute capability 2.0)
 MAX_THREADS = 1024
+#: shared memory of one block without opting in to more
 MAX_SHARED_BYTES = 48 * 1024
 #: elements of the register tile (local cache) of one thread
 MAX_LOCAL_TILE = 64
+#: virtual threads of one block (each multiplies the code of the thread loop)
 MAX_VTHREADS = 8
 #: draws of a stage's decisions before settling for the minimal ones
 SAMPLE_TRIES = 64
