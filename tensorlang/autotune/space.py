@@ -3,8 +3,9 @@
 A :class:`SearchSpace` names each of its schedules by a :class:`~.config.Config` (the
 decisions that fill in one of its sketches); it turns a config into a fresh schedule
 (:meth:`SearchSpace.apply`), draws random configs, mutates and crosses them over for
-evolutionary search.  The schedule a config yields is itself a replayable list of schedule steps (``Schedule.steps``), which
-is what tuning records store next to the config.
+evolutionary search.  The schedule a config yields is itself a replayable list of
+schedule steps (``Schedule.steps``), which is what tuning records store next to the
+config.
 
 >>> space = sketch_space([C], "llvm")          # rules derived from the compute definition
 >>> cfg = space.sample(np.random.default_rng(0))

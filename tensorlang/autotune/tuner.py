@@ -129,7 +129,8 @@ class TuneResult:
         """The best schedule compiled for the tuned target; its parameters are
         :attr:`params`, in that order."""
         schedule, args = self.schedule()
-        return build_schedule(schedule, args, target=self.target, name=name or _identifier(self.name))
+        return build_schedule(schedule, args, target=self.target,
+                              name=name or _identifier(self.name))
 
     @property
     def schedule_code(self) -> str:
