@@ -133,7 +133,7 @@ def _best_schedule(op, target, log_file, shape_vars, args, stacklevel: int):
     else:
         outputs = _outputs(op)
         key, name = workload_key(outputs, shape_vars), "+".join(t.name for t in outputs)
-        check = _record_check(outputs, key, target, shape_vars, make_space)
+        check = _record_check(outputs, key, target, shape_vars)
     record = None
     for context in contexts:
         record = context.best(key, target, check)
@@ -164,11 +164,10 @@ def _best_schedule(op, target, log_file, shape_vars, args, stacklevel: int):
 _CHECKS: dict = {}
 
 
-def _record_check(outputs: list, key: str, target: str, shape_vars,
-                  make_space) -> RecordCheck:
+def _record_check(outputs: list, key: str, target: str, shape_vars) -> RecordCheck:
     """The :class:`RecordCheck` of a workload given by its output tensors: against its
-    automatic search space (from ``make_space``, the tuner's), or only the cost and form
-    of records where that space cannot be built here (a CUDA target without a GPU)."""
+    automatic search space (:func:`make_space`, as tuning builds it), or only the cost and
+    form of records where that space cannot be built here (a CUDA target without a GPU)."""
     check = _CHECKS.get((key, target))
     if check is None:
         try:
