@@ -31,7 +31,8 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 import tensorlang as tl  # noqa: E402
 from tensorlang import te  # noqa: E402
 from tensorlang.autotune import LocalBuilder, MeasureOptions, RecordLog  # noqa: E402
-from tensorlang.autotune.session import _Session, record_config_key  # noqa: E402
+from tensorlang.autotune.record import record_config_key  # noqa: E402
+from tensorlang.autotune.session import Session  # noqa: E402
 
 
 def journal_hook(config, outputs):
@@ -78,7 +79,7 @@ def child(args) -> None:
             _phase(phase_file, f"run {len(batches)}")
         return result
 
-    measure_round = _Session._round
+    measure_round = Session._round
 
     def measuring(self, *a):
         count = measure_round(self, *a)
@@ -87,7 +88,7 @@ def child(args) -> None:
             os.kill(os.getpid(), signal.SIGKILL)
         return count
 
-    LocalBuilder.build, _Session._round = building, measuring
+    LocalBuilder.build, Session._round = building, measuring
     result = tl.autotune(_matmul(args.size), trials=args.trials, batch_size=args.batch,
                          log_file=args.log, verbose=0, n_parallel=2, retime=0,
                          measure_options=MeasureOptions(min_measure_seconds=0.02,

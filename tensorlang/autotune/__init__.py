@@ -8,57 +8,76 @@ The package is itself callable: ``tl.autotune(C, trials=200)`` is
 >>> res = tl.autotune(C, target="llvm", trials=200, log_file="matmul.jsonl")
 >>> with tl.autotune.apply_history_best("matmul.jsonl"):
 ...     s, args = tl.autotune.best_schedule(C, "llvm")
+
+The modules form layers, read bottom-up (:data:`LAYERS`); a module imports modules of
+its own layer or of earlier ones, never of a later one, and no two import each other
+(``tests/autotune/test_layering.py`` checks both, imports inside functions included):
+
+=============  ==========================================================================
+records        warnings, configs, workload keys, flops, input ranges, the tuning log
+               (``RecordLog``, ``MemoryLog``) and the checks a record must pass
+spaces         ``SearchSpace``, features of lowered code, the CPU and GPU sketch rules
+               and their shared helpers, templates, the space of a given workload
+measurement    worker processes, building and running candidates, the cost model
+tuning loop    evolutionary search, the task scheduler, the session, ``autotune``
+public API     ``best_schedule``, ``apply_history_best``, ``build``, and this package
+=============  ==========================================================================
 """
 import sys as _sys
 import types as _types
 
-from .features import FEATURE_NAMES, extract_features, extract_features_batch  # noqa: F401
-from .cost_model import (CostModel, XGBoostCostModel, RandomModel,  # noqa: F401
-                         pairwise_accuracy, relative_throughput)
-from .record import (TuningRecord, RecordLog, RecordWarning, ERROR_KINDS,  # noqa: F401
-                     RECORD_VERSION, canonical_config)
-from .workload import workload_key, workload_description, canonical_te_text  # noqa: F401
-from .space import Config, SearchSpace  # noqa: F401
-from .flops import count_flops  # noqa: F401
-from .measure import (MeasureOptions, MeasureTask, MeasureResult, BuildResult,  # noqa: F401
-                      Runner, LocalRunner, LocalBuilder)
-from .search import EvolutionarySearch  # noqa: F401
-from .task_scheduler import GradientTaskScheduler  # noqa: F401
-from .tuner import autotune, TuneResult, MemoryLog  # noqa: F401
-from .dispatch import (apply_history_best, best_schedule, build, TuneWarning,  # noqa: F401
-                       ApplyHistoryBest)
+from .tune_warnings import RecordWarning, TuneWarning
+from .config import Config
+from .workload import workload_key, workload_description, canonical_te_text
+from .flops import count_flops
+from .record import (TuningRecord, RecordLog, MemoryLog, ERROR_KINDS, RECORD_VERSION,
+                     canonical_config)
+from .space import SearchSpace
+from .features import FEATURE_NAMES, extract_features, extract_features_batch
+from .sketch import sketch_space
+from .sketch_gpu import gpu_sketch_space
+from .cost_model import (CostModel, XGBoostCostModel, RandomModel, pairwise_accuracy,
+                         relative_throughput)
+from .measure import (MeasureOptions, MeasureTask, MeasureResult, BuildResult, Runner,
+                      LocalRunner, LocalBuilder)
+from .search import EvolutionarySearch
+from .task_scheduler import GradientTaskScheduler
+from .tuner import autotune, TuneResult
+from .dispatch import apply_history_best, best_schedule, build, ApplyHistoryBest
+# Last: importing the submodule ``template`` (above, through the spaces) made the package
+# attribute of that name the module; ``tl.autotune.template`` is the decorator.
+from .template import template, TemplateSpace, ConfigSpace
 
-#: names provided by modules written alongside this package, imported on first use
-_LAZY = {"template": "template", "TemplateSpace": "template", "ConfigSpace": "template",
-         "sketch_space": "sketch", "gpu_sketch_space": "sketch_gpu"}
+#: the layers of the package, bottom-up: (name, modules); see the module docstring
+LAYERS = (
+    ("records", ("tune_warnings", "config", "workload", "flops", "inputs", "op_workloads",
+                 "record", "record_check")),
+    ("spaces", ("space", "features", "sketch_common", "sketch_domains", "sketch_rules",
+                "sketch_gpu_rules", "sketch_gpu", "sketch", "template", "workload_space")),
+    ("measurement", ("workers", "measure_worker", "worker_main", "measure", "cost_model")),
+    ("tuning loop", ("search", "task_scheduler", "session", "tuner")),
+    ("public API", ("dispatch", "__init__")),
+)
+
+__all__ = [
+    "autotune", "TuneResult", "best_schedule", "apply_history_best", "build",
+    "ApplyHistoryBest", "template", "TemplateSpace", "ConfigSpace", "sketch_space",
+    "gpu_sketch_space", "SearchSpace", "Config", "RecordWarning", "TuneWarning",
+    "TuningRecord", "RecordLog", "MemoryLog", "ERROR_KINDS", "RECORD_VERSION",
+    "canonical_config", "workload_key", "workload_description", "canonical_te_text",
+    "count_flops", "FEATURE_NAMES", "extract_features", "extract_features_batch",
+    "CostModel", "XGBoostCostModel", "RandomModel", "pairwise_accuracy",
+    "relative_throughput", "MeasureOptions", "MeasureTask", "MeasureResult", "BuildResult",
+    "Runner", "LocalRunner", "LocalBuilder", "EvolutionarySearch", "GradientTaskScheduler",
+]
 
 
-class _AutotunePackage(_types.ModuleType):
-    """The package module, callable as :func:`autotune`."""
+class _CallablePackage(_types.ModuleType):
+    """The class of this package's module object: ``tl.autotune(...)`` calls
+    :func:`autotune`.  Nothing else differs from a plain module."""
 
     def __call__(self, *args, **kwargs):
         return autotune(*args, **kwargs)
 
-    def __getattr__(self, name):
-        module = _LAZY.get(name)
-        if module is None:
-            raise AttributeError(f"module 'tensorlang.autotune' has no attribute '{name}'")
-        import importlib
-        try:
-            value = getattr(importlib.import_module(f"{__name__}.{module}"), name)
-        except (ImportError, AttributeError) as error:
-            raise AttributeError(f"tensorlang.autotune.{name} is not available: "
-                                 f"{error}") from None
-        setattr(self, name, value)
-        return value
 
-    def __setattr__(self, name, value):
-        # Importing the submodule ``template`` sets the package attribute of that name to
-        # the module; ``tl.autotune.template`` must stay the decorator.
-        if name == "template" and isinstance(value, _types.ModuleType) and \
-                callable(getattr(value, "template", None)):
-            value = value.template
-        super().__setattr__(name, value)
-
-
-_sys.modules[__name__].__class__ = _AutotunePackage
+_sys.modules[__name__].__class__ = _CallablePackage

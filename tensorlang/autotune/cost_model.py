@@ -20,6 +20,7 @@ import math
 import numpy as np
 
 from ..errors import TensorLangValueError
+from .record import normalize_target
 
 #: workload key given to samples fitted without one
 DEFAULT_WORKLOAD = "_"
@@ -128,7 +129,6 @@ class CostModel:
         ``featurize(record)`` (None skips it); records whose vectors do not have the
         length of the first one (an older feature version) are skipped, as are records of
         other targets when ``target`` is given.  Returns the number of records used."""
-        from .record import normalize_target
         target = None if target is None else normalize_target(target)
         rows, costs, keys = [], [], []
         width = self._features.shape[1] if self.num_samples else None

@@ -16,19 +16,20 @@ import os
 import threading
 import warnings
 
+from ..driver import build as build_schedule
 from ..errors import ScheduleError, TensorLangError, TuneError
 from ..pipeline import pop_schedule_substitution, push_schedule_substitution
+from ..schedule import create_schedule, replay
+from ..target import Target
 from ..te.graph import Operation, Tensor, default_parameters
 from .flops import count_flops
-from .record import RecordLog, normalize_target
+from .record import RecordLog, normalize_target, record_config
 from .record_check import RecordCheck
+from .tune_warnings import TuneWarning
 from .workload import resolve_parameter_refs, workload_key
+from .workload_space import check_target, make_space
 
 _STATE = threading.local()
-
-
-class TuneWarning(UserWarning):
-    """A tuned schedule was asked for but none is recorded: the default one is used."""
 
 
 def _stack() -> list:
@@ -121,8 +122,6 @@ def best_schedule(op, target="llvm", log_file=None, shape_vars=None, args=()):
 
 def _best_schedule(op, target, log_file, shape_vars, args, stacklevel: int):
     """:func:`best_schedule`, its warning attributed ``stacklevel`` frames up."""
-    from ..schedule import create_schedule, replay
-    from .tuner import check_target, make_space
     target = normalize_target(str(_parse_target(target)))
     contexts = [ApplyHistoryBest(log_file)] if log_file is not None else \
         list(reversed(_stack()))
@@ -137,7 +136,7 @@ def _best_schedule(op, target, log_file, shape_vars, args, stacklevel: int):
     else:
         outputs = _outputs(op)
         key, name = workload_key(outputs, shape_vars), "+".join(t.name for t in outputs)
-        check = _record_check(outputs, key, target, shape_vars, make_space)
+        check = _record_check(outputs, key, target, shape_vars)
     record = None
     for context in contexts:
         record = context.best(key, target, check)
@@ -151,7 +150,6 @@ def _best_schedule(op, target, log_file, shape_vars, args, stacklevel: int):
         if template:
             return space.reference()
         return create_schedule([t.op for t in outputs]), default_args(outputs)
-    from .session import record_config
     config = record_config(record)
     if template:
         return space.apply(config)
@@ -169,11 +167,10 @@ def _best_schedule(op, target, log_file, shape_vars, args, stacklevel: int):
 _CHECKS: dict = {}
 
 
-def _record_check(outputs: list, key: str, target: str, shape_vars,
-                  make_space) -> RecordCheck:
+def _record_check(outputs: list, key: str, target: str, shape_vars) -> RecordCheck:
     """The :class:`RecordCheck` of a workload given by its output tensors: against its
-    automatic search space (from ``make_space``, the tuner's), or only the cost and form
-    of records where that space cannot be built here (a CUDA target without a GPU)."""
+    automatic search space (:func:`make_space`, as tuning builds it), or only the cost and
+    form of records where that space cannot be built here (a CUDA target without a GPU)."""
     check = _CHECKS.get((key, target))
     if check is None:
         try:
@@ -221,11 +218,9 @@ def tuned_schedule(schedule, args, target):
 def build(op, target="llvm", log_file=None, shape_vars=None, args=(), name: str = "main"):
     """``tl.build`` of :func:`best_schedule` (a warning, and the default schedule, where
     the workload has no record)."""
-    from ..driver import build as build_schedule
     schedule, tensors = best_schedule(op, target, log_file, shape_vars, args)
     return build_schedule(schedule, tensors, target=target, name=name)
 
 
 def _parse_target(target):
-    from ..target import Target
     return Target(target)

@@ -19,6 +19,7 @@ from __future__ import annotations
 from ..errors import TuneError
 from ..te.graph import ComputeOp, PlaceholderOp, Tensor, post_order_ops
 from ..tir import expr as E
+from ..tir.analysis import uses_var
 from ..tir.arith.canonical import StructuralKeys, to_sum
 from ..tir.arith.const_int_bound import BoundEvaluator, ConstIntBound, dtype_bound
 from ..tir.functor import Mutator, Visitor
@@ -84,20 +85,6 @@ class _ReplaceReads(Mutator):
         return self.generic_visit(node)
 
 
-class _Uses(Visitor):
-    def __init__(self, var: E.Var):
-        self.var, self.found = var, False
-
-    def visit_Var(self, node):
-        self.found = self.found or node is self.var
-
-
-def _uses(expr, var) -> bool:
-    visitor = _Uses(var)
-    visitor.visit(expr)
-    return visitor.found
-
-
 def _ceil_div(a: int, b: int) -> int:
     return -((-a) // b)
 
@@ -123,7 +110,7 @@ def _allowed_values(index, tensor: Tensor, extent: int, var_bounds: dict,
         form = to_sum(solved, keys)
         coefficient = form.coefficient(keys(x))
         others = [atom for key, (atom, _) in form.terms.items() if key != keys(x)]
-        if coefficient and not any(_uses(atom, x) for atom in others):
+        if coefficient and not any(uses_var(atom, x) for atom in others):
             rest = BoundEvaluator({**var_bounds, x: ConstIntBound(0, 0)})(solved)
             if coefficient > 0:
                 low = _ceil_div(-rest.min_value, coefficient)

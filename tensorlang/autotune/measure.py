@@ -37,7 +37,7 @@ from typing import Any, Callable
 from ..errors import TuneError
 from ..target.disk_cache import paths_of_dead_processes
 from . import measure_worker
-from .space import Config
+from .config import Config
 from .workers import Worker, WorkerPool
 
 
@@ -53,9 +53,9 @@ class MeasureOptions:
     untimed calls after the checked first call.  ``flush_cache``: evict the CPU caches
     before every sample.  ``array_offset``: bytes past a 64-byte boundary at which every
     input and output array starts.  Large numpy arrays usually start 16 bytes past a page
-    boundary (malloc's header), and a candidate whose vector loads straddle cache lines
-    there can run 1.5x slower than with aligned arrays, so candidates are timed as users'
-    arrays will run them; None leaves the placement to numpy (it then varies from run to
+    boundary (malloc's header), where a candidate's vector loads may straddle cache lines
+    and run slower than on aligned arrays, so candidates are timed as users' arrays will
+    run them; None leaves the placement to numpy (it then varies from run to
     run).  ``retime_seconds``: seconds per candidate when the best few are re-timed side
     by side at the end of tuning (each round lasts that times their number, and at least
     ``min_repeats`` turns).  ``fault_hook``: a picklable ``hook(config_json, outputs)`` the

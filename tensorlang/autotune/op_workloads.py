@@ -5,18 +5,17 @@ benchmarks: each builds its output tensors for one size.
 """
 from __future__ import annotations
 
+from .. import ops, te
 from ..errors import TuneError
 
 
 def _matmul(size):
-    from .. import ops, te
     A = te.placeholder((size, size), name="A")
     B = te.placeholder((size, size), name="B")
     return [ops.matmul(A, B)]
 
 
 def _batch_matmul(size):
-    from .. import ops, te
     A = te.placeholder((8, size, size), name="A")
     B = te.placeholder((8, size, size), name="B")
     return [ops.batch_matmul(A, B)]
@@ -24,19 +23,16 @@ def _batch_matmul(size):
 
 def _conv2d(size):
     """N=1, C=K=64, size x size image, 3x3 kernel, padding 1."""
-    from .. import ops, te
     data = te.placeholder((1, 64, size, size), name="data")
     kernel = te.placeholder((64, 64, 3, 3), name="kernel")
     return [ops.conv2d_nchw(data, kernel, stride=1, padding=1)]
 
 
 def _softmax(size):
-    from .. import ops, te
     return [ops.softmax(te.placeholder((size, size), name="x"))]
 
 
 def _layer_norm(size):
-    from .. import ops, te
     x = te.placeholder((size, size), name="x")
     gamma = te.placeholder((size,), name="gamma")
     beta = te.placeholder((size,), name="beta")
@@ -46,13 +42,11 @@ def _layer_norm(size):
 def _pool2d(size):
     """3x3 max pooling, stride 2, padding 1, over 64 channels (ResNet's first pooling at
     the default size 112)."""
-    from .. import ops, te
     data = te.placeholder((1, 64, size, size), name="data")
     return [ops.pool2d(data, kernel=3, stride=2, padding=1, pool_type="max")]
 
 
 def _relu(size):
-    from .. import ops, te
     return [ops.relu(te.placeholder((size, size), name="x"))]
 
 

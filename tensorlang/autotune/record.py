@@ -1,5 +1,5 @@
 """Tuning records: one JSON line per measured candidate, appended to a log that survives
-crashes, and the workload key that names what was tuned.
+crashes (or kept in memory, :class:`MemoryLog`, when tuning has no log file).
 
 A record is a *trial* (a candidate measured once by the search; ``trials`` budgets these)
 or a *re-timing*: at the end of tuning the fastest few candidates as first measured are
@@ -40,7 +40,8 @@ from dataclasses import dataclass, field
 from typing import Any, Callable
 
 from ..errors import TensorLangValueError, TuneError
-from .workload import canonical_te_text, workload_description, workload_key  # noqa: F401
+from .config import Config
+from .tune_warnings import RecordWarning
 
 #: format version written into every record
 RECORD_VERSION = 1
@@ -48,10 +49,6 @@ RECORD_VERSION = 1
 ERROR_KINDS = (None, "build_error", "runtime_error", "timeout", "wrong_result", "crash")
 #: what a record is: a search trial, or a candidate re-timed beside others in a round
 RECORD_KINDS = ("trial", "retime")
-
-
-class RecordWarning(UserWarning):
-    """A line of a tuning log could not be read and was skipped."""
 
 
 def canonical_config(config) -> str:
@@ -140,6 +137,20 @@ class TuningRecord:
             raise ValueError(problem)
         known = {f.name for f in dataclasses.fields(cls)}
         return cls(**{k: v for k, v in data.items() if k in known})
+
+
+def record_config(record: TuningRecord) -> Config | None:
+    """The search-space config a record measured (None for records without one)."""
+    config = record.config
+    if isinstance(config, dict) and "sketch" in config and "decisions" in config:
+        return Config.make(config["sketch"], config["decisions"])
+    return None
+
+
+def record_config_key(record: TuningRecord) -> str | None:
+    """The :meth:`Config.key` of the config a record measured."""
+    config = record_config(record)
+    return None if config is None else config.key()
 
 
 # -- what a well-formed record holds -----------------------------------------------------------
@@ -421,6 +432,28 @@ class RecordLog:
                    if r.kind == "trial"
                    and (workload_key is None or r.workload_key == workload_key)
                    and (target is None or r.target == target))
+
+
+
+class MemoryLog(RecordLog):
+    """A record log kept in memory (tuning without ``log_file``)."""
+
+    def __init__(self):
+        super().__init__("<memory>")
+
+    def check_writable(self) -> None:
+        pass
+
+    @contextlib.contextmanager
+    def locked(self):
+        yield self  # no other process can see this log
+
+    def append(self, record: TuningRecord) -> None:
+        self._records.append(record)
+        self._lines.append(len(self._records))
+
+    def _load(self) -> list:
+        return list(zip(self._records, self._lines))
 
 
 def last_round(retimes: list) -> list[TuningRecord]:

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .space import Config
+from .config import Config
 
 #: seconds no candidate's call can beat, whatever it computes: a runner calls a kernel
 #: from Python (a ctypes call alone takes ~100 ns, a GPU launch microseconds), so a

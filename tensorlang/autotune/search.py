@@ -24,7 +24,7 @@ import math
 
 import numpy as np
 
-from .space import Config
+from .config import Config
 
 
 class EvolutionarySearch:

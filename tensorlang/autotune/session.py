@@ -5,7 +5,7 @@ of unmeasured configs, the builder pool compiles them (computing their features 
 way), the runner measures them one by one, each result is appended to the log as it
 arrives (so a killed run loses at most the candidates in flight), and the cost model
 retrains on everything measured so far.  At the end, the fastest few candidates of each
-workload are re-timed side by side (:meth:`_Session.retime`), and the fastest there wins.
+workload are re-timed side by side (:meth:`Session.retime`), and the fastest there wins.
 
 Several processes may tune into one log: each round runs under the log's lock, after
 taking in what the others appended (their trials count against the budget, are never
@@ -22,32 +22,17 @@ import warnings
 import numpy as np
 
 from .cost_model import XGBoostCostModel
-from .dispatch import TuneWarning
 from .features import FEATURE_NAMES
 from .measure import LocalBuilder, LocalRunner
-from .record import TuningRecord, last_round
+from .record import TuningRecord, last_round, record_config
 from .search import EvolutionarySearch
-from .space import Config
 from .task_scheduler import GradientTaskScheduler
-
-
-def record_config(record: TuningRecord) -> Config | None:
-    """The search-space config a record measured (None for records without one)."""
-    config = record.config
-    if isinstance(config, dict) and "sketch" in config and "decisions" in config:
-        return Config.make(config["sketch"], config["decisions"])
-    return None
-
-
-def record_config_key(record: TuningRecord) -> str | None:
-    """The :meth:`Config.key` of the config a record measured."""
-    config = record_config(record)
-    return None if config is None else config.key()
+from .tune_warnings import TuneWarning
 
 
 #: candidates re-timed in a round are at most this many times slower, as first measured,
-#: than the fastest: on a shared machine a parallel kernel can run 1.7x slower for
-#: seconds at a time, so a first measurement can make a candidate look that much slower
+#: than the fastest: on a shared machine a parallel kernel can run much slower for seconds
+#: at a time, so a first measurement can make a candidate look that much slower
 RETIME_WITHIN = 2.0
 
 
@@ -91,8 +76,8 @@ def warn_internal_errors(name: str, builds: list) -> None:
 
 def default_cost_model(seed: int = 0) -> XGBoostCostModel:
     """The tuner's model: one xgboost thread (OpenMP threads that outnumber free cores
-    spin and slow training tenfold on a busy machine) and 64 histogram bins (features
-    are log-scaled counts with few distinct values)."""
+    spin, and slow training down badly on a busy machine) and 64 histogram bins
+    (features are log-scaled counts with few distinct values)."""
     return XGBoostCostModel(seed=seed, num_threads=1, params={"max_bin": 64})
 
 
@@ -122,7 +107,7 @@ class _Progress:
             self.bar.close()
 
 
-class _Session:
+class Session:
     """Processes, model and searches of one ``autotune`` call."""
 
     def __init__(self, tasks, target, log, verbose, seed, runner, batch_size, early_stopping,

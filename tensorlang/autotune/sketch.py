@@ -1,7 +1,8 @@
 """The CPU search space derived from the compute definition (Ansor-style sketch rules).
 
 Every computed stage of the workload gets the rule that fits it
-(:mod:`tensorlang.autotune.sketch_rules`):
+(:mod:`tensorlang.autotune.sketch_rules`, with the domains of
+:mod:`tensorlang.autotune.sketch_domains`):
 
 * an element-wise producer that is not an output may be inlined into its readers
   (``<stage>/inline``), padding included; one that calls an expensive intrinsic (exp,
@@ -40,11 +41,14 @@ import numpy as np
 from ..errors import TuneError
 from ..schedule import create_schedule
 from ..schedule.stage import INLINE, SCOPE
-from ..te.graph import ComputeOp, Operation, PlaceholderOp, Tensor, post_order_ops
-from .sketch_rules import (Choice, InjectiveRule, ReductionRule, TiledReductionRule,
-                           calls_expensive_intrinsic, const_extent, reused_inputs)
-from .space import Config, SearchSpace
-from .workload import output_tensors, parameter_list, workload_key as _workload_key
+from ..te.graph import ComputeOp, PlaceholderOp, post_order_ops
+from .config import Config
+from .sketch_common import calls_expensive_intrinsic, reused_inputs
+from .sketch_domains import Choice
+from .sketch_gpu import gpu_sketch_space
+from .sketch_rules import InjectiveRule, ReductionRule, TiledReductionRule, const_extent
+from .space import SearchSpace
+from .workload import output_tensors, parameter_list, workload_key
 
 #: the name of the single CPU sketch (structural variants are decisions of it)
 CPU_SKETCH = "cpu"
@@ -85,7 +89,7 @@ class SketchSpace(SearchSpace):
         self.args = parameter_list([t for op in output_ops for t in op.outputs], params,
                                    "autotune", TuneError)
         self.explicit_params = params is not None
-        self.workload_key = _workload_key(self.outputs, self.shape_vars or None)
+        self.workload_key = workload_key(self.outputs, self.shape_vars or None)
         probe = create_schedule(output_ops)
         names = {id(st.origin_op): st.name for st in probe.stages}
         readers: dict = {}
@@ -347,14 +351,7 @@ def sketch_space(outputs, target="llvm", shape_vars=None, params=None) -> Search
     if kind == "llvm":
         return SketchSpace(outputs, target, shape_vars, params)
     if kind == "cuda":
-        try:
-            from . import sketch_gpu
-        except ImportError:
-            sketch_gpu = None
-        factory = getattr(sketch_gpu, "sketch_space_gpu", None) or \
-            getattr(sketch_gpu, "gpu_sketch_space", None)
-        if factory is not None:
-            return factory(outputs, target, shape_vars, params)
+        return gpu_sketch_space(outputs, target, shape_vars, params)
     raise TuneError(f"sketch_space: no sketch rules for target '{kind}' yet; use "
                     f"target='llvm'")
 

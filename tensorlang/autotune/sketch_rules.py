@@ -1,9 +1,8 @@
-"""Decision domains and per-stage schedule rules of the CPU sketch space.
+"""Per-stage schedule rules of the CPU sketch space.
 
-A *domain* is the set of values one decision may take (a tile factorisation, a choice
-among a few values); it samples, mutates and checks values.  A *rule* schedules one stage
-of a workload from its decisions.  Rules are written so that every value of their domains
-gives a valid schedule: splits take any positive factor (a split that does not divide is
+A *rule* schedules one stage of a workload from its decisions, each drawn from a domain
+of :mod:`.sketch_domains`.  Rules are written so that every value of their domains gives a
+valid schedule: splits take any positive factor (a split that does not divide is
 guarded), vectorized loops are split-inner loops of constant extent, only stages computed
 at the root run in parallel, and a producer is computed at a loop of the stage that reads
 it directly.  :mod:`tensorlang.autotune.sketch` puts the rules together into a space.
@@ -12,239 +11,23 @@ from __future__ import annotations
 
 import math
 
-import numpy as np
-
+from ..te.graph import PlaceholderOp
 from ..tir import expr as E
-from ..tir.functor import Visitor, post_order_visit
-
-#: values of the ``auto_unroll_max_step`` pragma a stage may get (0: none)
-UNROLL_STEPS = (0, 16, 64, 512)
-#: SIMD lanes of float32 the vectorized loops aim at (one AVX-512 register)
-VECTOR_LANES = 16
-
-
-# ---------------------------------------------------------------------------------------
-# domains
-def divisors(n: int) -> list[int]:
-    """The positive divisors of ``n`` in increasing order."""
-    small = [d for d in range(1, math.isqrt(n) + 1) if n % d == 0]
-    return sorted(set(small + [n // d for d in small]))
-
-
-def _prime_factors(n: int) -> list[int]:
-    out, p = [], 2
-    while p * p <= n:
-        while n % p == 0:
-            out.append(p)
-            n //= p
-        p += 1
-    if n > 1:
-        out.append(n)
-    return out
-
+from .sketch_common import UNROLL_STEPS, fuse_all, known_extent, reused_inputs, unroll_pragma
+from .sketch_domains import VECTOR_LANES, Choice, Tile
 
 #: most accumulator registers of an innermost tile a sample aims at: AVX-512 has 32
-#: vector registers and the tile's operands need some; of thousands of measured matmul
-#: and conv2d schedules, tiles above 16 ran at least 1.4x slower than the best
+#: vector registers and the tile's operands need some; larger tiles spill
 REGISTER_TILE = 16
-#: least share of the SIMD lanes a vectorized innermost loop that no multiple of the
-#: width divides should keep busy to be sampled as a preferred factor
-LANE_FILL = 7 / 8
-
-
-def lane_filling_factors(extent: int, limit: int) -> list[int]:
-    """Innermost factors, at most four vectors wide, that keep at least ``LANE_FILL`` of
-    the SIMD lanes busy over an axis of ``extent`` that no multiple of the width divides:
-    divisors just short of whole vectors (14 of 56) and multiples of the width whose last,
-    guarded step is nearly full (16 and 32 of 56).  The lanes busy with factor ``f`` are
-    ``extent / (ceil(extent / f) * ceil(f / lanes) * lanes)``."""
-    out = []
-    for f in range(1, min(limit, extent, 4 * VECTOR_LANES) + 1):
-        if extent % f and f % VECTOR_LANES:
-            continue   # a guarded split only for whole vectors
-        steps, vectors = -(-extent // f), -(-f // VECTOR_LANES)
-        if extent >= LANE_FILL * steps * vectors * VECTOR_LANES:
-            out.append(f)
-    return out
-
-
-class Choice:
-    """One of a fixed list of JSON values."""
-
-    def __init__(self, values, weights=None):
-        self.values = list(values)
-        self.weights = None if weights is None else \
-            np.asarray(weights, dtype=float) / float(np.sum(weights))
-
-    def sample(self, rng):
-        return self.values[int(rng.choice(len(self.values), p=self.weights))]
-
-    def mutate(self, value, rng):
-        others = [v for v in self.values if v != value]
-        return others[int(rng.integers(len(others)))] if others else value
-
-    def contains(self, value) -> bool:
-        return any(value == v and type(value) is type(v) for v in self.values)
-
-    def size(self) -> float:
-        return float(len(self.values))
-
-
-class Tile:
-    """The inner factors ``(f1, ..., fn)``, outer first, of an axis of ``extent`` split
-    into ``n + 1`` loops; the outermost loop runs ``ceil(extent / prod(f))`` times.
-
-    Factors are mostly divisors of what is left of the extent (no guard, no wasted
-    iterations); with probability ``odd`` one is a power of two that does not divide, since
-    any split is correct.  With ``vector`` the innermost factor prefers multiples of the
-    SIMD width, and with ``lane_fill``, where none divides the extent, factors that keep
-    the lanes nearly full (:func:`lane_filling_factors`; it paid on convolutions, and a
-    pooling search did worse with it)."""
-
-    def __init__(self, extent: int, levels: int, vector: bool = False, odd: float = 0.1,
-                 max_inner: int | None = None, lane_fill: bool = False):
-        self.extent = max(1, int(extent))
-        self.levels = levels
-        self.vector = vector
-        self.lane_fill = lane_fill
-        self.odd = odd
-        self.max_inner = max_inner
-
-    def _pick(self, remaining: int, innermost: bool, rng) -> int:
-        limit = remaining
-        if innermost and self.max_inner is not None:
-            limit = min(limit, self.max_inner)
-        if rng.random() < self.odd and limit > 2:
-            powers = [1 << k for k in range(1, limit.bit_length()) if remaining % (1 << k)]
-            if powers:
-                return int(powers[int(rng.integers(len(powers)))])
-        options = [d for d in divisors(remaining) if d <= limit]
-        if innermost and self.vector:
-            wide = [d for d in options if d % VECTOR_LANES == 0 and d <= 4 * VECTOR_LANES]
-            if not wide and self.lane_fill:
-                wide = lane_filling_factors(remaining, limit)
-            if wide and rng.random() < 0.7:
-                options = wide
-        return int(options[int(rng.integers(len(options)))])
-
-    def sample(self, rng):
-        remaining, factors = self.extent, []
-        for level in range(self.levels):
-            f = self._pick(remaining, level == 0, rng)
-            factors.append(f)
-            remaining = -(-remaining // f)
-        return tuple(reversed(factors))
-
-    def outer(self, value) -> int:
-        return -(-self.extent // math.prod(value))
-
-    def mutate(self, value, rng):
-        """Move a prime factor from one loop to another (the outer loop included), which
-        keeps the product of all loop extents where the factors divide."""
-        loops = [self.outer(value)] + list(value)
-        for _ in range(8):
-            src, dst = (int(x) for x in rng.choice(len(loops), size=2, replace=False))
-            primes = _prime_factors(loops[src])
-            if not primes:
-                continue
-            p = primes[int(rng.integers(len(primes)))]
-            new = list(loops)
-            new[src] //= p
-            new[dst] *= p
-            factors = tuple(new[1:])
-            if self.contains(factors) and factors != tuple(value):
-                return factors
-        return self.sample(rng)
-
-    def contains(self, value) -> bool:
-        return isinstance(value, tuple) and len(value) == self.levels and all(
-            isinstance(f, int) and not isinstance(f, bool) and 1 <= f <= self.extent
-            for f in value) and math.prod(value) <= 4 * self.extent
-
-    def size(self) -> float:
-        # ordered factorisations into divisors (the odd powers of two are not counted)
-        count = {1: 1}
-        for _ in range(self.levels):
-            nxt: dict = {}
-            for rest, ways in count.items():
-                for d in divisors(self.extent // rest):
-                    nxt[rest * d] = nxt.get(rest * d, 0) + ways
-            count = nxt
-        return float(sum(count.values()))
 
 
 # ---------------------------------------------------------------------------------------
-# analysis helpers
-class _VarCollector(Visitor):
-    def __init__(self):
-        self.vars: set = set()
-
-    def visit_Var(self, node):
-        self.vars.add(node)
-
-
-def _vars_of(expr) -> set:
-    collector = _VarCollector()
-    collector.visit(expr)
-    return collector.vars
-
-
-class _Loads(Visitor):
-    def __init__(self):
-        self.loads: list = []
-
-    def visit_ProducerLoad(self, node):
-        self.loads.append(node)
-        self.generic_visit(node)
-
-
-def producer_loads(op) -> list:
-    """The tensor reads in the body of ``op``."""
-    collector = _Loads()
-    for body in op.body:
-        collector.visit(body)
-    return collector.loads
-
-
-#: intrinsics that cost tens of cycles a value even vectorized: a stage that calls one
-#: and has several readers is better computed once into memory than inlined into each
-EXPENSIVE_INTRINSICS = frozenset({"exp", "exp2", "log", "log2", "log10", "tanh", "sigmoid",
-                                  "erf", "pow", "sin", "cos"})
-
-
-def calls_expensive_intrinsic(op) -> bool:
-    """Whether the body of ``op`` calls one of :data:`EXPENSIVE_INTRINSICS`."""
-    names: set = set()
-    for body in op.body:
-        post_order_visit(body, lambda n: names.add(n.op) if isinstance(n, E.Call) else None)
-    return bool(names & EXPENSIVE_INTRINSICS)
-
-
-def reused_inputs(op) -> list:
-    """Input tensors of ``op`` whose reads leave out some spatial axis (each element is
-    read by several output points): the operands worth tiling for and packing."""
-    axis_vars = {iv.var for iv in op.axis}
-    result = []
-    for load in producer_loads(op):
-        used = set()
-        for index in load.indices:
-            used |= _vars_of(index)
-        if axis_vars - used and not any(t is load.producer for t in result):
-            result.append(load.producer)
-    return result
-
-
+# schedule helpers
 def const_extent(iv, shape_vars) -> int:
     """The extent of ``iv`` as an int (symbolic dims looked up in ``shape_vars``; 1 when
     unknown, which only makes the space smaller)."""
-    extent = iv.dom.extent
-    if isinstance(extent, E.IntImm):
-        return int(extent.value)
-    if isinstance(extent, E.Var):
-        for key, value in (shape_vars or {}).items():
-            if key is extent or key == extent.name:
-                return int(value)
-    return 1
+    extent = known_extent(iv, shape_vars)
+    return 1 if extent is None else extent
 
 
 def first_long_leaf(stage):
@@ -258,10 +41,9 @@ def first_long_leaf(stage):
 
 
 def annotate_unroll(stage, step: int) -> None:
+    """Unroll pragma of ``step`` steps on the outermost loop that lowering keeps."""
     if step:
-        leaf = first_long_leaf(stage)
-        if leaf is not None:
-            stage.pragma(leaf, "auto_unroll_max_step", int(step))
+        unroll_pragma(stage, first_long_leaf(stage), step)
 
 
 def fuse_parallel(stage, loops: list, count: int):
@@ -270,7 +52,7 @@ def fuse_parallel(stage, loops: list, count: int):
     count = min(count, len(loops))
     if count <= 0:
         return None
-    fused = stage.fuse(*loops[:count]) if count > 1 else loops[0]
+    fused = fuse_all(stage, loops[:count])
     stage.parallel(fused)
     return fused
 
@@ -420,7 +202,7 @@ class ReductionRule(StageRule):
             return
         st = s.stage_by_name(self.name)
         reduce_axes = list(st.op.reduce_axis)
-        k = st.fuse(*reduce_axes) if len(reduce_axes) > 1 else reduce_axes[0]
+        k = fuse_all(st, reduce_axes)
         if mode.startswith("vec"):
             _, ki = st.split(k, factor=int(mode[3:]))
             ctx[self.name, "rf"] = s.rfactor(st.op.output(0), ki)
@@ -519,7 +301,6 @@ class TiledReductionRule(StageRule):
 
     def __init__(self, name, op, shape_vars):
         super().__init__(name, op, shape_vars)
-        from ..te.graph import PlaceholderOp
         self.packable = [t for t in reused_inputs(op) if isinstance(t.op, PlaceholderOp)]
 
     def domains(self):

@@ -27,9 +27,12 @@ import math
 import numpy as np
 
 from ..errors import TuneError
+from ..te.graph import PlaceholderOp, Tensor
 from ..tir import expr as E
-from .space import Config, SearchSpace
-from .sketch_rules import divisors
+from .config import Config, thaw
+from .sketch_common import divisors
+from .space import SearchSpace
+from .workload import workload_key
 
 #: decisions of a template config live under this sketch name prefix
 TEMPLATE_SKETCH_PREFIX = "template:"
@@ -41,8 +44,24 @@ _JSON_SCALARS = (bool, int, float, str, type(None))
 
 # ---------------------------------------------------------------------------------------
 # entities: one value of a knob, with the method that applies it to a schedule
-class SplitEntity:
+class _ListEntity:
+    """An entity whose value is a list, held in the attribute named ``field``; it is
+    written to records as that list and printed after ``label``."""
+
+    field = ""
+    label = ""
+
+    def to_json(self):
+        return list(getattr(self, self.field))
+
+    def __repr__(self):
+        return f"{self.label}{getattr(self, self.field)}"
+
+
+class SplitEntity(_ListEntity):
     """Factors of a split, outer first; ``size[0]`` is -1 (whatever is left)."""
+
+    field, label = "size", "split"
 
     def __init__(self, size):
         self.size = [int(v) for v in size]
@@ -57,15 +76,11 @@ class SplitEntity:
             inners.append(inner)
         return [axis] + inners[::-1]
 
-    def to_json(self):
-        return list(self.size)
 
-    def __repr__(self):
-        return f"split{self.size}"
-
-
-class ReorderEntity:
+class ReorderEntity(_ListEntity):
     """A permutation of the axes given to ``define_reorder``."""
+
+    field, label = "perm", "reorder"
 
     def __init__(self, perm):
         self.perm = [int(v) for v in perm]
@@ -76,15 +91,11 @@ class ReorderEntity:
         sch[op].reorder(*ordered)
         return ordered
 
-    def to_json(self):
-        return list(self.perm)
 
-    def __repr__(self):
-        return f"reorder{self.perm}"
-
-
-class AnnotateEntity:
+class AnnotateEntity(_ListEntity):
     """One annotation per axis: ``"none"``, ``"unroll"`` or ``"vec"``."""
+
+    field, label = "anns", "annotate"
 
     def __init__(self, anns):
         self.anns = [str(a) for a in anns]
@@ -107,12 +118,6 @@ class AnnotateEntity:
                     continue
                 stage.vectorize(axis)
         return list(axes)
-
-    def to_json(self):
-        return list(self.anns)
-
-    def __repr__(self):
-        return f"annotate{self.anns}"
 
 
 class OtherOptionEntity:
@@ -159,7 +164,7 @@ class KnobSpace:
     def decode(self, value) -> int:
         """The entity index of a JSON decision (raises TuneError when foreign)."""
         if isinstance(value, tuple):
-            value = list(_thaw(value))
+            value = thaw(value)
         index = self._index.get(self._key(value))
         if index is None:
             raise TuneError(f"template knob '{self.name}' has no value {value!r}")
@@ -190,12 +195,6 @@ class KnobChoiceSpace(KnobSpace):
             if e.val == value and type(e.val) is type(value):
                 return k
         raise TuneError(f"template knob '{self.name}' has no value {value!r}")
-
-
-def _thaw(value):
-    if isinstance(value, tuple):
-        return [_thaw(v) for v in value]
-    return value
 
 
 def _axis_length(axis, what: str) -> int:
@@ -406,7 +405,6 @@ def template(func=None, name: str | None = None):
 
 
 def _tensor_outputs(tensors):
-    from ..te.graph import PlaceholderOp, Tensor
     return [t for t in tensors if isinstance(t, Tensor) and not isinstance(t.op, PlaceholderOp)]
 
 
@@ -428,7 +426,6 @@ class TemplateSpace(SearchSpace):
         if not outputs:
             raise TuneError(f"template '{self.template.name}' returned no computed tensor "
                             f"among its arguments")
-        from .workload import workload_key
         text = workload_key(outputs) + "|" + self.template.name + "|" + \
             ",".join(f"{n}:{len(k)}" for n, k in self.config_space.space_map.items())
         self.workload_key = hashlib.sha256(text.encode()).hexdigest()[:32]

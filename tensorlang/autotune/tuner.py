@@ -22,49 +22,29 @@ implausible are skipped with a :class:`RecordWarning` naming the line.
 from __future__ import annotations
 
 import collections
-import contextlib
 import math
-import os
-import sys
 import time
 import warnings
 
 import numpy as np
 
+from ..driver import build as build_schedule
 from ..errors import TuneError
 from ..te.graph import Operation, PlaceholderOp, Tensor, post_order_ops
 from ..tir import expr as E
-from .dispatch import TuneWarning
+from .config import Config
 from .flops import count_flops
 from .inputs import input_ranges
 from .measure import (ArgSpec, MeasureOptions, MeasureTask, Runner, pickle_problem,
                       pickle_space)
-from .record import RecordLog, TuningRecord, last_round, normalize_target, select_best
+from .record import (MemoryLog, RecordLog, TuningRecord, last_round, record_config,
+                     record_config_key, select_best)
 from .record_check import RecordCheck
-from .session import _Session, due_round, record_config, record_config_key
-from .space import Config, SearchSpace
+from .session import Session, due_round
+from .space import SearchSpace
+from .tune_warnings import TuneWarning, user_stacklevel
 from .workload import parameter_refs, workload_description
-
-
-class MemoryLog(RecordLog):
-    """A record log kept in memory (tuning without ``log_file``)."""
-
-    def __init__(self):
-        super().__init__("<memory>")
-
-    def check_writable(self) -> None:
-        pass
-
-    @contextlib.contextmanager
-    def locked(self):
-        yield self  # no other process can see this log
-
-    def append(self, record: TuningRecord) -> None:
-        self._records.append(record)
-        self._lines.append(len(self._records))
-
-    def _load(self) -> list:
-        return list(zip(self._records, self._lines))
+from .workload_space import check_target, make_space
 
 
 # -- one workload -------------------------------------------------------------------------
@@ -148,9 +128,9 @@ class TuneResult:
     def build(self, name: str | None = None):
         """The best schedule compiled for the tuned target; its parameters are
         :attr:`params`, in that order."""
-        from ..driver import build
         schedule, args = self.schedule()
-        return build(schedule, args, target=self.target, name=name or _identifier(self.name))
+        return build_schedule(schedule, args, target=self.target,
+                              name=name or _identifier(self.name))
 
     @property
     def schedule_code(self) -> str:
@@ -212,7 +192,7 @@ def _identifier(name: str) -> str:
     return text if text and not text[0].isdigit() else f"w_{text}"
 
 
-class _Task:
+class Task:
     """Tuning state of one workload: its space, search, measurement task, records."""
 
     def __init__(self, space: SearchSpace, target: str, log: RecordLog, shape_vars, seed: int):
@@ -286,8 +266,8 @@ class _Task:
             warnings.warn(f"tuning '{self.name}': bound analysis finds no values of the "
                           f"integer inputs that keep {', '.join(unbounded)} in bounds; its "
                           f"random inputs may read out of bounds", TuneWarning,
-                          stacklevel=_user_stacklevel())
-        specs = [ArgSpec(t.name, _concrete_shape(t, shape_vars), str(t.dtype),
+                          stacklevel=user_stacklevel())
+        specs = [ArgSpec(t.name, concrete_shape(t, shape_vars), str(t.dtype),
                          not isinstance(t.op, PlaceholderOp), ranges.get(k))
                  for k, t in enumerate(self.space.args)]
         space_bytes = pickle_space(self.space)
@@ -295,24 +275,15 @@ class _Task:
             warnings.warn(f"tuning '{self.name}': the worker processes cannot receive its "
                           f"search space, so its candidates are built in this process, one "
                           f"at a time: {pickle_problem(self.space)}", TuneWarning,
-                          stacklevel=_user_stacklevel())
+                          stacklevel=user_stacklevel())
         self.measure_task = MeasureTask(f"{self.key}|{self.target}", self.target, specs,
                                         space_bytes, self.space, self.seed)
         return self.measure_task
 
 
-def _user_stacklevel() -> int:
-    """The ``stacklevel`` that makes a warning raised by its caller point at the first
-    frame outside tensorlang (the user's call)."""
-    package = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-    frame, level = sys._getframe(1), 1
-    while frame is not None and os.path.abspath(frame.f_code.co_filename).startswith(
-            package + os.sep):
-        frame, level = frame.f_back, level + 1
-    return level
-
-
-def _concrete_shape(tensor: Tensor, shape_vars) -> tuple:
+def concrete_shape(tensor: Tensor, shape_vars) -> tuple:
+    """The shape of ``tensor`` as ints, symbolic dimensions taken from ``shape_vars``
+    (measurement needs arrays of a size); a dimension without a size raises."""
     dims = []
     for dim in tensor.shape:
         if isinstance(dim, E.IntImm):
@@ -350,7 +321,7 @@ def _connected_groups(tensors: list) -> list[list]:
     return sorted(ordered, key=lambda g: order[id(g[0])])
 
 
-def _workload_groups(op, args) -> tuple[list, bool]:
+def workload_groups(op, args) -> tuple[list, bool]:
     """The workloads ``op`` names, and whether several were given."""
     if isinstance(op, (SearchSpace, Tensor, Operation)) or (callable(op) and not
                                                             isinstance(op, (list, tuple))):
@@ -380,55 +351,6 @@ def _explicit_params(workloads: list, params, args) -> tuple:
             raise TuneError("autotune: give the parameter list once, as params=[...]")
         return list(args), ()
     return params, args
-
-
-def make_space(workload, target: str, shape_vars=None, args=(), params=None) -> SearchSpace:
-    """The search space of one workload: a SearchSpace as given, a template's space, or
-    the space derived from the compute definition of output tensors (``params``: their
-    module's parameters in order, see :func:`autotune`)."""
-    if isinstance(workload, SearchSpace):
-        if params is not None:
-            raise TuneError("autotune: params= orders the parameters of output tensors; a "
-                            "SearchSpace has its own (its args)")
-        return workload
-    if callable(workload) and not isinstance(workload, (Tensor, Operation)):
-        if params is not None:
-            raise TuneError(f"autotune: template '{getattr(workload, '__name__', workload)}'"
-                            f" orders its parameters itself (the list it returns with the "
-                            f"schedule); drop params=")
-        try:
-            from .template import TemplateSpace
-        except ImportError as error:
-            raise TuneError(f"template tuning is not available: {error}") from None
-        return TemplateSpace(workload, tuple(args), target)
-    outputs = list(workload) if isinstance(workload, (list, tuple)) else [workload]
-    for t in outputs:
-        if not isinstance(t, (Tensor, Operation)) or isinstance(t.op if isinstance(t, Tensor)
-                                                                else t, PlaceholderOp):
-            raise TuneError(f"autotune: '{getattr(t, 'name', t)}' is not the output of a "
-                            f"te.compute; give the tensors to compute")
-    try:
-        if target.split()[0] == "cuda":
-            from .sketch_gpu import gpu_sketch_space
-            return gpu_sketch_space(outputs, target, shape_vars=shape_vars, params=params)
-        from .sketch import sketch_space
-    except ImportError as error:
-        raise TuneError(f"the automatic search space for target '{target}' is not "
-                        f"available ({error}); write a template instead") from None
-    return sketch_space(outputs, target, shape_vars=shape_vars, params=params)
-
-
-def check_target(target) -> str:
-    """The target as records store it; a cuda target without a GPU fails here."""
-    from ..target import Target
-    parsed = Target(target)
-    if parsed.kind == "cuda":
-        from ..target.cuda import gpu_available
-        if not gpu_available():
-            raise TuneError("autotune(target='cuda'): no CUDA GPU is available here (pycuda "
-                            "found none); candidates must run to be measured. Tune for "
-                            "'llvm' or run on a machine with a GPU")
-    return normalize_target(str(parsed))
 
 
 def autotune(op, target="llvm", trials: int = 1000, log_file=None, shape_vars=None,
@@ -467,13 +389,13 @@ def autotune(op, target="llvm", trials: int = 1000, log_file=None, shape_vars=No
     if not isinstance(retime, int) or retime < 0:
         raise TuneError(f"autotune: retime must be a non-negative integer, got {retime!r}")
     target = check_target(target)
-    workloads, several = _workload_groups(op, args)
+    workloads, several = workload_groups(op, args)
     params, args = _explicit_params(workloads, params, args)
     if params is not None and several:
         raise TuneError("autotune: params= orders the parameters of one workload; tune "
                         "independent workloads one at a time to give each its order")
     log = RecordLog(log_file) if log_file is not None else MemoryLog()
-    tasks = [_Task(make_space(w, target, shape_vars, args, params), target, log,
+    tasks = [Task(make_space(w, target, shape_vars, args, params), target, log,
                    shape_vars, seed) for w in workloads]
     done = sum(len(t.records) for t in tasks)
     remaining = trials - done
@@ -482,7 +404,7 @@ def autotune(op, target="llvm", trials: int = 1000, log_file=None, shape_vars=No
     due = any(due_round(t.records, t.retimes, retime) for t in tasks)
     if remaining > 0 or due:
         log.check_writable()  # before anything is measured
-        with _Session(tasks, target, log, verbose, seed, runner, batch_size, early_stopping,
+        with Session(tasks, target, log, verbose, seed, runner, batch_size, early_stopping,
                       measure_options, n_parallel, cost_model, search,
                       dict(population_size=population_size, num_generations=num_generations,
                            epsilon=epsilon)) as session:

@@ -14,7 +14,7 @@ import pytest
 
 import tensorlang as tl
 from tensorlang.autotune import Config, MeasureOptions, RecordLog, RecordWarning, TuningRecord
-from tensorlang.autotune.session import record_config_key
+from tensorlang.autotune.record import record_config_key
 from tensorlang.errors import TuneError
 
 from tiny_spaces import MatmulTileSpace

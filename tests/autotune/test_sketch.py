@@ -12,8 +12,9 @@ import pytest
 import tensorlang as tl
 from tensorlang import ops, te
 from tensorlang.autotune.sketch import CPU_SKETCH, SketchSpace, sketch_space
-from tensorlang.autotune.sketch_rules import (REGISTER_TILE, Tile, calls_expensive_intrinsic,
-                                              lane_filling_factors)
+from tensorlang.autotune.sketch_common import calls_expensive_intrinsic
+from tensorlang.autotune.sketch_domains import Tile, lane_filling_factors
+from tensorlang.autotune.sketch_rules import REGISTER_TILE
 from tensorlang.autotune.space import Config
 from tensorlang.errors import TuneError
 

@@ -11,8 +11,8 @@ import pytest
 import tensorlang as tl
 from tensorlang import te, ops
 from tensorlang.autotune.space import Config
-from tensorlang.autotune.sketch_gpu import (MAX_SHARED_BYTES, MAX_THREADS, GpuSketchSpace,
-                                            gpu_sketch_space)
+from tensorlang.autotune.sketch_gpu import GpuSketchSpace, gpu_sketch_space
+from tensorlang.autotune.sketch_gpu_rules import MAX_SHARED_BYTES, MAX_THREADS
 from tensorlang.target.cuda import build, compile_cuda, gpu_available, nvcc_path
 from tensorlang.target.cuda.kernels import THREAD_TAGS
 

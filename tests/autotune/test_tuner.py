@@ -11,8 +11,9 @@ import pytest
 import tensorlang as tl
 from tensorlang.autotune import (Config, MeasureOptions, RecordLog, TuneResult,
                                  TuneWarning, TuningRecord, count_flops)
-from tensorlang.autotune.session import record_config_key, retime_candidates
-from tensorlang.autotune.tuner import _workload_groups
+from tensorlang.autotune.record import record_config_key
+from tensorlang.autotune.session import retime_candidates
+from tensorlang.autotune.tuner import workload_groups
 from tensorlang.errors import TuneError
 
 from tiny_spaces import MatmulTileSpace, fault_hook, matmul, matmul_template
@@ -314,10 +315,10 @@ def test_bad_arguments_fail_at_once():
     n = tl.te.var("n")
     X = tl.te.placeholder((n,), name="X")
     Y = tl.te.compute((n,), lambda i: X[i] * 2.0, name="Y")
-    from tensorlang.autotune.tuner import _concrete_shape
+    from tensorlang.autotune.tuner import concrete_shape
     with pytest.raises(TuneError, match="shape_vars"):
-        _concrete_shape(X, None)
-    assert _concrete_shape(Y, {n: 7}) == (7,) == _concrete_shape(Y, {"n": 7})
+        concrete_shape(X, None)
+    assert concrete_shape(Y, {n: 7}) == (7,) == concrete_shape(Y, {"n": 7})
 
 
 def test_cuda_without_gpu_fails_at_once():
@@ -333,11 +334,11 @@ def test_independent_outputs_are_separate_workloads():
     A, B, C = matmul(8, 8, 8)
     D = tl.te.compute((8, 8), lambda i, j: C[i, j] + 1.0, name="D")
     _, _, E = matmul(4, 4, 4)
-    groups, several = _workload_groups([C, E], ())
+    groups, several = workload_groups([C, E], ())
     assert several and [[t.name for t in g] for g in groups] == [["C"], ["C"]]
-    groups, several = _workload_groups([C, D], ())
+    groups, several = workload_groups([C, D], ())
     assert not several and len(groups[0]) == 2
-    assert _workload_groups(C, ())[1] is False
+    assert workload_groups(C, ())[1] is False
 
 
 def test_flops_are_counted_from_the_definition():
@@ -461,7 +462,7 @@ import os, signal, sys, threading
 sys.path.insert(0, {tests!r})
 import tensorlang as tl
 from tensorlang.autotune import LocalBuilder, MeasureOptions
-from tensorlang.autotune.session import _Session
+from tensorlang.autotune.session import Session
 from tiny_spaces import MatmulTileSpace, journal_hook
 
 phase, at = {phase!r}, {at!r}
@@ -479,13 +480,13 @@ def building(self, task, configs, reference=False):
     return build(self, task, configs, reference)
 LocalBuilder.build = building
 
-measure_round = _Session._round
+measure_round = Session._round
 def measuring(self, *args):
     count = measure_round(self, *args)
     if phase == "between" and len(calls) == at:
         die()  # the batch is recorded, the next not yet chosen
     return count
-_Session._round = measuring
+Session._round = measuring
 
 tl.autotune(MatmulTileSpace(8, 8, 8), trials=16, batch_size=8, log_file={log!r},
             verbose=0, n_parallel=2, retime=0, search="random",

@@ -15,7 +15,9 @@ from tensorlang import te
 from tensorlang.autotune import MeasureOptions
 from tensorlang.autotune.inputs import input_ranges
 from tensorlang.autotune.measure_worker import compare, empty_output, task_inputs
-from tensorlang.autotune.tuner import MemoryLog, _Task, make_space
+from tensorlang.autotune.record import MemoryLog
+from tensorlang.autotune.tuner import Task
+from tensorlang.autotune.workload_space import make_space
 from tensorlang.errors import TuneError
 from tensorlang.tir.interpreter import interpret
 
@@ -26,7 +28,7 @@ OPTIONS = MeasureOptions(timeout=5.0, min_timeout=1.0, min_measure_seconds=0.005
 def measure_task(outputs, params=None):
     """The tuner's measurement task of ``outputs`` (no process is started)."""
     space = make_space(outputs, "llvm", params=params)
-    task = _Task(space, "llvm", MemoryLog(), None, seed=0)
+    task = Task(space, "llvm", MemoryLog(), None, seed=0)
     return space, task.make_measure_task(None)
 
 
