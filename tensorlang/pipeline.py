@@ -23,9 +23,9 @@ from dataclasses import dataclass
 
 from .errors import InternalError
 from .settings import settings
-from .target.cuda.kernels import split_kernels
-from .target.cuda.reduction import lower_cross_thread_reduction
-from .target.cuda.sync import inject_syncthreads
+from .tir.transform.split_kernels import split_kernels
+from .tir.transform.cross_thread_reduction import lower_cross_thread_reduction
+from .tir.transform.inject_syncthreads import inject_syncthreads
 from .tir.stmt import PrimFunc
 from .tir.transform.loop_partition import partition_loops
 from .tir.transform.remove_no_op import remove_no_op

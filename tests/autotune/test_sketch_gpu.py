@@ -14,7 +14,7 @@ from tensorlang.autotune.space import Config
 from tensorlang.autotune.sketch_gpu import GpuSketchSpace, gpu_sketch_space
 from tensorlang.autotune.sketch_gpu_rules import MAX_SHARED_BYTES, MAX_THREADS
 from tensorlang.target.cuda import build, compile_cuda, gpu_available, nvcc_path
-from tensorlang.target.cuda.kernels import THREAD_TAGS
+from tensorlang.tir.transform.split_kernels import THREAD_TAGS
 
 RNG = np.random.default_rng(3)
 

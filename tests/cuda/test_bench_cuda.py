@@ -11,7 +11,7 @@ import pytest
 
 import tensorlang as tl
 from tensorlang.target.cuda import build, compile_cuda
-from tensorlang.target.cuda.kernels import launch_dimensions
+from tensorlang.tir.transform.split_kernels import launch_dimensions
 
 BENCHMARKS = Path(__file__).resolve().parents[2] / "benchmarks"
 RNG = np.random.default_rng(17)

@@ -12,7 +12,7 @@ from tensorlang.tir import (Allocate, BufferStore, ForKind, IfThenElse, LetStmt,
                             decl_buffer)
 from tensorlang.target.cuda import (CudaCodegen, FastMathCudaCodegen, build, compile_cuda,
                                     generate_cuda, split_kernels)
-from tensorlang.target.cuda.kernels import launch_dimensions
+from tensorlang.tir.transform.split_kernels import launch_dimensions
 
 from cuda_tir_kernels import (bound, elementwise, row_sum, serial, stage, tiled_matmul,
                               vector_copy)

@@ -12,7 +12,7 @@ from tensorlang import te, ops, tir
 from tensorlang.tir import op
 from tensorlang.tir import BufferStore, IfThenElse, PrimFunc, decl_buffer
 from tensorlang.target.cuda import build, compile_cuda
-from tensorlang.target.cuda.reduction import lower_cross_thread_reduction
+from tensorlang.tir.transform.cross_thread_reduction import lower_cross_thread_reduction
 
 from cuda_tir_kernels import bound, serial, stage
 

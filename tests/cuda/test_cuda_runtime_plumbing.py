@@ -13,7 +13,7 @@ from tensorlang import tir
 from tensorlang.tir import Allocate, BufferStore, IfThenElse, PrimFunc, decl_buffer
 from tensorlang.target.cuda import build
 from tensorlang.target.cuda.emulate import Emulator
-from tensorlang.target.cuda.kernels import launch_dimensions
+from tensorlang.tir.transform.split_kernels import launch_dimensions
 from tensorlang.target.cuda.runtime import scalar_argument
 
 from cuda_tir_kernels import bound, elementwise, stage, tiled_matmul
@@ -104,7 +104,7 @@ class FakeGpu:
         return module
 
     def array_at(self, address: int, buffer, env) -> np.ndarray:
-        from tensorlang.target.cuda.kernels import evaluate_int
+        from tensorlang.tir.transform.split_kernels import evaluate_int
         shape = tuple(evaluate_int(d, env) for d in buffer.shape)
         data = self.memory[address]
         count = int(np.prod(shape))

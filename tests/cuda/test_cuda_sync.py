@@ -10,7 +10,7 @@ from tensorlang.tir import (Allocate, AttrStmt, BufferStore, For, IfThenElse, Pr
 import numpy as np
 
 from tensorlang.target.cuda import EmulationError, emulate, inject_syncthreads
-from tensorlang.target.cuda.sync import is_syncthreads
+from tensorlang.tir.transform.inject_syncthreads import is_syncthreads
 
 from cuda_tir_kernels import bound, elementwise, row_sum, serial, stage, tiled_matmul
 

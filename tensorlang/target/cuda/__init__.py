@@ -7,9 +7,9 @@ on the CPU where no GPU is present.
 """
 from .codegen import CudaCodegen, FastMathCudaCodegen, generate_cuda  # noqa: F401
 from .emulate import EmulationError, Emulator, emulate  # noqa: F401
-from .kernels import DeviceProgram, Kernel, Limits, split_kernels  # noqa: F401
+from ...tir.transform.split_kernels import DeviceProgram, Kernel, Limits, split_kernels  # noqa: F401
 from .build import CudaBuildOptions, build  # noqa: F401
 from .nvcc import compile_cuda, nvcc_path  # noqa: F401
 from .runtime import CudaModule, CudaRuntimeError, gpu_available  # noqa: F401
-from .reduction import lower_cross_thread_reduction  # noqa: F401
-from .sync import inject_syncthreads, syncthreads  # noqa: F401
+from ...tir.transform.cross_thread_reduction import lower_cross_thread_reduction  # noqa: F401
+from ...tir.transform.inject_syncthreads import inject_syncthreads, syncthreads  # noqa: F401

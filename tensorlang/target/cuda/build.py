@@ -13,7 +13,7 @@ from ...errors import BuildError
 from ...tir.stmt import PrimFunc
 from ..target import Target, backend_target
 from .codegen import CudaCodegen, FastMathCudaCodegen, generate_cuda
-from .kernels import DEFAULT_MAX_SHARED_BYTES, DEFAULT_MAX_THREADS, Limits
+from ...tir.transform.split_kernels import DEFAULT_MAX_SHARED_BYTES, DEFAULT_MAX_THREADS, Limits
 from .runtime import CudaModule
 
 
@@ -58,10 +58,10 @@ class CudaBuildOptions:
 def build(func: PrimFunc, target="cuda", **options) -> "CudaModule":
     """Compile a lowered, thread-bound PrimFunc for the GPU.
 
-    Before code generation, accumulations across threadIdx become shared-memory tree
-    reductions (:mod:`.reduction`), vectorized loops become (float2/float4 where aligned)
-    vector accesses, unrolled loops straight-line code, and barriers are inserted
-    (:mod:`.sync`).  Validation errors (unbound loops, too many threads, too much shared
+    Before code generation, ``pipeline.cuda_passes`` turn accumulations across threadIdx
+    into shared-memory tree reductions, vectorized loops into (float2/float4 where
+    aligned) vector accesses, unrolled loops into straight-line code, insert barriers and
+    split the function into kernels.  Validation errors (unbound loops, too many threads, too much shared
     memory, one thread tag bound with different extents) raise BuildError naming stage
     and loop.
     Code generation needs no GPU; the nvcc compilation happens at the first launch.

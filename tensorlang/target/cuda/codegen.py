@@ -1,6 +1,6 @@
 """CUDA C generation from thread-bound loop IR.
 
-:class:`CudaCodegen` prints the kernels of a :class:`~.kernels.DeviceProgram` as one
+:class:`CudaCodegen` prints the kernels of a :class:`~tensorlang.tir.transform.split_kernels.DeviceProgram` as one
 translation unit that ``nvcc`` (or NVRTC) compiles.  Spellings live in tables (types, math
 functions, thread indices, vector types) that a subclass overrides, e.g.
 :class:`FastMathCudaCodegen` maps ``exp`` to ``__expf``.
@@ -33,10 +33,13 @@ from ...tir.naming import NameSupply
 from ...tir.arith.const_int_bound import POS_INF, BoundEvaluator, ConstIntBound
 from ...tir.buffer import Buffer
 from ...tir.datatype import DataType
+from ...tir.functor import ExprFunctor
 from ...tir.index_width import flat_index_type
 from ...tir.transform.substitute import substitute
-from .kernels import DeviceProgram, Kernel, is_hardware_thread_loop
-from .sync import SYNC_OP
+from ...tir.transform.split_kernels import DeviceProgram, Kernel, is_hardware_thread_loop
+from ...tir.transform.inject_syncthreads import SYNC_OP
+from .lanes import LaneOf
+from .preamble import BF16_PREAMBLE, FP16_PREAMBLE, PREAMBLE
 
 _IDENTIFIER = re.compile(r"[^0-9a-zA-Z_]")
 _RESERVED = frozenset("""auto bool break case char const continue default do double else enum
@@ -45,45 +48,9 @@ struct switch typedef union unsigned void volatile while threadIdx blockIdx bloc
 warpSize min max half float2 float4 int2 int4 uint2 uint4 new delete this class template
 namespace operator private public protected true false""".split())
 
-_PREAMBLE = r"""
-static __device__ __forceinline__ int tl_floordiv(int a, int b) {
-  int q = a / b, r = a % b;
-  return (r != 0 && ((r < 0) != (b < 0))) ? q - 1 : q;
-}
-static __device__ __forceinline__ int tl_floormod(int a, int b) {
-  int r = a % b;
-  return (r != 0 && ((r < 0) != (b < 0))) ? r + b : r;
-}
-static __device__ __forceinline__ long long tl_floordiv(long long a, long long b) {
-  long long q = a / b, r = a % b;
-  return (r != 0 && ((r < 0) != (b < 0))) ? q - 1 : q;
-}
-static __device__ __forceinline__ long long tl_floormod(long long a, long long b) {
-  long long r = a % b;
-  return (r != 0 && ((r < 0) != (b < 0))) ? r + b : r;
-}
-// numpy's minimum / maximum: a NaN operand gives NaN (fminf and fmaxf return the other)
-static __device__ __forceinline__ float tl_fminf(float a, float b) { return (a != a || b != b) ? a + b : fminf(a, b); }
-static __device__ __forceinline__ float tl_fmaxf(float a, float b) { return (a != a || b != b) ? a + b : fmaxf(a, b); }
-static __device__ __forceinline__ double tl_fmin(double a, double b) { return (a != a || b != b) ? a + b : fmin(a, b); }
-static __device__ __forceinline__ double tl_fmax(double a, double b) { return (a != a || b != b) ? a + b : fmax(a, b); }
-static __device__ __forceinline__ float tl_sigmoidf(float x) { return 1.0f / (1.0f + expf(-x)); }
-static __device__ __forceinline__ double tl_sigmoid(double x) { return 1.0 / (1.0 + exp(-x)); }
-"""
-_FP16_PREAMBLE = r"""
-static __device__ __forceinline__ float tl_round_f16(float x) {
-  return __half2float(__float2half_rn(x));
-}
-"""
-_BF16_PREAMBLE = r"""
-static __device__ __forceinline__ float tl_round_bf16(float x) {
-  return __bfloat162float(__float2bfloat16_rn(x));
-}
-"""
-
-
-class CudaCodegen:
-    """Prints a DeviceProgram as CUDA C; subclasses override the tables."""
+class CudaCodegen(ExprFunctor):
+    """Prints a DeviceProgram as CUDA C, one ``visit_<Node>`` per expression and statement
+    kind (as the LLVM code generator); subclasses override the tables."""
 
     #: storage type of each element type
     TYPES = {"bool": "bool", "int8": "signed char", "int16": "short", "int32": "int",
@@ -153,8 +120,8 @@ class CudaCodegen:
             head.append("#include <cuda_fp16.h>")
         if self.uses_bf16:
             head.append("#include <cuda_bf16.h>")
-        preamble = _PREAMBLE + (_FP16_PREAMBLE if self.uses_fp16 else "") + \
-            (_BF16_PREAMBLE if self.uses_bf16 else "")
+        preamble = PREAMBLE + (FP16_PREAMBLE if self.uses_fp16 else "") + \
+            (BF16_PREAMBLE if self.uses_bf16 else "")
         return "\n".join(head) + "\n" + preamble + "\n" + "\n\n".join(kernels) + "\n"
 
     def kernel(self, kernel: Kernel) -> None:
@@ -230,19 +197,26 @@ class CudaCodegen:
         return self.define(object(), f"_{base}{self.temp_count}")
 
     # -- expressions ---------------------------------------------------------------
-    def expr(self, e) -> str:  # noqa: C901 - one case per node kind
+    def expr(self, e) -> str:
         if e.dtype.lanes > 1:
             raise InternalError(f"CUDA codegen: vector expression '{e}' reached scalar "
                                 f"printing")
+        return self.visit(e)
+
+    def unsupported(self, node):
+        raise InternalError(f"CUDA codegen cannot print {type(node).__name__} '{node}'")
+
+    def visit_IntImm(self, e: E.IntImm) -> str:
+        return self.int_literal(e.value, e.dtype)
+
+    def visit_FloatImm(self, e: E.FloatImm) -> str:
+        return self.float_literal(e.value, e.dtype)
+
+    def visit_Var(self, e: E.Var) -> str:
+        return self.name_of(e)
+
+    def visit_BinaryOp(self, e) -> str:
         t = type(e)
-        if t is E.IntImm:
-            return self.int_literal(e.value, e.dtype)
-        if t is E.FloatImm:
-            return self.float_literal(e.value, e.dtype)
-        if t is E.Var:
-            return self.name_of(e)
-        if t is E.BufferLoad:
-            return self.load(e)
         if t in self.FLOOR_OPS:
             return self.floor_op(e)
         if t in self.MIN_MAX:
@@ -254,18 +228,17 @@ class CudaCodegen:
             code = f"({self.expr(e.a)} {self.BINARY[t]} {self.expr(e.b)})"
             return code if isinstance(e, E.CmpOp) or t in (E.And, E.Or) \
                 else self.rounded(e.dtype, code)
-        if t is E.Not:
-            return f"(!{self.expr(e.a)})"
-        if t is E.Select:
-            return (f"({self.expr(e.condition)} ? {self.expr(e.true_value)} : "
-                    f"{self.expr(e.false_value)})")
-        if t is E.Let:
-            return self.expr(substitute(e.body, {e.var: e.value}))
-        if t is E.Cast:
-            return self.cast(e)
-        if t is E.Call:
-            return self.call(e)
-        raise InternalError(f"CUDA codegen cannot print {t.__name__} '{e}'")
+        return self.unsupported(e)
+
+    def visit_Not(self, e: E.Not) -> str:
+        return f"(!{self.expr(e.a)})"
+
+    def visit_Select(self, e: E.Select) -> str:
+        return (f"({self.expr(e.condition)} ? {self.expr(e.true_value)} : "
+                f"{self.expr(e.false_value)})")
+
+    def visit_Let(self, e: E.Let) -> str:
+        return self.expr(substitute(e.body, {e.var: e.value}))
 
     @staticmethod
     def int_literal(value: int, dtype: DataType) -> str:
@@ -308,7 +281,7 @@ class CudaCodegen:
         bounds = {k: v for k, v in self.bounds.items() if v is not None}
         return BoundEvaluator(bounds)(e).min_value > 0
 
-    def cast(self, e: E.Cast) -> str:
+    def visit_Cast(self, e: E.Cast) -> str:
         value = self.expr(e.value)
         target = e.dtype
         if target.is_bool:
@@ -317,7 +290,7 @@ class CudaCodegen:
             return self.rounded(target, f"((float){value})")
         return f"(({self.value_type(target)}){value})"
 
-    def call(self, e: E.Call) -> str:
+    def visit_Call(self, e: E.Call) -> str:
         if e.op in self.IDENTITY_BUILTINS:
             return self.expr(e.args[0])
         table = self.MATH_DOUBLE if e.dtype.bits == 64 else self.MATH_FLOAT
@@ -344,7 +317,7 @@ class CudaCodegen:
             flat = index if flat is None else op.add(op.mul(flat, extent), index)
         return flat if flat is not None else op.const(0)
 
-    def load(self, e: E.BufferLoad) -> str:
+    def visit_BufferLoad(self, e: E.BufferLoad) -> str:
         code = f"{self.name_of(e.buffer)}[{self.expr(self.flat_index(e.buffer, e.indices))}]"
         conversion = self.HALF_CONVERSIONS.get(str(e.buffer.dtype))
         if conversion is not None:
@@ -361,33 +334,7 @@ class CudaCodegen:
         """Scalar expression of lane ``k`` of the vector expression ``e``."""
         if e.dtype.lanes == 1:
             return e
-        t = type(e)
-        elem = e.dtype.element_of()
-        if t is E.Ramp:
-            return op.add(e.base, op.mul(e.stride, k))
-        if t is E.Broadcast:
-            return e.value
-        if t is E.Var:
-            return self.vector_lanes[e][k]
-        if t is E.BufferLoad:
-            temp = self.load_temps.get(e)
-            if temp is not None:
-                return temp[k]
-            return E.BufferLoad(e.buffer, tuple(self.lane(i, k) for i in e.indices), elem)
-        if isinstance(e, E.BinaryOp):
-            return t(self.lane(e.a, k), self.lane(e.b, k), elem)
-        if t is E.Not:
-            return E.Not(self.lane(e.a, k), elem)
-        if t is E.Select:
-            return E.Select(self.lane(e.condition, k), self.lane(e.true_value, k),
-                            self.lane(e.false_value, k), elem)
-        if t is E.Cast:
-            return E.Cast(elem, self.lane(e.value, k))
-        if t is E.Call:
-            return E.Call(elem, e.op, tuple(self.lane(a, k) for a in e.args))
-        if t is E.Let:
-            return self.lane(substitute(e.body, {e.var: e.value}), k)
-        raise InternalError(f"CUDA codegen cannot take a lane of {t.__name__} '{e}'")
+        return LaneOf(self, k).visit(e)
 
     def vector_access(self, buffer: Buffer, indices, lanes: int):
         """(vector type, flat base) when the access is one aligned contiguous vector."""
@@ -443,26 +390,23 @@ class CudaCodegen:
 
     # -- statements ----------------------------------------------------------------
     def stmt(self, s) -> None:
-        method = getattr(self, "stmt_" + type(s).__name__, None)
-        if method is None:
-            raise InternalError(f"CUDA codegen cannot print {type(s).__name__}")
-        method(s)
+        self.visit(s)
 
     def block(self, body) -> None:
         self.indent += 1
         self.stmt(body)
         self.indent -= 1
 
-    def stmt_SeqStmt(self, s: S.SeqStmt) -> None:
+    def visit_SeqStmt(self, s: S.SeqStmt) -> None:
         for child in s.seq:
             self.stmt(child)
 
-    def stmt_AttrStmt(self, s: S.AttrStmt) -> None:
+    def visit_AttrStmt(self, s: S.AttrStmt) -> None:
         if s.key == "stage":
             self.emit(f"// stage {getattr(s.node, 'name', s.node)}")
         self.stmt(s.body)
 
-    def stmt_Evaluate(self, s: S.Evaluate) -> None:
+    def visit_Evaluate(self, s: S.Evaluate) -> None:
         value = s.value
         if isinstance(value, E.Call) and value.op == SYNC_OP:
             self.emit("__syncthreads();")
@@ -472,7 +416,7 @@ class CudaCodegen:
         else:
             self.emit(f"(void){self.expr(value)};")
 
-    def stmt_LetStmt(self, s: S.LetStmt) -> None:
+    def visit_LetStmt(self, s: S.LetStmt) -> None:
         var = s.var
         if var.dtype.lanes > 1:
             self.hoist_vector_loads(s.value)
@@ -494,7 +438,7 @@ class CudaCodegen:
                     {k: v for k, v in self.bounds.items() if v is not None})(s.value)
         self.stmt(s.body)
 
-    def stmt_IfThenElse(self, s: S.IfThenElse) -> None:
+    def visit_IfThenElse(self, s: S.IfThenElse) -> None:
         self.emit(f"if ({self.expr(s.condition)}) {{")
         self.block(s.then_case)
         if s.else_case is not None:
@@ -502,7 +446,7 @@ class CudaCodegen:
             self.block(s.else_case)
         self.emit("}")
 
-    def stmt_Allocate(self, s: S.Allocate) -> None:
+    def visit_Allocate(self, s: S.Allocate) -> None:
         buffer = s.buffer
         if buffer.scope == "local":
             self.emit(f"__align__(16) {self.storage_type(buffer.dtype)} "
@@ -512,7 +456,7 @@ class CudaCodegen:
                                 f"'{buffer.name}' inside a kernel")
         self.stmt(s.body)
 
-    def stmt_For(self, s: S.For) -> None:
+    def visit_For(self, s: S.For) -> None:
         var = s.loop_var
         low = self.expr(s.min)
         low_bound = BoundEvaluator({k: v for k, v in self.bounds.items() if v is not None})
@@ -539,7 +483,7 @@ class CudaCodegen:
         self.block(s.body)
         self.emit("}")
 
-    def stmt_BufferStore(self, s: S.BufferStore) -> None:
+    def visit_BufferStore(self, s: S.BufferStore) -> None:
         buffer = s.buffer
         lanes = s.value.dtype.lanes
         for index in s.indices:

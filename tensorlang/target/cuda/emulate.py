@@ -29,12 +29,12 @@ from ...tir import stmt as S
 from ...tir.buffer import Buffer
 from ...tir.functor import Visitor
 from ...tir.interpreter import runtime
-from ...tir.interpreter.codegen import Translator, _Function
-from ...tir.interpreter.expressions import ATOM, Fragment, _full_range
-from .kernels import (BLOCK_TAGS, THREAD_TAGS, DeviceProgram, Kernel, Limits,
+from ...tir.interpreter.codegen import Translator, GeneratedFunction
+from ...tir.interpreter.expressions import ATOM, Fragment, full_range
+from ...tir.transform.split_kernels import (BLOCK_TAGS, THREAD_TAGS, DeviceProgram, Kernel, Limits,
                       allocation_bytes, bind_arguments, evaluate_int, is_hardware_thread_loop,
                       launch_dimensions, split_kernels)
-from .sync import SYNC_OP
+from ...tir.transform.inject_syncthreads import SYNC_OP
 
 #: the generated function's parameters holding the thread's coordinates, by tag
 _COORDINATES = {"blockIdx.x": "_bx", "blockIdx.y": "_by", "blockIdx.z": "_bz",
@@ -170,7 +170,7 @@ class _KernelTranslator(Translator):
         shared_names = [self.unique("s_" + _safe(b.name)) for b in kernel.shared]
         params = names + [self.name_of_var(v) for v in kernel.scalars] + shared_names + \
             [_COORDINATES[t] for t in BLOCK_TAGS + THREAD_TAGS]
-        self.current = _Function("_kernel", params)
+        self.current = GeneratedFunction("_kernel", params)
         self.functions.append(self.current)
         self.live.extend(params)
         for buffer, name in zip(kernel.buffers, names):
@@ -199,12 +199,12 @@ class _KernelTranslator(Translator):
         if lanes > 1:
             return Fragment(f"{name}.load_vector({key})")
         if buffer.dtype.is_integer or buffer.dtype.is_bool:
-            return Fragment(f"{name}.load({key})", ATOM, *_full_range(buffer.dtype))
+            return Fragment(f"{name}.load({key})", ATOM, *full_range(buffer.dtype))
         return Fragment(f"{name}.load({key})")
 
-    def stmt_BufferStore(self, s: S.BufferStore) -> None:
+    def visit_BufferStore(self, s: S.BufferStore) -> None:
         if s.buffer.scope != "shared":
-            super().stmt_BufferStore(s)
+            super().visit_BufferStore(s)
             return
         value = self.expr(s.value)
         indices = [self.expr(i) for i in s.indices]
@@ -214,16 +214,16 @@ class _KernelTranslator(Translator):
         method = "store_vector" if lanes > 1 else "store"
         self.emit(f"{name}.{method}({key}, {value.code})")
 
-    def stmt_Allocate(self, s: S.Allocate) -> None:
+    def visit_Allocate(self, s: S.Allocate) -> None:
         if s.buffer.scope == "shared":
             self.stmt(s.body)  # one array per block, made before the threads start
         else:
-            super().stmt_Allocate(s)
+            super().visit_Allocate(s)
 
     # -- threads and barriers --------------------------------------------------------
-    def stmt_For(self, s: S.For) -> None:
+    def visit_For(self, s: S.For) -> None:
         if not is_hardware_thread_loop(s):
-            super().stmt_For(s)
+            super().visit_For(s)
             return
         low = self.expr(s.min)
         name = self.name_of_var(s.loop_var)
@@ -233,29 +233,29 @@ class _KernelTranslator(Translator):
         self.live.append(name)
         extent = self.thread_extents[s.thread_tag]
         self.var_ranges[s.loop_var] = (low.lo, low.hi + max(extent, 1) - 1) \
-            if low.lo is not None else _full_range(s.loop_var.dtype)
+            if low.lo is not None else full_range(s.loop_var.dtype)
         self.loop_bounds[s.loop_var] = (s.min, s.extent)
         self.stmt(s.body)
         del self.loop_bounds[s.loop_var]
         self.var_ranges.pop(s.loop_var, None)
         self.live.remove(name)
 
-    def stmt_Evaluate(self, s: S.Evaluate) -> None:
+    def visit_Evaluate(self, s: S.Evaluate) -> None:
         if isinstance(s.value, E.Call) and s.value.op == SYNC_OP:
             self.barrier_count += 1
             self.emit(f"yield {self.barrier_count}")
             return
-        super().stmt_Evaluate(s)
+        super().visit_Evaluate(s)
 
     def split_function(self, s: S.For) -> None:
         """Continue a deep loop nest in a new function (a generator where the nest holds
         barriers, delegated to with ``yield from``)."""
         params = list(dict.fromkeys(self.live))
-        function = _Function(f"_nest{len(self.functions)}", params)
+        function = GeneratedFunction(f"_nest{len(self.functions)}", params)
         self.functions.append(function)
         caller = self.current
         self.current = function
-        super().stmt_For(s)
+        super().visit_For(s)
         self.current = caller
         call = f"{function.name}({', '.join(params)})"
         self.emit(f"yield from {call}" if _contains_sync(s) else call)

@@ -19,7 +19,7 @@ from ..datatype import DataType
 from ..structural import structural_equal
 from ..naming import NameSupply
 from . import runtime
-from .expressions import ADD, ATOM, ExpressionTranslator, Fragment, _full_range
+from .expressions import ADD, ATOM, ExpressionTranslator, Fragment, full_range
 
 #: a new Python function starts when a function nests this many loops, or this deep
 _MAX_LOOP_DEPTH = 16
@@ -37,7 +37,9 @@ class BufferInfo:
 
 
 @dataclass
-class _Function:
+class GeneratedFunction:
+    """One Python function of the generated source: the kernel, or a loop nest split out
+    of it."""
     name: str
     params: list[str]
     lines: list[str] = field(default_factory=list)
@@ -61,8 +63,8 @@ class Translator(ExpressionTranslator):
         self.buffers: dict = {}
         self.temp_count = 0
         self.live: list[str] = []
-        self.functions: list[_Function] = []
-        self.current: _Function | None = None
+        self.functions: list[GeneratedFunction] = []
+        self.current: GeneratedFunction | None = None
         #: kernel parameters in order: ("buffer", Buffer) / ("var", Var) / ("shape", Var)
         self.kernel_params: list[tuple[str, object]] = []
 
@@ -176,7 +178,7 @@ class Translator(ExpressionTranslator):
             if dtype.kind == "bfloat":
                 return Fragment(f"_bf16l[{name}.item({_item_args(key)})]")
             if dtype.is_integer or dtype.is_bool:
-                low, high = _full_range(dtype)
+                low, high = full_range(dtype)
                 return Fragment(f"{name}.item({_item_args(key)})", ATOM, low, high)
             return Fragment(f"{name}[{key}]")
         load = f"{name}[{key}]"
@@ -236,7 +238,7 @@ class Translator(ExpressionTranslator):
             self.kernel_params.append(("var" if var in scalar_set else "shape", var))
             if var in dims:
                 self.var_ranges[var] = (0, int(var.dtype.max_value()))
-        self.current = _Function("_kernel", params)
+        self.current = GeneratedFunction("_kernel", params)
         self.functions.append(self.current)
         self.live.extend(params)
         for buffer, name in zip(buffers, params):
@@ -266,19 +268,16 @@ class Translator(ExpressionTranslator):
 
     # -- statements ------------------------------------------------------------------
     def stmt(self, s) -> None:
-        method = getattr(self, "stmt_" + type(s).__name__, None)
-        if method is None:
-            raise InternalError(f"the interpreter cannot run {type(s).__name__} '{s}'")
-        method(s)
+        self.visit(s)
 
-    def stmt_SeqStmt(self, s: S.SeqStmt) -> None:
+    def visit_SeqStmt(self, s: S.SeqStmt) -> None:
         for child in s.seq:
             self.stmt(child)
 
-    def stmt_AttrStmt(self, s: S.AttrStmt) -> None:
+    def visit_AttrStmt(self, s: S.AttrStmt) -> None:
         self.stmt(s.body)
 
-    def stmt_Evaluate(self, s: S.Evaluate) -> None:
+    def visit_Evaluate(self, s: S.Evaluate) -> None:
         value = s.value
         if isinstance(value, (E.IntImm, E.FloatImm, E.StringImm)):
             return
@@ -286,7 +285,7 @@ class Translator(ExpressionTranslator):
             return
         self.emit(self.expr(value).code)
 
-    def stmt_BufferStore(self, s: S.BufferStore) -> None:
+    def visit_BufferStore(self, s: S.BufferStore) -> None:
         value = self.expr(s.value)
         indices = [self.expr(i) for i in s.indices]
         lanes = s.value.dtype.lanes
@@ -297,7 +296,7 @@ class Translator(ExpressionTranslator):
             code = f"_bf16_bits_array({code})" if lanes > 1 else f"_bf16_bits({code})"
         self.emit(f"{name}[{key}] = {code}")
 
-    def stmt_LetStmt(self, s: S.LetStmt) -> None:
+    def visit_LetStmt(self, s: S.LetStmt) -> None:
         value = self.expr(s.value)
         name = self.bind_var(s.var, value)
         self.emit(f"{name} = {value.code}")
@@ -306,14 +305,14 @@ class Translator(ExpressionTranslator):
         self.live.remove(name)
         self.unbind_var(s.var)
 
-    def stmt_IfThenElse(self, s: S.IfThenElse) -> None:
+    def visit_IfThenElse(self, s: S.IfThenElse) -> None:
         self.emit(f"if {self.expr(s.condition).code}:")
         self.block(lambda: self.stmt(s.then_case))
         if s.else_case is not None:
             self.emit("else:")
             self.block(lambda: self.stmt(s.else_case))
 
-    def stmt_Allocate(self, s: S.Allocate) -> None:
+    def visit_Allocate(self, s: S.Allocate) -> None:
         buffer = s.buffer
         name = self.unique("b_" + _KEYWORD_SAFE.sub("_", buffer.name))
         extents = self.extent_entries(buffer, name)
@@ -332,7 +331,7 @@ class Translator(ExpressionTranslator):
         del self.buffers[buffer]
         self.live.remove(name)
 
-    def stmt_For(self, s: S.For) -> None:
+    def visit_For(self, s: S.For) -> None:
         if self.current.loop_depth >= _MAX_LOOP_DEPTH or self.current.indent >= _MAX_INDENT:
             self.split_function(s)
             return
@@ -347,7 +346,7 @@ class Translator(ExpressionTranslator):
                 low = Fragment(start, ATOM, low.lo, low.hi)
             bounds = f"{low.code}, {low.at(ADD)} + {extent.at(ADD + 1)}"
         dtype = s.loop_var.dtype
-        tmin, tmax = _full_range(dtype)
+        tmin, tmax = full_range(dtype)
         high = low.hi + max(extent.hi, 1) - 1
         self.var_ranges[s.loop_var] = (max(low.lo, tmin), min(high, tmax))
         self.loop_bounds[s.loop_var] = (s.min, s.extent)
@@ -363,11 +362,11 @@ class Translator(ExpressionTranslator):
     def split_function(self, s: S.For) -> None:
         """Continue the loop nest ``s`` in a new top-level function."""
         params = list(dict.fromkeys(self.live))
-        function = _Function(f"_nest{len(self.functions)}", params)
+        function = GeneratedFunction(f"_nest{len(self.functions)}", params)
         self.functions.append(function)
         caller = self.current
         self.current = function
-        self.stmt_For(s)
+        self.visit_For(s)
         self.current = caller
         self.emit(f"{function.name}({', '.join(params)})")
 

@@ -23,6 +23,7 @@ import numpy as np
 from ...errors import InternalError
 from .. import expr as E
 from ..datatype import DataType
+from ..functor import ExprFunctor
 from ..op import INTRINSICS
 from . import runtime
 
@@ -66,7 +67,7 @@ def value_numpy_dtype(dtype: DataType) -> np.dtype:
     return np.dtype(np.float32) if dtype.kind == "bfloat" else dtype.element_of().numpy_dtype
 
 
-def _full_range(dtype: DataType) -> tuple[int, int]:
+def full_range(dtype: DataType) -> tuple[int, int]:
     if dtype.is_bool:
         return 0, 1
     return int(dtype.min_value()), int(dtype.max_value())
@@ -76,7 +77,7 @@ def _with_range(fragment: Fragment, dtype: DataType) -> Fragment:
     """``fragment`` with the full range of ``dtype`` where it is an integer scalar whose
     range is unknown."""
     if fragment.lo is None and dtype.lanes == 1 and (dtype.is_integer or dtype.is_bool):
-        fragment.lo, fragment.hi = _full_range(dtype)
+        fragment.lo, fragment.hi = full_range(dtype)
     return fragment
 
 
@@ -96,10 +97,10 @@ def _contains_load(node) -> bool:
     return False
 
 
-class ExpressionTranslator:
-    """Expression half of the translator; the statement half (:mod:`.codegen`) provides
-    ``name_of_var``, ``unique``, ``bind_var``, ``helper``, ``buffer_access`` and the
-    name tables."""
+class ExpressionTranslator(ExprFunctor):
+    """Expression half of the translator, one ``visit_<Node>`` per expression kind; the
+    statement half (:mod:`.codegen`) provides ``name_of_var``, ``unique``, ``bind_var``,
+    ``helper``, ``buffer_access`` and the name tables."""
 
     # state provided by the subclass
     var_names: dict
@@ -128,7 +129,7 @@ class ExpressionTranslator:
 
     def wrap(self, code: str, prec: int, lo: int, hi: int, dtype: DataType) -> Fragment:
         """An integer result, wrapped to ``dtype`` unless ``[lo, hi]`` proves it fits."""
-        tmin, tmax = _full_range(dtype)
+        tmin, tmax = full_range(dtype)
         if tmin <= lo and hi <= tmax:
             return Fragment(code, prec, lo, hi)
         value = Fragment(code, prec)
@@ -141,88 +142,45 @@ class ExpressionTranslator:
     # -- entry points ----------------------------------------------------------------
     def expr(self, e) -> Fragment:
         """Fragment of ``e`` (scalar or whole vector)."""
-        method = getattr(self, "expr_" + type(e).__name__, None)
-        if method is None:
-            if isinstance(e, E.CmpOp):
-                method = self.expr_compare
-            elif isinstance(e, E.BinaryOp):
-                method = self.expr_binary
-            else:
-                raise InternalError(f"the interpreter cannot evaluate {type(e).__name__} "
-                                    f"'{e}' (not loop IR)")
-        return _with_range(method(e), e.dtype)
+        return _with_range(self.visit(e), e.dtype)
+
+    def unsupported(self, node):
+        what = "evaluate" if isinstance(node, E.PrimExpr) else "run"
+        raise InternalError(f"the interpreter cannot {what} {type(node).__name__} '{node}' "
+                            f"(not loop IR)")
 
     def lane(self, e, lane: int) -> Fragment:
         """Scalar fragment of lane ``lane`` of ``e`` (used to evaluate vector selects
         lane by lane, so untaken lanes never load)."""
         if e.dtype.lanes == 1:
             return self.expr(e)
-        return _with_range(self._lane(e, lane), e.dtype.element_of())
-
-    def _lane(self, e, lane: int) -> Fragment:
-        t = type(e)
-        elem = e.dtype.element_of()
-        if t is E.Ramp:
-            base, stride = self.expr(e.base), self.expr(e.stride)
-            return self.scalar_binary(E.Add, elem, base, self.scalar_binary(
-                E.Mul, elem, stride, Fragment(str(lane), ATOM, lane, lane)))
-        if t is E.Broadcast:
-            return self.expr(e.value)
-        if t is E.Var:
-            name = self.lane_names.get((id(e), lane))
-            return Fragment(name) if name else Fragment(f"_lane({self.name_of_var(e)}, {lane})")
-        if t is E.Not:
-            return Fragment(f"not {self.lane(e.a, lane).at(NOT)}", NOT)
-        if t is E.Select:
-            return self.conditional(self.lane(e.condition, lane),
-                                    self.lane(e.true_value, lane),
-                                    self.lane(e.false_value, lane))
-        if t is E.Cast:
-            return self.scalar_cast(self.lane(e.value, lane), e.value.dtype.element_of(), elem)
-        if t is E.Call:
-            return self.scalar_call(e.op, elem, [self.lane(a, lane) for a in e.args])
-        if t is E.Let:
-            name = self.unique(f"{self.name_of_var(e.var)}_lane{lane}")
-            value = self.lane(e.value, lane)
-            # keyed by id: tuples holding Vars would compare them with `==` (an EQ node)
-            self.lane_names[(id(e.var), lane)] = name
-            body = self.lane(e.body, lane)
-            del self.lane_names[(id(e.var), lane)]
-            return Fragment(f"(({name} := {value.code}), {body.code})[1]")
-        if t is E.BufferLoad:
-            return self.buffer_access(e.buffer, [self.lane(i, lane) for i in e.indices],
-                                      list(e.indices), lanes=1, lane=lane)
-        if isinstance(e, E.CmpOp) or isinstance(e, E.BinaryOp):
-            return self.scalar_binary(t, elem, self.lane(e.a, lane), self.lane(e.b, lane))
-        raise InternalError(f"the interpreter cannot take a lane of {t.__name__} '{e}'")
+        return _with_range(_LaneOf(self, lane).visit(e), e.dtype.element_of())
 
     # -- leaves ----------------------------------------------------------------------
-    def expr_IntImm(self, e: E.IntImm) -> Fragment:
+    def visit_IntImm(self, e: E.IntImm) -> Fragment:
         if e.dtype.is_bool:
             return Fragment("True" if e.value else "False", ATOM, e.value, e.value)
         return Fragment(str(e.value), ATOM if e.value >= 0 else UNARY, e.value, e.value)
 
-    def expr_FloatImm(self, e: E.FloatImm) -> Fragment:
+    def visit_FloatImm(self, e: E.FloatImm) -> Fragment:
         return Fragment(self.constant(e.value, e.dtype))
 
-    def expr_StringImm(self, e: E.StringImm) -> Fragment:
+    def visit_StringImm(self, e: E.StringImm) -> Fragment:
         return Fragment(repr(e.value))
 
-    def expr_Var(self, e: E.Var) -> Fragment:
+    def visit_Var(self, e: E.Var) -> Fragment:
         name = self.name_of_var(e)
         if e.dtype.is_integer and e.dtype.lanes == 1:
-            lo, hi = self.var_ranges.get(e) or _full_range(e.dtype)
+            lo, hi = self.var_ranges.get(e) or full_range(e.dtype)
             return Fragment(name, ATOM, lo, hi)
         return Fragment(name)
 
     # -- arithmetic ------------------------------------------------------------------
-    def expr_binary(self, e: E.BinaryOp) -> Fragment:
+    def visit_BinaryOp(self, e: E.BinaryOp) -> Fragment:
         a, b = self.expr(e.a), self.expr(e.b)
         if e.dtype.lanes == 1:
             return self.scalar_binary(type(e), e.dtype, a, b)
         return self.vector_binary(type(e), e.a.dtype, a, b)
-
-    expr_compare = expr_binary
 
     def scalar_binary(self, t, dtype: DataType, a: Fragment, b: Fragment) -> Fragment:
         """``a op b`` on scalars; ``dtype`` is the operands' type (bool for And/Or)."""
@@ -294,7 +252,7 @@ class ExpressionTranslator:
         symbol, prec = _ARITH[t]
         return Fragment(f"{a.at(prec)} {symbol} {b.at(prec + 1)}", prec)
 
-    def expr_Not(self, e: E.Not) -> Fragment:
+    def visit_Not(self, e: E.Not) -> Fragment:
         a = self.expr(e.a)
         if e.dtype.lanes == 1:
             return Fragment(f"not {a.at(NOT)}", NOT, 0, 1)
@@ -306,7 +264,7 @@ class ExpressionTranslator:
             return Fragment(code, COND)
         return Fragment(code, COND, min(then.lo, other.lo), max(then.hi, other.hi))
 
-    def expr_Select(self, e: E.Select) -> Fragment:
+    def visit_Select(self, e: E.Select) -> Fragment:
         if e.condition.dtype.lanes == 1:
             return self.conditional(self.expr(e.condition), self.expr(e.true_value),
                                     self.expr(e.false_value))
@@ -317,7 +275,7 @@ class ExpressionTranslator:
         cond, then, other = (self.expr(x) for x in (e.condition, e.true_value, e.false_value))
         return Fragment(f"_np.where({cond.code}, {then.code}, {other.code})")
 
-    def expr_Let(self, e: E.Let) -> Fragment:
+    def visit_Let(self, e: E.Let) -> Fragment:
         value = self.expr(e.value)
         name = self.bind_var(e.var, value)
         body = self.expr(e.body)
@@ -325,7 +283,7 @@ class ExpressionTranslator:
         return Fragment(f"(({name} := {value.code}), {body.code})[1]", ATOM, body.lo, body.hi)
 
     # -- casts and calls -------------------------------------------------------------
-    def expr_Cast(self, e: E.Cast) -> Fragment:
+    def visit_Cast(self, e: E.Cast) -> Fragment:
         value = self.expr(e.value)
         if e.dtype.lanes == 1:
             return self.scalar_cast(value, e.value.dtype, e.dtype)
@@ -348,7 +306,7 @@ class ExpressionTranslator:
                 return Fragment(f"int({value.code})", ATOM, 0, 1)
             if source.is_integer:
                 return self.wrap(value.code, value.prec, value.lo, value.hi, target)
-            low, high = _full_range(target)
+            low, high = full_range(target)
             return Fragment(f"_f2i({value.code}, {low}, {high})", ATOM, low, high)
         # float targets
         if target.kind == "bfloat":
@@ -357,7 +315,7 @@ class ExpressionTranslator:
             return value
         return Fragment(f"{numpy_scalar_name(target)}({value.code})")
 
-    def expr_Call(self, e: E.Call) -> Fragment:
+    def visit_Call(self, e: E.Call) -> Fragment:
         args = [self.expr(a) for a in e.args]
         if e.dtype.lanes == 1:
             return self.scalar_call(e.op, e.dtype, args)
@@ -381,15 +339,74 @@ class ExpressionTranslator:
         return Fragment(f"{name}({', '.join(a.code for a in args)})")
 
     # -- vectors ---------------------------------------------------------------------
-    def expr_Ramp(self, e: E.Ramp) -> Fragment:
+    def visit_Ramp(self, e: E.Ramp) -> Fragment:
         base, stride = self.expr(e.base), self.expr(e.stride)
         return Fragment(f"_ramp({base.code}, {stride.code}, {e.lanes}, "
                         f"{numpy_scalar_name(e.dtype)})")
 
-    def expr_Broadcast(self, e: E.Broadcast) -> Fragment:
+    def visit_Broadcast(self, e: E.Broadcast) -> Fragment:
         value = self.expr(e.value)
         return Fragment(f"_np.full({e.lanes}, {value.code}, {numpy_scalar_name(e.dtype)})")
 
-    def expr_BufferLoad(self, e: E.BufferLoad) -> Fragment:
+    def visit_BufferLoad(self, e: E.BufferLoad) -> Fragment:
         indices = [self.expr(i) for i in e.indices]
         return self.buffer_access(e.buffer, indices, list(e.indices), lanes=e.dtype.lanes)
+
+
+class _LaneOf(ExprFunctor):
+    """Lane ``lane`` of a vector expression, as a scalar fragment of ``translator``."""
+
+    def __init__(self, translator: ExpressionTranslator, lane: int):
+        self.t, self.k = translator, lane
+
+    def unsupported(self, node):
+        raise InternalError(f"the interpreter cannot take a lane of {type(node).__name__} "
+                            f"'{node}'")
+
+    def visit_Ramp(self, e: E.Ramp) -> Fragment:
+        t, elem = self.t, e.dtype.element_of()
+        base, stride = t.expr(e.base), t.expr(e.stride)
+        return t.scalar_binary(E.Add, elem, base, t.scalar_binary(
+            E.Mul, elem, stride, Fragment(str(self.k), ATOM, self.k, self.k)))
+
+    def visit_Broadcast(self, e: E.Broadcast) -> Fragment:
+        return self.t.expr(e.value)
+
+    def visit_Var(self, e: E.Var) -> Fragment:
+        name = self.t.lane_names.get((id(e), self.k))
+        return Fragment(name) if name else \
+            Fragment(f"_lane({self.t.name_of_var(e)}, {self.k})")
+
+    def visit_Not(self, e: E.Not) -> Fragment:
+        return Fragment(f"not {self.t.lane(e.a, self.k).at(NOT)}", NOT)
+
+    def visit_Select(self, e: E.Select) -> Fragment:
+        t, k = self.t, self.k
+        return t.conditional(t.lane(e.condition, k), t.lane(e.true_value, k),
+                             t.lane(e.false_value, k))
+
+    def visit_Cast(self, e: E.Cast) -> Fragment:
+        return self.t.scalar_cast(self.t.lane(e.value, self.k), e.value.dtype.element_of(),
+                                  e.dtype.element_of())
+
+    def visit_Call(self, e: E.Call) -> Fragment:
+        return self.t.scalar_call(e.op, e.dtype.element_of(),
+                                  [self.t.lane(a, self.k) for a in e.args])
+
+    def visit_Let(self, e: E.Let) -> Fragment:
+        t, k = self.t, self.k
+        name = t.unique(f"{t.name_of_var(e.var)}_lane{k}")
+        value = t.lane(e.value, k)
+        # keyed by id: tuples holding Vars would compare them with `==` (an EQ node)
+        t.lane_names[(id(e.var), k)] = name
+        body = t.lane(e.body, k)
+        del t.lane_names[(id(e.var), k)]
+        return Fragment(f"(({name} := {value.code}), {body.code})[1]")
+
+    def visit_BufferLoad(self, e: E.BufferLoad) -> Fragment:
+        return self.t.buffer_access(e.buffer, [self.t.lane(i, self.k) for i in e.indices],
+                                    list(e.indices), lanes=1, lane=self.k)
+
+    def visit_BinaryOp(self, e) -> Fragment:
+        return self.t.scalar_binary(type(e), e.dtype.element_of(), self.t.lane(e.a, self.k),
+                                    self.t.lane(e.b, self.k))

@@ -48,10 +48,6 @@ def _conjuncts(cond):
     return [cond]
 
 
-def _free_vars(e) -> set:
-    return set(free_vars(e))
-
-
 class _GuardVarCollector(Visitor):
     """The variables that occur in any guard of a statement (a cheap pre-filter: only
     loops over these variables can be partitioned)."""
@@ -61,13 +57,13 @@ class _GuardVarCollector(Visitor):
         self.has_likely = False
 
     def visit_IfThenElse(self, node: S.IfThenElse):
-        self.found |= _free_vars(node.condition)
+        self.found |= set(free_vars(node.condition))
         self.generic_visit(node)
 
     def visit_Call(self, node: E.Call):
         if node.op in _LIKELY and node.args:
             self.has_likely = True
-            self.found |= _free_vars(node.args[0])
+            self.found |= set(free_vars(node.args[0]))
         self.generic_visit(node)
 
 
@@ -186,7 +182,7 @@ class _Partitioner(Mutator):
     def free_vars(self, e) -> set:
         hit = self.free_var_cache.get(id(e))
         if hit is None:
-            hit = self.free_var_cache[id(e)] = (e, _free_vars(e))
+            hit = self.free_var_cache[id(e)] = (e, set(free_vars(e)))
         return hit[1]
 
     def visit_PrimExpr(self, node):
@@ -229,12 +225,12 @@ class _Partitioner(Mutator):
             return None
         del diff.terms[var_key]
         rest = from_sum(diff)
-        if loop_var in _free_vars(rest):
+        if loop_var in set(free_vars(rest)):
             return None  # the variable also hides inside a non-linear term
-        rest_vars = _free_vars(rest)
+        rest_vars = set(free_vars(rest))
         exact = not (rest_vars & defined) and not any(v in domains for v in rest_vars)
         rest_max = rest if exact else self.analyzer.int_set(rest, domains).max_value
-        if is_pos_inf(rest_max) or _free_vars(rest_max) & defined:
+        if is_pos_inf(rest_max) or set(free_vars(rest_max)) & defined:
             return None
         room = _op.sub(_op.const(limit, rest_max.dtype), rest_max)
         if coef > 0:

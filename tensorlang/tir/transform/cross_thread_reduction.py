@@ -34,15 +34,15 @@ from __future__ import annotations
 import math
 
 from ...errors import BuildError
-from ...tir import expr as E
-from ...tir import op
-from ...tir import stmt as S
-from ...tir.buffer import Buffer
-from ...tir.functor import Mutator
-from ...tir.structural import structural_equal
-from ...tir.analysis import buffer_stores, free_vars
-from .kernels import THREAD_TAGS, is_hardware_thread_loop
-from .sync import syncthreads
+from .. import expr as E
+from .. import op
+from .. import stmt as S
+from ..buffer import Buffer
+from ..functor import Mutator
+from ..structural import structural_equal
+from ..analysis import buffer_stores, free_vars
+from .split_kernels import THREAD_TAGS, is_hardware_thread_loop
+from .inject_syncthreads import syncthreads
 
 #: accumulation node -> (combine, identity of a dtype)
 _COMBINERS = {

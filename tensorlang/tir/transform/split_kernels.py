@@ -20,14 +20,14 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ...errors import BuildError, InternalError
-from ...tir import expr as E
-from ...tir import stmt as S
-from ...tir.analysis import free_vars
-from ...tir.buffer import Buffer
-from ...tir.datatype import BFLOAT16_ARRAYS, is_bfloat16_array
-from ...tir.functor import Visitor
-from ...tir.index_width import dimension_overflow
-from ...tir.structural import structural_equal
+from .. import expr as E
+from .. import stmt as S
+from ..analysis import free_vars
+from ..buffer import Buffer
+from ..datatype import BFLOAT16_ARRAYS, is_bfloat16_array
+from ..functor import Visitor
+from ..index_width import dimension_overflow
+from ..structural import structural_equal
 
 #: the hardware thread indices, in the order of the launch triple
 BLOCK_TAGS = ("blockIdx.x", "blockIdx.y", "blockIdx.z")

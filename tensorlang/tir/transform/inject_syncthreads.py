@@ -23,13 +23,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ...errors import BuildError
-from ...tir import expr as E
-from ...tir import stmt as S
-from ...tir.datatype import DataType
-from ...tir.functor import Visitor
-from ...tir.structural import structural_equal
-from ...tir.transform.substitute import substitute
-from .kernels import THREAD_TAGS, is_hardware_thread_loop
+from .. import expr as E
+from .. import stmt as S
+from ..datatype import DataType
+from ..functor import Visitor
+from ..structural import structural_equal
+from .substitute import substitute
+from .split_kernels import THREAD_TAGS, is_hardware_thread_loop
 
 SYNC_OP = "tl.syncthreads"
 
