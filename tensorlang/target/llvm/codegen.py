@@ -23,9 +23,9 @@ from ...tir.expr import IntImm, Range, Var
 from ...tir.functor import Visitor
 from ...tir.naming import NameSupply
 from .codegen_expr import ExprCodeGen
-from .codegen_memory import (ALLOCATION_ALIGNMENT, CTX_STATUS, STACK_ALLOCATION_LIMIT,
-                             STATUS_NO_MEMORY, BufferBinding, MemoryCodeGen, _known_multiple,
-                             constant_bytes, on_heap, streaming_buffers)
+from .buffers import (ALLOCATION_ALIGNMENT, CTX_STATUS, STACK_ALLOCATION_LIMIT,
+                      STATUS_NO_MEMORY, BufferBinding, constant_bytes, known_multiple, on_heap)
+from .codegen_memory import MemoryCodeGen, streaming_buffers
 from .parallel import ParallelCodeGen
 from .signature import Signature, make_signature
 from .types import F64, I1, I32, I64, PTR, const_of, storage_type, value_type
@@ -192,7 +192,7 @@ class CodeGenLLVM(ExprCodeGen, MemoryCodeGen, ParallelCodeGen):
     def visit_LetStmt(self, node: S.LetStmt):
         self.var_values[node.var] = self.visit(node.value)
         if node.var.dtype.is_integer:
-            self.var_multiples[node.var] = _known_multiple(node.value, self.var_multiples)
+            self.var_multiples[node.var] = known_multiple(node.value, self.var_multiples)
         self.visit(node.body)
         del self.var_values[node.var]
 

@@ -12,7 +12,6 @@ needs elsewhere.  Any other vector index is split into one scalar access per lan
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
 
 import llvmlite.ir as ir
 
@@ -24,69 +23,9 @@ from ...tir.arith.int_set import is_neg_inf, is_pos_inf
 from ...tir import expr as E
 from ...tir.buffer import Buffer
 from ...tir.datatype import DataType
+from .buffers import (CTX_BUFFER, CTX_DIM, CTX_EXTENT, CTX_INDEX, STATUS_OK, STATUS_OUT_OF_BOUNDS,
+                      BufferBinding, known_multiple)
 from .types import I1, I32, I64, PTR, VOID, const_of, storage_type, value_type
-
-#: status codes the generated function reports through its context array
-STATUS_OK, STATUS_OUT_OF_BOUNDS, STATUS_NO_MEMORY = 0, 1, 2
-#: slots of the context array shared by the caller and the generated code
-CTX_STATUS, CTX_BUFFER, CTX_DIM, CTX_INDEX, CTX_EXTENT, CTX_THREADS = range(6)
-CTX_SIZE = 8
-#: largest constant-size allocation placed on the stack; larger ones use the heap
-STACK_ALLOCATION_LIMIT = 64 * 1024
-#: alignment of allocated buffers (one cache line, one AVX-512 register)
-ALLOCATION_ALIGNMENT = 64
-
-
-def constant_bytes(buf: Buffer) -> int | None:
-    """Bytes a buffer of constant shape and strides spans (None where they are not
-    constant)."""
-    shape = [s.value if isinstance(s, E.IntImm) else None for s in buf.shape]
-    strides = [s.value if isinstance(s, E.IntImm) else None for s in buf.strides]
-    if None in shape or None in strides:
-        return None
-    if any(extent == 0 for extent in shape):
-        return 0
-    if not strides:
-        return math.prod(shape) * buf.dtype.bytes
-    return (1 + sum((extent - 1) * stride for extent, stride in zip(shape, strides))) * \
-        buf.dtype.bytes
-
-
-def on_heap(buf: Buffer) -> bool:
-    """Whether an allocation of ``buf`` needs the heap: a symbolic size, or a constant one
-    above the stack limit."""
-    size = constant_bytes(buf)
-    return size is None or size > STACK_ALLOCATION_LIMIT
-
-
-@dataclass
-class BufferBinding:
-    """Where a buffer lives in the function being generated."""
-    buffer: Buffer
-    pointer: ir.Value
-    shape: list            # i64 registers, for bounds checks
-    strides: list          # i64 registers, in elements
-    const_strides: list    # Python ints where known, else None
-    alignment: int         # bytes the base pointer is known to be aligned to
-    buffer_id: int         # index into the module's list of buffer names (error messages)
-
-
-def _known_multiple(expr, multiples: dict) -> int:
-    """A positive integer that ``expr`` is known to be a multiple of (0: the value is 0)."""
-    if isinstance(expr, E.IntImm):
-        return abs(expr.value)
-    if isinstance(expr, E.Var):
-        return multiples.get(expr, 1)
-    if isinstance(expr, E.Mul):
-        return _known_multiple(expr.a, multiples) * _known_multiple(expr.b, multiples)
-    if isinstance(expr, (E.Add, E.Sub)):
-        return math.gcd(_known_multiple(expr.a, multiples), _known_multiple(expr.b, multiples))
-    if isinstance(expr, E.Cast) and expr.dtype.is_integer:
-        return _known_multiple(expr.value, multiples)
-    if isinstance(expr, E.Broadcast):
-        return _known_multiple(expr.value, multiples)
-    return 1
-
 
 #: largest constant stride, and widest span in elements, of a vector load read as one
 #: wide load and a shuffle (beyond these a gather touches fewer cache lines)
@@ -191,7 +130,7 @@ class MemoryCodeGen:
         for index, stride in zip(indices, binding.const_strides):
             base = index.base if isinstance(index, E.Ramp) else index
             # an unknown stride keeps only the index's own factor
-            term = _known_multiple(base, self.var_multiples) * (stride or 1)
+            term = known_multiple(base, self.var_multiples) * (stride or 1)
             multiple = math.gcd(multiple, term)
         byte_multiple = (multiple or (1 << 30)) * elem
         alignment = byte_multiple & -byte_multiple  # largest power of two dividing it
@@ -353,7 +292,6 @@ class MemoryCodeGen:
         if not any(whole):
             return None
         b_ = self.builder
-        vector_dtype = node.dtype
         vectors = []
         for j, start in enumerate(starts):
             if whole[j]:
@@ -608,6 +546,4 @@ def _type_suffix(ty) -> str:
     return {"float": "f32", "double": "f64", "half": "f16"}.get(text, text)
 
 
-__all__ = ["BufferBinding", "MemoryCodeGen", "STATUS_OK", "STATUS_OUT_OF_BOUNDS",
-           "STATUS_NO_MEMORY", "CTX_SIZE", "STACK_ALLOCATION_LIMIT", "ALLOCATION_ALIGNMENT",
-           "constant_bytes", "on_heap"]
+__all__ = ["MemoryCodeGen", "streaming_buffers"]

@@ -66,14 +66,15 @@ def export_library(module, path: str) -> None:
         raise TensorLangValueError(f"export_library(path): path must be a file name, got "
                                    f"{type(path).__name__}")
     path = os.fspath(path)
-    triple, cpu, features = module._target_info
+    artifact = module.artifact()
+    triple, cpu, features = artifact.target_info
     gomp = libgomp_path()
     directory = os.path.dirname(os.path.abspath(path))
     with tempfile.TemporaryDirectory(prefix="tensorlang-export-") as work:
         code_path = os.path.join(work, "code.o")
         meta_path = os.path.join(work, "metadata.o")
         with open(code_path, "wb") as f:
-            f.write(module._object_code)
+            f.write(artifact.object_code)
         with open(meta_path, "wb") as f:
             f.write(_metadata_object(module, triple, cpu, features))
         temp_out = os.path.join(directory, f".{os.path.basename(path)}.{os.getpid()}.tmp")

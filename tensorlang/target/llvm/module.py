@@ -16,8 +16,8 @@ from dataclasses import dataclass
 
 from ...errors import TensorLangValueError
 from ..target import Target
-from .codegen_memory import (CTX_BUFFER, CTX_DIM, CTX_EXTENT, CTX_INDEX, CTX_SIZE,
-                             CTX_STATUS, CTX_THREADS, STATUS_NO_MEMORY, STATUS_OUT_OF_BOUNDS)
+from .buffers import (CTX_BUFFER, CTX_DIM, CTX_EXTENT, CTX_INDEX, CTX_SIZE,
+                      CTX_STATUS, CTX_THREADS, STATUS_NO_MEMORY, STATUS_OUT_OF_BOUNDS)
 from .export import export_library, read_library
 from .jit import JitLibrary, emit_assembly, target_machine
 from .runtime import num_threads

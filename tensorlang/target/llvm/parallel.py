@@ -21,8 +21,7 @@ import llvmlite.ir as ir
 
 from ...tir import stmt as S
 from ...tir.functor import Visitor
-from .codegen_memory import (ALLOCATION_ALIGNMENT, CTX_THREADS, BufferBinding,
-                             constant_bytes, on_heap)
+from .buffers import ALLOCATION_ALIGNMENT, CTX_THREADS, BufferBinding, constant_bytes, on_heap
 from .types import I32, I64, PTR, VOID
 
 #: chunks of a parallel loop's iterations per thread, claimed dynamically
