@@ -55,7 +55,7 @@ def default_args(schedule) -> list:
     ``create_schedule`` was given them.  For ``C = te.compute((8,), lambda i: B[i] -
     A[i])`` with ``A`` created first, the module is ``mod(a, b, c)``, whatever order the
     expression reads them in."""
-    outputs = [t for op in schedule._initial_outputs for t in op.outputs]
+    outputs = [t for op in schedule.initial_outputs for t in op.outputs]
     return default_parameters(outputs)
 
 

@@ -193,7 +193,7 @@ def tuned_schedule(schedule, args, target):
     as given where there is none)."""
     if current_context() is None or schedule.steps:
         return schedule, args
-    outputs = [t for op in schedule._initial_outputs for t in op.outputs]
+    outputs = [t for op in schedule.initial_outputs for t in op.outputs]
     # the warning of an untuned workload points at the caller of tl.build (through
     # tl.build, its pass runner, its apply_tuning_records pass and the pipeline's function)
     best, tensors = _best_schedule(outputs, target, None, None, (), stacklevel=7)

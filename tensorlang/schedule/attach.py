@@ -18,7 +18,7 @@ def compute_at(stage: Stage, parent, axis) -> None:
                                 f"stage such as s[C], got {parent!r}") from None
     axis_name = axis.var.name if isinstance(axis, E.IterVar) else repr(axis)
     prim = f"compute_at(s[{parent.name}], {axis_name})"
-    stage._require_compute(prim)
+    stage.require_compute(prim)
     if parent is stage:
         raise ScheduleError(f"{prim} on stage '{stage.name}': a stage cannot be computed "
                             f"inside its own loops")
@@ -48,7 +48,7 @@ def compute_at(stage: Stage, parent, axis) -> None:
 def compute_inline(stage: Stage) -> None:
     """Substitute ``stage``'s expression into every consumer."""
     prim = "compute_inline()"
-    stage._require_compute(prim)
+    stage.require_compute(prim)
     if stage.is_output:
         raise ScheduleError(f"{prim} on stage '{stage.name}': '{stage.name}' is an output "
                             f"of the schedule and must be stored, not inlined")
@@ -71,7 +71,7 @@ def compute_inline(stage: Stage) -> None:
 
 def compute_root(stage: Stage) -> None:
     """Compute ``stage`` in full at the outermost level."""
-    stage._require_compute("compute_root()")
+    stage.require_compute("compute_root()")
     stage.attach_type = ROOT
     stage.attach_stage = None
     stage.attach_ivar = None

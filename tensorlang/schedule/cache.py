@@ -51,7 +51,7 @@ def cache_read(schedule, tensor, scope: str, readers) -> Tensor:
     body = E.ProducerLoad(current, tuple(iv.var for iv in axes), current.dtype)
     cache_op = ComputeOp(f"{current.name}.{scope}", "", {}, axes, [body])
     position = schedule.stages.index(producer) + 1
-    cache_stage = schedule._add_stage(cache_op, position)
+    cache_stage = schedule.add_stage(cache_op, position)
     cache_stage.scope = scope
     for stage in reader_stages:
         old = stage.op
@@ -100,7 +100,7 @@ def cache_write(schedule, tensor, scope: str) -> Tensor:
     _tensor_arg(schedule, tensor, prim)
     stage = schedule[tensor]
     check_scope(scope, prim, stage.name)
-    stage._require_compute(prim)
+    stage.require_compute(prim)
     if stage.attach_type == INLINE:
         raise ScheduleError(f"{prim} on stage '{stage.name}': the stage is inlined")
     if stage.relations or stage.iter_attrs or \
@@ -125,7 +125,7 @@ def cache_write(schedule, tensor, scope: str) -> Tensor:
                 for t in cache_op.outputs]
     new_op = ComputeOp(op.name, op.tag, op.attrs, out_axes, out_body,
                        output_names=[t.name for t in op.outputs])
-    cache_stage = schedule._add_stage(cache_op, schedule.stages.index(stage))
+    cache_stage = schedule.add_stage(cache_op, schedule.stages.index(stage))
     cache_stage.scope = scope
     schedule.set_stage_op(stage, new_op, keep_loops=False)
     schedule.replace_dataflow(dict(zip(op.outputs, new_op.outputs)),

@@ -22,12 +22,12 @@ def rfactor(schedule, tensor, axis, factor_axis: int = 0) -> Tensor:
     if not isinstance(tensor, Tensor):
         raise ScheduleError(f"{prim}: expected a tensor, got {tensor!r}")
     stage = schedule[tensor]
-    stage._require_compute(prim)
+    stage.require_compute(prim)
     op = stage.op
     if not op.reduce_axis:
         raise ScheduleError(f"{prim} on stage '{stage.name}': '{stage.name}' is not a "
                             f"reduction")
-    stage._require_leaf(axis, prim)
+    stage.require_leaf(axis, prim)
     if axis.iter_type != E.REDUCE:
         raise ScheduleError(f"{prim} on stage '{stage.name}': axis '{axis_name}' is not a "
                             f"reduction axis; rfactor factors out a (split) reduce axis")
@@ -111,7 +111,7 @@ def rfactor(schedule, tensor, axis, factor_axis: int = 0) -> Tensor:
                 for k, t in enumerate(op.outputs)]
     new_op = ComputeOp(op.name, op.tag, op.attrs, out_axes, out_body,
                        [t.name for t in op.outputs])
-    rf_stage = schedule._add_stage(rf_op, schedule.stages.index(stage))
+    rf_stage = schedule.add_stage(rf_op, schedule.stages.index(stage))
     schedule.set_stage_op(stage, new_op, keep_loops=False)
     schedule.replace_dataflow(dict(zip(op.outputs, new_op.outputs)), skip=(stage, rf_stage))
     schedule.record(Rfactor(stage.name, tensor.value_index, axis_name, factor_axis,

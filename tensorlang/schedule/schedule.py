@@ -67,10 +67,12 @@ class Schedule:
         self.stage_map: dict[Operation, Stage] = {}
         self._steps: list[Step] = []
         self._lines: list[str] = []
-        self._initial_outputs = list(outputs)
+        #: the operations the schedule was created for (cache_write and rfactor may
+        #: replace the operations of their stages; the function's outputs stay these)
+        self.initial_outputs = list(outputs)
         self._stage_names: dict[str, Stage] = {}
         for op in post_order_ops(self.outputs):
-            self._add_stage(op, len(self.stages))
+            self.add_stage(op, len(self.stages))
         for op in self.outputs:
             self.stage_map[op].is_output = True
 
@@ -82,7 +84,9 @@ class Schedule:
             k += 1
         return name
 
-    def _add_stage(self, op: Operation, position: int) -> Stage:
+    def add_stage(self, op: Operation, position: int) -> Stage:
+        """A new stage for ``op`` at ``position`` of :attr:`stages` (the primitives that
+        create operations, cache_read/write and rfactor, call it)."""
         stage = Stage(self, op, self._unique_name(op.name))
         self._stage_names[stage.name] = stage
         self.stages.insert(position, stage)
@@ -159,7 +163,7 @@ class Schedule:
         if keep_loops:
             stage.op = new_op
         else:
-            stage._reset(new_op)
+            stage.reset(new_op)
         self.stage_map[new_op] = stage
         self.outputs = [new_op if o is old else o for o in self.outputs]
 
@@ -176,7 +180,7 @@ class Schedule:
 
     def to_python(self) -> str:
         """The schedule as the Python code that rebuilds it."""
-        outputs = ", ".join(py_name(self.stage_map[op].name) for op in self._initial_outputs)
+        outputs = ", ".join(py_name(self.stage_map[op].name) for op in self.initial_outputs)
         return "\n".join([f"s = tl.create_schedule([{outputs}])"] + self._lines)
 
     def __str__(self) -> str:

@@ -120,9 +120,9 @@ class Stage:
         self.attach_stage: Stage | None = None
         self.attach_ivar: E.IterVar | None = None
         self.storage_aligns: list[tuple[int, int, int]] = []
-        self._reset(op)
+        self.reset(op)
 
-    def _reset(self, op) -> None:
+    def reset(self, op) -> None:
         """Point the stage at ``op`` with fresh, unscheduled loops."""
         self.op = op
         roots = list(getattr(op, "axis", ())) + list(getattr(op, "reduce_axis", ()))
@@ -164,7 +164,8 @@ class Stage:
         self.all_iter_vars.append(iv)
         return iv
 
-    def _require_leaf(self, iv, prim: str) -> None:
+    def require_leaf(self, iv, prim: str) -> None:
+        """ScheduleError, naming ``prim``, unless ``iv`` is a leaf axis of this stage."""
         if not isinstance(iv, E.IterVar):
             raise ScheduleError(f"{prim} on stage '{self.name}': expected an axis (IterVar), "
                                 f"got {type(iv).__name__} {iv!r}")
@@ -179,7 +180,8 @@ class Stage:
             raise ScheduleError(f"{prim} on stage '{self.name}': axis '{iv.var.name}' is "
                                 f"not a leaf of this stage: {why}")
 
-    def _require_compute(self, prim: str) -> None:
+    def require_compute(self, prim: str) -> None:
+        """ScheduleError, naming ``prim``, where this stage is a placeholder."""
         if self.is_placeholder:
             raise ScheduleError(f"{prim} on stage '{self.name}': '{self.name}' is a "
                                 f"placeholder (an input); only computed stages can be "
@@ -233,8 +235,8 @@ class Stage:
         """Split ``parent`` into ``(outer, inner)`` with ``inner`` of extent ``factor``
         (or ``outer`` of extent ``nparts``): ``xo, xi = s[C].split(x, factor=32)``."""
         prim = f"split({_axis_name(parent)})"
-        self._require_compute(prim)
-        self._require_leaf(parent, prim)
+        self.require_compute(prim)
+        self.require_leaf(parent, prim)
         if (factor is None) == (nparts is None):
             raise ScheduleError(f"{prim} on stage '{self.name}': give exactly one of "
                                 f"factor= or nparts=")
@@ -269,11 +271,11 @@ class Stage:
         if len(axes) == 1 and isinstance(axes[0], (list, tuple)):
             axes = tuple(axes[0])
         prim = f"fuse({', '.join(_axis_name(a) for a in axes)})"
-        self._require_compute(prim)
+        self.require_compute(prim)
         if not axes:
             raise ScheduleError(f"fuse() on stage '{self.name}': give at least one axis")
         for iv in axes:
-            self._require_leaf(iv, prim)
+            self.require_leaf(iv, prim)
         positions = [self.leaf_index(iv) for iv in axes]
         for a, b, pa, pb in zip(axes, axes[1:], positions, positions[1:]):
             if a is b:
@@ -320,9 +322,9 @@ class Stage:
         if len(axes) == 1 and isinstance(axes[0], (list, tuple)):
             axes = tuple(axes[0])
         prim = f"reorder({', '.join(_axis_name(a) for a in axes)})"
-        self._require_compute(prim)
+        self.require_compute(prim)
         for k, iv in enumerate(axes):
-            self._require_leaf(iv, prim)
+            self.require_leaf(iv, prim)
             if any(x is iv for x in axes[:k]):
                 raise ScheduleError(f"{prim} on stage '{self.name}': axis '{iv.var.name}' "
                                     f"given twice")
@@ -337,9 +339,9 @@ class Stage:
     def tile(self, x_parent, y_parent, x_factor, y_factor):
         """Split ``x`` and ``y`` and reorder to ``(xo, yo, xi, yi)``, which it returns."""
         prim = f"tile({_axis_name(x_parent)}, {_axis_name(y_parent)})"
-        self._require_compute(prim)
-        self._require_leaf(x_parent, prim)
-        self._require_leaf(y_parent, prim)
+        self.require_compute(prim)
+        self.require_leaf(x_parent, prim)
+        self.require_leaf(y_parent, prim)
         if x_parent is y_parent:
             raise ScheduleError(f"{prim} on stage '{self.name}': axis "
                                 f"'{x_parent.var.name}' given twice")
@@ -354,8 +356,8 @@ class Stage:
         return xo, yo, xi, yi
 
     def _annotate(self, iv, kind: str, prim: str, allow_reduce: bool) -> None:
-        self._require_compute(prim)
-        self._require_leaf(iv, prim)
+        self.require_compute(prim)
+        self.require_leaf(iv, prim)
         if not allow_reduce and iv.iter_type == E.REDUCE:
             verb = {ForKind.VECTORIZED: "vectorized", ForKind.PARALLEL: "run in parallel",
                     ForKind.THREAD_BINDING: "bound to a thread"}.get(kind, kind)
@@ -416,8 +418,8 @@ class Stage:
     def pragma(self, iv, name: str, value=1) -> None:
         """Attach the pragma ``name`` (with ``value``) to the leaf loop ``iv``."""
         prim = f"pragma({_axis_name(iv)}, {name!r})"
-        self._require_compute(prim)
-        self._require_leaf(iv, prim)
+        self.require_compute(prim)
+        self.require_leaf(iv, prim)
         if not isinstance(name, str) or not name.isidentifier():
             raise ScheduleError(f"{prim} on stage '{self.name}': the pragma name must be an "
                                 f"identifier string, got {name!r}")
@@ -433,7 +435,7 @@ class Stage:
         """Pad the buffer of this stage so that the stride of the dimension of ``iv`` is
         ``k * factor + offset`` (avoids shared-memory bank conflicts)."""
         prim = f"storage_align({_axis_name(iv)}, {factor!r}, {offset!r})"
-        self._require_compute(prim)
+        self.require_compute(prim)
         axes = list(self.op.axis)
         dim = next((k for k, a in enumerate(axes) if a is iv), -1)
         if dim < 0:
@@ -450,7 +452,7 @@ class Stage:
     def set_scope(self, scope: str) -> None:
         """Store this stage's result in memory scope ``scope``."""
         check_scope(scope, f"set_scope({scope!r})", self.name)
-        self._require_compute(f"set_scope({scope!r})")
+        self.require_compute(f"set_scope({scope!r})")
         self.scope = scope
         self.schedule.record(steps.SetScope(self.name, scope))
 
