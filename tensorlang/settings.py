@@ -76,12 +76,14 @@ class _Current:
         self._overrides: list[dict] = []
 
     def __getattr__(self, name):
-        if name not in _SOURCES:
-            raise AttributeError(f"no setting {name!r}; settings: {sorted(_SOURCES)}")
-        for values in reversed(self._overrides):
-            if name in values:
-                return values[name]
-        variable, read = _SOURCES[name]
+        try:
+            variable, read = _SOURCES[name]
+        except KeyError:
+            raise AttributeError(f"no setting {name!r}; settings: {sorted(_SOURCES)}") from None
+        if self._overrides:  # every call of a compiled module asks: keep this path short
+            for values in reversed(self._overrides):
+                if name in values:
+                    return values[name]
         return read(variable)
 
     @contextlib.contextmanager

@@ -107,7 +107,8 @@ class Module:
         """Run on numpy arrays (outputs are written in place) and scalars."""
         # ``temporaries`` holds the copies the pointers may point into: alive until here
         pointers, scalars, temporaries = self.signature.pack(args)
-        context = new_context()
+        context = Context()
+        context[CTX_THREADS] = num_threads()
         status = self._function(*pointers, scalars, context)
         write_back(temporaries)
         if status:
