@@ -18,7 +18,7 @@ LAYERS = [
     {"driver"},
     {"ops"},
     {"autotune"},
-    {"__init__", "__main__", "cli"},
+    {"__init__", "__main__", "cli", "compat"},
 ]
 
 

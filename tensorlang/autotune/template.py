@@ -340,6 +340,13 @@ class ConfigSpace(_Cfg):
     def __len__(self):
         return math.prod(len(k) for k in self.space_map.values())
 
+    def __repr__(self):
+        lines = [f"ConfigSpace (len={len(self)}, space_map="]
+        for i, (name, knob) in enumerate(self.space_map.items()):
+            lines.append(f"   {i} {name}: {type(knob).__name__}({len(knob)} values) "
+                         f"len={len(knob)}")
+        return "\n".join(lines) + ")"
+
 
 class ConfigEntity(_Cfg):
     """``cfg`` with a value for every knob: ``cfg[name]`` is the chosen entity; the

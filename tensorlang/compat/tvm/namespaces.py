@@ -1,0 +1,77 @@
+"""``tvm.te`` and ``tvm.tir``: tensorlang's ``te`` and ``tir`` under TVM's names.
+
+Each is a module that holds TVM's extra spellings and forwards every other name to
+tensorlang's own package, so what tensorlang adds is seen here at once.
+"""
+from __future__ import annotations
+
+import types
+
+from ... import te as _te
+from ... import tir as _tir
+from ...schedule import Schedule, Stage, create_schedule
+
+
+class ForwardingModule(types.ModuleType):
+    """A module whose missing attributes come from ``target`` (a tensorlang module);
+    ``unsupported`` maps TVM names tensorlang does not have to what to write instead."""
+
+    def __init__(self, name: str, doc: str, target, extras: dict, unsupported: dict):
+        super().__init__(name, doc)
+        self.__dict__.update(extras)
+        self._target = target
+        self._unsupported = unsupported
+
+    def __getattr__(self, name: str):
+        if name.startswith("__"):
+            raise AttributeError(name)
+        if name in self._unsupported:
+            raise NotImplementedError(f"{self.__name__}.{name}: {self._unsupported[name]}")
+        try:
+            return getattr(self._target, name)
+        except AttributeError:
+            raise AttributeError(f"{self.__name__} has no '{name}' in tensorlang (its "
+                                 f"tensorlang counterpart is {self._target.__name__})") \
+                from None
+
+    def __dir__(self):
+        return sorted(set(super().__dir__()) | set(dir(self._target)))
+
+
+def size_var(name: str = "n", dtype="int32"):
+    """TVM's non-negative shape variable: tensorlang's shape variables are ``te.var``s."""
+    return _te.var(name, dtype)
+
+
+TE_UNSUPPORTED = {
+    "hybrid": "hybrid script is not part of tensorlang; write the loop nest with te.compute "
+              "(or te.scan for a recurrence)",
+    "create_prim_func": "TensorIR is not part of tensorlang; schedule the te.compute with "
+                        "te.create_schedule and print tvm.lower(s, args)",
+    "gradient": "automatic differentiation of tensor expressions is not built; write the "
+                "gradient as its own te.compute",
+}
+
+TIR_UNSUPPORTED = {
+    "ir_builder": "tensorlang has no IR builder; write the computation with te.compute",
+    "stmt_functor": "walk tensorlang IR with tensorlang.tir.Visitor / Mutator",
+}
+
+
+def make_te() -> ForwardingModule:
+    return ForwardingModule("tvm.te", "TVM's tvm.te over tensorlang.te", _te,
+                            {"create_schedule": create_schedule, "Schedule": Schedule,
+                             "Stage": Stage, "size_var": size_var}, TE_UNSUPPORTED)
+
+
+def make_tir() -> ForwardingModule:
+    extras = {name: getattr(_te, name) for name in
+              ("floordiv", "floormod", "exp", "exp2", "log", "log2", "log10", "sqrt",
+               "rsqrt", "tanh", "sigmoid", "erf", "fabs", "floor", "ceil", "round", "trunc",
+               "power", "sin", "cos", "all", "any", "if_then_else", "likely", "min_value",
+               "max_value", "abs")}
+    # tvm.tir.max / min / sum are te's reducers (two operands: element-wise)
+    extras.update(indexdiv=_te.floordiv, indexmod=_te.floormod, max=_te.max, min=_te.min,
+                  sum=_te.sum, comm_reducer=_te.comm_reducer)
+    return ForwardingModule("tvm.tir", "TVM's tvm.tir over tensorlang.tir", _tir, extras,
+                            TIR_UNSUPPORTED)
