@@ -7,7 +7,8 @@ softmax, a reduction over two axes) and draws its schedule step by step from the
 leaf axes, so that every step is valid by the schedule rules: splits with any factor
 (divisors or not), fuses of adjacent axes, reorders, vectorize / unroll / parallel,
 compute_at (also chained: into a consumer that is itself computed at a loop of another
-stage, and of a producer with several consumers at a loop enclosing them all) /
+stage, of a producer with several consumers at a loop enclosing them all, and into a stage
+that reads the producer only through stages computed inside it) /
 compute_inline / compute_root of producers, cache_write, rfactor after nested splits of
 the reduction axes at any level.  It returns a :class:`DrawnSchedule`
 whose ``log`` holds the schedule as the Python steps that rebuild it (also shown by
@@ -300,9 +301,16 @@ def schedule_producers(data, sched, output, draws: dict, log: list[str]) -> None
         targets = [draws[r] for r in readers_now if r in draws]
         loops = []
         if len(targets) == len(readers_now):
-            loops = [(target, axis) for target in targets for axis in target.leaves
+            # any loop that encloses every reader: of a reader, or of a stage the readers
+            # are computed inside (softmax: the maximum at the output's row loop, where
+            # the exponentials that read it are computed)
+            loops = [(target, axis) for target in dict.fromkeys(targets + list(draws.values()))
+                     for axis in target.leaves
                      if all(encloses(target, axis, reader) for reader in targets)]
         choice = producer.place_among(loops, allow_inline=not operation.is_reduction)
+        if producer.stage.attach_type == "scope" and \
+                all(producer.stage.attach_stage is not t.stage for t in targets):
+            event("compute_at into a stage that reads the producer through others")
         if choice == "inline":
             inlined.add(operation)
             continue

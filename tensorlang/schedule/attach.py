@@ -35,9 +35,12 @@ def compute_at(stage: Stage, parent, axis) -> None:
     if parent.attach_type == INLINE:
         raise ScheduleError(f"{prim} on stage '{stage.name}': stage '{parent.name}' is "
                             f"inlined and has no loops")
-    if not schedule.consumes(parent, stage):
+    # The parent may read the stage through other stages (softmax: the maximum is read by
+    # the exponentials, computed at the same loop); lowering checks that every consumer
+    # then runs inside the loop (bound.py), when all attachments are known.
+    if not schedule.depends_on(parent, stage):
         raise ScheduleError(f"{prim} on stage '{stage.name}': stage '{parent.name}' does "
-                            f"not read '{stage.name}' (directly or through inlined stages); "
+                            f"not read '{stage.name}', directly or through other stages; "
                             f"compute it at one of its consumers")
     stage.attach_type = SCOPE
     stage.attach_stage = parent

@@ -36,6 +36,7 @@ class Bounds:
     ranges: dict
     loop_dom: dict
     bodies: dict
+    scopes: dict   # stage -> memory scope of its buffer (storage_scope)
 
 
 def thread_of(stage, iv):
@@ -214,12 +215,29 @@ def attach_path(stage, cache: dict) -> list:
     return path
 
 
+def storage_scope(stage, paths: dict) -> str:
+    """The memory scope of ``stage``'s buffer: the one given (set_scope, cache_read /
+    cache_write), else inferred from where it is computed, as TVM does: inside a loop bound
+    to ``threadIdx``, ``local`` (each thread computes its own copy); inside loops bound to
+    ``blockIdx`` only, ``shared`` (one copy per block); elsewhere ``global``."""
+    if stage.scope_given or stage.attach_type != SCOPE:
+        return stage.scope
+    tags = [thread.thread_tag for thread in (thread_of(o, iv) for o, iv in
+                                             attach_path(stage, paths)) if thread is not None]
+    if any(tag.startswith("threadIdx") for tag in tags):
+        return "local"
+    if any(tag.startswith("blockIdx") for tag in tags):
+        return "shared"
+    return stage.scope
+
+
 def infer_bounds(schedule, bodies: dict) -> Bounds:
     """Ranges of all iteration variables of the computed stages of ``schedule``."""
     ranges: dict = {}
     paths: dict = {}
     loop_dom: dict = {}  # loop variable -> (0, extent - 1), consumers first
     readers: dict = {}  # producer stage -> [(consumer stage, [ProducerLoad])]
+    scopes = {stage: storage_scope(stage, paths) for stage in bodies}
     for stage, body in bodies.items():
         grouped: dict = {}
         for load in collect_reads(body):
@@ -236,13 +254,13 @@ def infer_bounds(schedule, bodies: dict) -> Bounds:
             for iv in op.axis:
                 ranges[iv] = (linear(iv.dom.min), linear(iv.dom.extent))
         else:
-            _infer_root(stage, op, consumers, ranges, paths, loop_dom)
+            _infer_root(stage, op, consumers, ranges, paths, loop_dom, scopes[stage])
         for iv in op.reduce_axis:
             ranges[iv] = (linear(iv.dom.min), linear(iv.dom.extent))
         pass_down(stage, ranges)
         for iv in stage.leaf_iter_vars:
             loop_dom[loop_var(stage, iv)] = _full(ranges[iv][1])
-    return Bounds(ranges, loop_dom, bodies)
+    return Bounds(ranges, loop_dom, bodies, scopes)
 
 
 def _encloses(owner, iv, consumer, paths) -> bool:
@@ -276,7 +294,7 @@ def _check_consumers_inside(stage, consumers, paths) -> None:
         f"consumers ({fix}), or compute the {noun} inside that loop too")
 
 
-def _infer_root(stage, op, consumers, ranges, paths, loop_dom) -> None:
+def _infer_root(stage, op, consumers, ranges, paths, loop_dom, scope: str) -> None:
     own_path = attach_path(stage, paths)
     stage_attach = {id(iv) for _, iv in own_path}
     region = [None] * len(op.axis)
@@ -291,7 +309,7 @@ def _infer_root(stage, op, consumers, ranges, paths, loop_dom) -> None:
             extent = ranges[iv][1]
             if extent.is_const() and extent.const == 1:
                 state[iv] = (LinearSum.of_const(0), LinearSum.of_const(0))
-            elif _need_relax(thread_of(consumer, iv), found, stage.scope):
+            elif _need_relax(thread_of(consumer, iv), found, scope):
                 state[iv] = _full(extent)
             else:
                 p = LinearSum.of_atom(loop_var(consumer, iv))
@@ -300,7 +318,7 @@ def _infer_root(stage, op, consumers, ranges, paths, loop_dom) -> None:
         for owner, iv in attach_path(consumer, paths):
             if id(iv) in stage_attach:
                 found = True
-            if _need_relax(thread_of(owner, iv), found, stage.scope):
+            if _need_relax(thread_of(owner, iv), found, scope):
                 relax_dom[loop_var(owner, iv)] = _full(ranges[iv][1])
         pass_up(consumer, ranges, state)
         dom = {}
@@ -335,5 +353,5 @@ def _infer_root(stage, op, consumers, ranges, paths, loop_dom) -> None:
         ranges[iv] = (lo, extent)
 
 
-__all__ = ["Bounds", "infer_bounds", "inline_bodies", "collect_reads", "pass_down",
+__all__ = ["Bounds", "infer_bounds", "storage_scope", "inline_bodies", "collect_reads", "pass_down",
            "pass_up", "attach_path", "loop_var", "thread_of"]

@@ -52,7 +52,7 @@ def cache_read(schedule, tensor, scope: str, readers) -> Tensor:
     cache_op = ComputeOp(f"{current.name}.{scope}", "", {}, axes, [body])
     position = schedule.stages.index(producer) + 1
     cache_stage = schedule.add_stage(cache_op, position)
-    cache_stage.scope = scope
+    cache_stage.scope, cache_stage.scope_given = scope, True
     for stage in reader_stages:
         old = stage.op
         mutator = ReplaceProducers({current: cache_op.output(0)})
@@ -126,7 +126,7 @@ def cache_write(schedule, tensor, scope: str) -> Tensor:
     new_op = ComputeOp(op.name, op.tag, op.attrs, out_axes, out_body,
                        output_names=[t.name for t in op.outputs])
     cache_stage = schedule.add_stage(cache_op, schedule.stages.index(stage))
-    cache_stage.scope = scope
+    cache_stage.scope, cache_stage.scope_given = scope, True
     schedule.set_stage_op(stage, new_op, keep_loops=False)
     schedule.replace_dataflow(dict(zip(op.outputs, new_op.outputs)),
                               skip=(cache_stage, stage))

@@ -123,7 +123,7 @@ class _Lowering:
                     extent = LinearSum.of_const(bound) if bound is not None else extent
                 shape.append(extent.to_expr(iv.var.dtype))
             out = stage.op.output(tensor.value_index)
-            buf = Buffer(out.name, tuple(shape), out.dtype, stage.scope,
+            buf = Buffer(out.name, tuple(shape), out.dtype, self.bounds.scopes[stage],
                          _aligned_strides(stage, shape))
             self.buffers[key] = buf
         return buf, mins

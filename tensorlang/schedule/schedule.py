@@ -140,6 +140,19 @@ class Schedule:
                     todo.append(p)
         return False
 
+    def depends_on(self, consumer: Stage, producer: Stage) -> bool:
+        """Whether ``consumer`` reads ``producer`` through any chain of stages."""
+        todo, seen = [consumer], set()
+        while todo:
+            stage = todo.pop()
+            for p in self.read_stages(stage):
+                if p is producer:
+                    return True
+                if id(p) not in seen:
+                    seen.add(id(p))
+                    todo.append(p)
+        return False
+
     def replace_dataflow(self, mapping: dict[Tensor, Tensor], skip=()) -> None:
         """Make every stage read ``mapping[t]`` instead of ``t``; rebuilt operations are
         mapped in turn so that downstream readers follow.  Stages in ``skip`` keep their

@@ -18,6 +18,7 @@ from typing import Callable
 
 from ..errors import InternalError, ScheduleError
 from ..tir import expr as E
+from ..tir.analysis import free_vars
 from ..tir.buffer import SCOPES
 from ..tir.datatype import int64
 from ..tir.index_width import extent_bound, fits
@@ -115,6 +116,9 @@ class Stage:
         self.origin_op = op
         self.name = name
         self.scope = "global"
+        #: whether the scope was given (set_scope, cache_read/write); otherwise lowering
+        #: infers it from where the stage is computed (bound.storage_scope)
+        self.scope_given = False
         self.is_output = False
         self.attach_type = ROOT
         self.attach_stage: Stage | None = None
@@ -415,6 +419,29 @@ class Stage:
         attr.thread = thread_ivar
         self.schedule.record(steps.Bind(self.name, iv.var.name, tag))
 
+    def set_store_predicate(self, predicate) -> None:
+        """TVM's store predicate of a cross-thread reduction
+        (``s[B].set_store_predicate(tx.var.equal(0))``): after the reduction every thread
+        of the reduced axis holds the result and one stores it, which tensorlang's
+        cross-thread reduction already does, so a predicate over those threads changes
+        nothing and is accepted.  A predicate over other loops would leave outputs
+        unwritten: refused (guard the value with te.if_then_else instead)."""
+        prim = f"set_store_predicate({predicate})"
+        self.require_compute(prim)
+        if not isinstance(predicate, E.PrimExpr) or not predicate.dtype.is_bool:
+            raise ScheduleError(f"{prim} on stage '{self.name}': the predicate must be a "
+                                f"boolean expression such as tx.var.equal(0)")
+        reduced = {attr.thread.var for iv, attr in self.iter_attrs.items()
+                   if attr.thread is not None and iv.iter_type == E.REDUCE}
+        others = [v.name for v in free_vars(predicate) if v not in reduced]
+        if others:
+            raise ScheduleError(f"{prim} on stage '{self.name}': tensorlang honours store "
+                                f"predicates over the threads of a cross-thread reduction "
+                                f"(bind its reduction axis to threadIdx first); "
+                                f"{', '.join(repr(n) for n in others)} is not one, and a "
+                                f"predicate over it would leave outputs unwritten: guard "
+                                f"the value with te.if_then_else instead")
+
     def pragma(self, iv, name: str, value=1) -> None:
         """Attach the pragma ``name`` (with ``value``) to the leaf loop ``iv``."""
         prim = f"pragma({_axis_name(iv)}, {name!r})"
@@ -454,6 +481,7 @@ class Stage:
         check_scope(scope, f"set_scope({scope!r})", self.name)
         self.require_compute(f"set_scope({scope!r})")
         self.scope = scope
+        self.scope_given = True
         self.schedule.record(steps.SetScope(self.name, scope))
 
     # -- attachment (attach.py, installed) --------------------------------------------

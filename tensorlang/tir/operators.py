@@ -68,6 +68,10 @@ class ExprOp:
         """Cast to ``dtype`` (``A[i].astype("float16")``)."""
         return cast(self, dtype)
 
+    def equal(self, other) -> "PrimExpr":
+        """``self == other`` as an expression (TVM's spelling: ``tx.var.equal(0)``)."""
+        return eq(self, other)
+
     def __bool__(self) -> bool:
         raise TensorLangTypeError(
             f"the truth value of the symbolic expression '{self._as_expr()}' is unknown "
