@@ -343,12 +343,19 @@ def draw_matmul_schedule(data, sizes=tuple(MATMUL_SIZES)) -> DrawnSchedule:
     inputs, c = matmul(m, n, k)
     sched = tl.create_schedule(c)
     log: list[str] = [f"# matmul {m}x{n}x{k}"]
-    mode = data.draw(st.sampled_from(["plain", "cache_write", "rfactor"]), label="mode")
+    mode = data.draw(st.sampled_from(["plain", "cache_write", "cache_write after splits",
+                                      "rfactor"]), label="mode")
     event(f"matmul mode {mode}")
-    if mode == "cache_write":
+    if mode.startswith("cache_write"):
+        main = StageDraw(data, sched, c, "C", log)
+        if mode == "cache_write after splits":
+            # splits of the output's axes made before cache_write stay on the copy-out
+            for _ in range(data.draw(st.integers(1, 2), label="splits before cache_write")):
+                main.split(main.draw(st.sampled_from([a for a in main.leaves
+                                                      if not a.reduce]), "axis to split"))
         local = sched.cache_write(c, "local")
         log.append("CC = s.cache_write(C, 'local')")
-        main = StageDraw(data, sched, c, "C", log)
+        main.leaves = [a for a in main.leaves if not a.reduce]
         main.transform(allow_fuse=True)
         main.annotate(allow_parallel=True)
         cache = StageDraw(data, sched, local, "CC", log)

@@ -92,6 +92,31 @@ def copy_with_new_axes(op: ComputeOp, name: str, suffix: str = ""):
     return axes, red, [renamer.visit(b) for b in op.body]
 
 
+def _spatial_loops(stage, prim: str):
+    """What ``stage`` keeps of its loops through cache_write: None when untouched, else
+    ``(relations, all_iter_vars, leaf_iter_vars, iter_attrs)`` without the reduction
+    axes, which move to the new stage (refused where they were already scheduled)."""
+    touched = stage.relations or stage.iter_attrs or \
+        any(a is not b for a, b in zip(stage.leaf_iter_vars, stage.root_iter_vars))
+    if not touched:
+        return None
+    roots = list(stage.op.reduce_axis)
+    touched = [iv for iv in stage.all_iter_vars if iv.iter_type == E.REDUCE and
+               (iv in stage.iter_attrs or not any(iv is r for r in roots))]
+    tail = stage.leaf_iter_vars[len(stage.leaf_iter_vars) - len(roots):]
+    moved = [r for r, leaf in zip(roots, tail) if r is not leaf] if roots else []
+    if touched or moved:
+        axis = (touched or moved)[0].var.name
+        raise ScheduleError(f"{prim} on stage '{stage.name}': the reduction axis '{axis}' "
+                            f"was already split, reordered or annotated; the reduction moves "
+                            f"to the new stage, whose loops start afresh: call cache_write "
+                            f"before scheduling the reduction of '{stage.name}', then "
+                            f"schedule the returned stage's s[CC].op.reduce_axis")
+    spatial = [iv for iv in stage.all_iter_vars if iv.iter_type != E.REDUCE]
+    leaves = [iv for iv in stage.leaf_iter_vars if iv.iter_type != E.REDUCE]
+    return list(stage.relations), spatial, leaves, dict(stage.iter_attrs)
+
+
 def cache_write(schedule, tensor, scope: str) -> Tensor:
     """``CC = s.cache_write(C, "local")``: ``C``'s computation moves to a new stage
     ``CC`` writing a buffer in ``scope``; ``C``'s stage then copies ``CC`` out."""
@@ -103,11 +128,7 @@ def cache_write(schedule, tensor, scope: str) -> Tensor:
     stage.require_compute(prim)
     if stage.attach_type == INLINE:
         raise ScheduleError(f"{prim} on stage '{stage.name}': the stage is inlined")
-    if stage.relations or stage.iter_attrs or \
-            any(a is not b for a, b in zip(stage.leaf_iter_vars, stage.root_iter_vars)):
-        raise ScheduleError(f"{prim} on stage '{stage.name}': call cache_write before "
-                            f"split/fuse/reorder/annotations of '{stage.name}', then "
-                            f"schedule s[{name}].op.axis")
+    kept_loops = _spatial_loops(stage, prim)
     for other in schedule.stages:
         if other.attach_type == SCOPE and other.attach_stage is stage:
             raise ScheduleError(f"{prim} on stage '{stage.name}': stage '{other.name}' is "
@@ -128,6 +149,12 @@ def cache_write(schedule, tensor, scope: str) -> Tensor:
     cache_stage = schedule.add_stage(cache_op, schedule.stages.index(stage))
     cache_stage.scope, cache_stage.scope_given = scope, True
     schedule.set_stage_op(stage, new_op, keep_loops=False)
+    if kept_loops is not None:
+        # the copy-out has the original spatial axes: their splits, fuses, order and
+        # annotations stay (TVM drops them); the computation's stage starts afresh
+        stage.relations, stage.all_iter_vars, stage.leaf_iter_vars, stage.iter_attrs = \
+            kept_loops
+        stage.reserve_names(iv.var.name for iv in stage.all_iter_vars)
     schedule.replace_dataflow(dict(zip(op.outputs, new_op.outputs)),
                               skip=(cache_stage, stage))
     schedule.record(CacheWrite(stage.name, tensor.value_index, scope, (cache_stage.name,)))

@@ -136,6 +136,11 @@ class Stage:
         self.iter_attrs: dict[E.IterVar, IterAttr] = {}
         self._names = {iv.var.name for iv in roots}
 
+    def reserve_names(self, names) -> None:
+        """Mark loop names as taken (loops a primitive carried over from an operation
+        this stage had before)."""
+        self._names.update(names)
+
     # -- helpers --------------------------------------------------------------------
     @property
     def is_placeholder(self) -> bool:

@@ -205,10 +205,11 @@ def test_unknown_scope():
         s[B].set_scope("nowhere")
 
 
-def test_cache_write_after_split():
+def test_cache_write_after_a_split_of_the_reduction():
     A, B, C, s = setup()
-    s[C].split(C.op.axis[0], factor=4)
-    with raises(r"cache_write\(C, 'local'\) on stage 'C': call cache_write before split"):
+    s[C].split(C.op.reduce_axis[0], factor=4)
+    with raises(r"cache_write\(C, 'local'\) on stage 'C': the reduction axis 'k.outer' "
+                r"was already split, reordered or annotated"):
         s.cache_write(C, "local")
 
 

@@ -131,3 +131,49 @@ def test_store_predicate_of_a_cross_thread_reduction():
         s[B].set_store_predicate(i.var < 3)
     with pytest.raises(ScheduleError, match="boolean expression"):
         s[B].set_store_predicate(tx.var)
+
+
+def _matmul(n=40):
+    A = te.placeholder((n, n), name="A")
+    B = te.placeholder((n, n), name="B")
+    k = te.reduce_axis((0, n), name="k")
+    C = te.compute((n, n), lambda i, j: te.sum(A[i, k] * B[k, j], axis=k), name="C")
+    return A, B, C
+
+
+def test_cache_write_keeps_the_splits_made_before_it():
+    A, B, C = _matmul()
+    s = tl.create_schedule(C)
+    yo, xo, yi, xi = s[C].tile(C.op.axis[0], C.op.axis[1], 8, 16)   # not dividing 40
+    s[C].parallel(yo)
+    CC = s.cache_write(C, "local")           # TVM drops the tiling here; tensorlang keeps it
+    assert s[C].leaf_iter_vars == [yo, xo, yi, xi]
+    s[CC].compute_at(s[C], xo)
+    s[C].vectorize(xi)
+    text = str(tl.lower(s, [A, B, C]))
+    assert "parallel" in text and "C.local" in text
+    rng = np.random.default_rng(0)
+    a, b = rng.random((40, 40), dtype="float32"), rng.random((40, 40), dtype="float32")
+    c = np.zeros((40, 40), "float32")
+    tl.build(s, [A, B, C])(a, b, c)
+    np.testing.assert_allclose(c, a @ b, rtol=1e-4)
+    # the printed schedule replays cache_write with the same kept loops
+    A2, B2, C2 = _matmul()
+    namespace = {"tl": tl, "te": te, "A": A2, "B": B2, "C": C2}
+    exec(str(s), namespace)
+    assert str(tl.lower(namespace["s"], [A2, B2, C2])) == text
+
+
+def test_cache_write_after_scheduling_the_reduction_is_refused():
+    A, B, C = _matmul()
+    s = tl.create_schedule(C)
+    ko, ki = s[C].split(C.op.reduce_axis[0], factor=4)
+    with pytest.raises(ScheduleError, match="reduction axis 'k.outer' was already split"):
+        s.cache_write(C, "local")
+    A, B, C = _matmul()
+    s = tl.create_schedule(C)
+    i, j = C.op.axis
+    s[C].reorder(i, C.op.reduce_axis[0], j)
+    with pytest.raises(ScheduleError, match="call cache_write before scheduling the "
+                                            "reduction of 'C'"):
+        s.cache_write(C, "local")
