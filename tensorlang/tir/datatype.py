@@ -7,8 +7,8 @@ from __future__ import annotations
 
 import functools
 import re
-from dataclasses import dataclass
 
+import ml_dtypes  # noqa: F401  (registers numpy's bfloat16: np.dtype(A.dtype) of a bfloat16 tensor)
 import numpy as np
 
 from ..errors import TensorLangTypeError
@@ -16,21 +16,45 @@ from ..errors import TensorLangTypeError
 _KINDS = ("bool", "int", "uint", "float", "bfloat", "handle")
 
 
-@dataclass(frozen=True, slots=True)
-class DataType:
-    """A scalar or vector type: ``DataType("float", 32, lanes=8)`` prints as ``float32x8``."""
+class DataType(str):
+    """A scalar or vector type: ``DataType("float", 32, lanes=8)`` prints as ``float32x8``.
 
+    A DataType is the string of its name, as TVM's dtypes are: ``A.dtype == "float32"``,
+    ``np.zeros(3, A.dtype)`` and ``f"{A.dtype}"`` work, and it hashes as that string.
+    Each type exists once (``DataType("float", 32) is dtype("float32")``) and is
+    immutable; ``kind``, ``bits`` and ``lanes`` give its parts.  Its repr is its name.
+    """
+
+    _interned: dict = {}
     kind: str
     bits: int
-    lanes: int = 1
+    lanes: int
+
+    def __new__(cls, kind: str, bits: int, lanes: int = 1):
+        key = (kind, bits, lanes)
+        found = cls._interned.get(key)
+        if found is not None:
+            return found
+        base = "bool" if kind == "bool" else "handle" if kind == "handle" else f"{kind}{bits}"
+        self = super().__new__(cls, base if lanes == 1 else f"{base}x{lanes}")
+        self.__dict__.update(kind=kind, bits=bits, lanes=lanes)
+        return cls._interned.setdefault(key, self)
+
+    def __setattr__(self, name, value):
+        raise AttributeError(f"DataType {self} is immutable")
+
+    def __delattr__(self, name):
+        raise AttributeError(f"DataType {self} is immutable")
+
+    def __getnewargs__(self):
+        return (self.kind, self.bits, self.lanes)
 
     def __str__(self) -> str:
-        base = "bool" if self.kind == "bool" else f"{self.kind}{self.bits}"
-        if self.kind == "handle":
-            base = "handle"
-        return base if self.lanes == 1 else f"{base}x{self.lanes}"
+        return str.__str__(self)
 
     __repr__ = __str__
+    __eq__ = str.__eq__
+    __hash__ = str.__hash__
 
     # -- classification ------------------------------------------------------------
     @property
