@@ -9,7 +9,7 @@ from ..tir import expr as E
 from ..tir import datatype as dt
 from ..tir.functor import Mutator, Visitor
 from ..tir.op import const, convert
-from .graph import ComputeOp, PlaceholderOp, Tensor
+from .graph import ComputeOp, PartialIndex, PlaceholderOp, Tensor
 
 
 def var(name: str = "n", dtype="int32") -> E.Var:
@@ -34,6 +34,13 @@ def _shape_entry(value, what: str, pos: int) -> E.PrimExpr:
                 f"{what}: shape entry {pos} '{value}' has type {value.dtype}; dimensions "
                 f"must be integers")
         return value
+    if isinstance(value, float):
+        # TVM programs write N / bn for a dimension that divides evenly
+        if value.is_integer():
+            return _shape_entry(int(value), what, pos)
+        raise TensorLangTypeError(
+            f"{what}: shape entry {pos} is {value}, not a whole number; dimensions are "
+            f"integers: use // for an exact division (N // bn)")
     if hasattr(value, "__index__"):
         return _shape_entry(int(value), what, pos)
     raise TensorLangTypeError(
@@ -159,6 +166,11 @@ def compute(shape, fcompute, name: str = "compute", tag: str = "", attrs=None,
 
 
 def _to_expr(value, name) -> E.PrimExpr:
+    if isinstance(value, PartialIndex):
+        try:
+            value._as_expr()
+        except TensorLangTypeError as error:
+            raise TensorLangTypeError(f"compute '{name}': {error}") from None
     try:
         return convert(value)
     except TensorLangTypeError:

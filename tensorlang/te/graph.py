@@ -30,6 +30,9 @@ class Tensor:
     def __getitem__(self, indices) -> E.PrimExpr:
         if not isinstance(indices, tuple):
             indices = (indices,)
+        if 0 < len(indices) < len(self.shape) and \
+                not any(isinstance(i, slice) for i in indices):
+            return PartialIndex(self, indices)   # A[i][j], TVM's chained indexing
         if any(isinstance(i, slice) for i in indices):
             raise TensorLangTypeError(
                 f"tensor '{self.name}' cannot be sliced in an expression; index every "
@@ -73,6 +76,38 @@ class Tensor:
     def __len__(self):
         raise TensorLangTypeError(f"tensor '{self.name}' has no len(); use .shape")
 
+
+
+class PartialIndex:
+    """``A[i]`` of a tensor with more dimensions: indexing it again (``A[i][j]``) adds
+    indices until every dimension has one; it is not an expression itself."""
+
+    def __init__(self, tensor: "Tensor", indices: tuple):
+        self.tensor, self.indices = tensor, indices
+
+    def __getitem__(self, indices):
+        if not isinstance(indices, tuple):
+            indices = (indices,)
+        return self.tensor[self.indices + indices]
+
+    def __repr__(self) -> str:
+        return f"{self.tensor.name}[{', '.join(str(i) for i in self.indices)}]"
+
+    def _as_expr(self):
+        t = self.tensor
+        raise TensorLangTypeError(
+            f"tensor '{t.name}' has {len(t.shape)} dimension(s) (shape "
+            f"{tuple(str(s) for s in t.shape)}) but is indexed with {len(self.indices)} "
+            f"index(es); index every dimension: {t.name}[i, j] or {t.name}[i][j]")
+
+    def _refuse(self, *unused):
+        return self._as_expr()
+
+
+for _name in ("add", "radd", "sub", "rsub", "mul", "rmul", "truediv", "rtruediv",
+              "floordiv", "rfloordiv", "mod", "rmod", "pow", "rpow", "neg", "lt", "le", "gt",
+              "ge", "and", "rand", "or", "ror", "invert", "bool"):
+    setattr(PartialIndex, f"__{_name}__", PartialIndex._refuse)
 
 class Operation:
     """Produces one or more tensors."""

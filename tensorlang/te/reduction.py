@@ -6,6 +6,12 @@ from ..tir import expr as E
 from ..tir.op import const, convert
 
 
+def _is_axis_argument(axis) -> bool:
+    """Whether a reducer's second argument names reduction axes (rather than a second
+    operand): an IterVar, or a list or tuple (of IterVars, checked later)."""
+    return isinstance(axis, (E.IterVar, list, tuple))
+
+
 class CommReducerFn:
     """A reducer callable: ``reducer(expr, axis=k, where=cond, init=None)``."""
 
@@ -40,7 +46,21 @@ class CommReducerFn:
             self._cache[key] = combiner
         return combiner
 
-    def __call__(self, expr, axis, where=None, init=None):
+    def __call__(self, expr, axis, *more, where=None, init=None):
+        """``reducer(expr, axis=k)`` reduces over ``k`` (an axis or a list of them);
+        ``reducer(a, b, ...)`` with operands that are not reduction axes combines them
+        element-wise, as TVM's reducers do (``te.max(a, b)`` is ``te.maximum(a, b)``)."""
+        if not _is_axis_argument(axis):
+            if where is not None or init is not None:
+                raise TensorLangTypeError(f"te.{self.name}(a, b): an element-wise "
+                                          f"{self.name} takes no where= or init=")
+            result = expr
+            for operand in (axis,) + more:
+                result = self.fcombine(result, operand)
+            return convert(result)
+        if more:
+            raise TensorLangTypeError(f"te.{self.name}(expr, axis, ...): give one axis or a "
+                                      f"list of axes (axis=[k1, k2])")
         axes = tuple(axis) if isinstance(axis, (list, tuple)) else (axis,)
         if not axes:
             raise TensorLangTypeError(f"te.{self.name}: give at least one reduce axis")

@@ -68,6 +68,18 @@ class ExprOp:
         """Cast to ``dtype`` (``A[i].astype("float16")``)."""
         return cast(self, dtype)
 
+    def _bitwise(self, *unused):
+        raise NotImplementedError(
+            f"integer bitwise operators (>> << ^, and & | ~ on integers) are not built yet "
+            f"in tensorlang: write x >> k as x // 2**k and x << k as x * 2**k for "
+            f"non-negative x ('{self._as_expr()}')")
+
+    __rshift__ = __rrshift__ = __lshift__ = __rlshift__ = __xor__ = __rxor__ = _bitwise
+
+    def __getitem__(self, index):
+        raise TensorLangTypeError(f"'{self._as_expr()}' is a scalar value, not a tensor: it "
+                                  f"cannot be indexed (too many indices?)")
+
     def equal(self, other) -> "PrimExpr":
         """``self == other`` as an expression (TVM's spelling: ``tx.var.equal(0)``)."""
         return eq(self, other)
@@ -106,6 +118,10 @@ class IntImm(PrimExpr):
 
     def __index__(self) -> int:
         return self.value
+
+    def __bool__(self) -> bool:
+        """A constant's truth is known: ``bool(te.const(1) == 1)`` is True (as in TVM)."""
+        return bool(self.value)
 
     __int__ = __index__
 
@@ -284,6 +300,8 @@ def convert(value) -> PrimExpr:
         return value._as_expr()
     if isinstance(value, (bool, int, float, np.generic)):
         return const(value)
+    if hasattr(value, "_as_expr"):  # te's partial index A[i]: says what it lacks
+        return value._as_expr()
     raise TensorLangTypeError(
         f"expected an expression or a number, got {type(value).__name__} {value!r}")
 

@@ -94,12 +94,11 @@ from . import autotvm, topi  # noqa: E402,F401  (they use te and tir above)
 
 
 def __getattr__(name: str):
-    """tensorlang's registry (``tvm.register_func``, ``tvm.get_global_func``)."""
-    import tensorlang
+    """What the layer does not map: TVM's function registry (not built yet) and the rest."""
     if name in ("register_func", "get_global_func", "list_global_func_names"):
-        found = getattr(tensorlang, name, None)
-        if found is not None:
-            return found
+        raise NotImplementedError(f"tvm.{name}: tensorlang has no function registry yet "
+                                  f"(te.extern and call_packed are not built); call the "
+                                  f"function on the arrays outside the tensorlang module")
     raise AttributeError(f"tvm has no '{name}' in tensorlang's compatibility layer; see "
                          f"README 'Coming from TVM' for what maps")
 
