@@ -38,6 +38,22 @@ class ForwardingModule(types.ModuleType):
         return sorted(set(super().__dir__()) | set(dir(self._target)))
 
 
+class _ExprClass(type):
+    """``isinstance(x, tvm.tir.Select)`` tests for tensorlang's node class."""
+
+    def __instancecheck__(cls, obj):
+        return isinstance(obj, cls.node)
+
+
+class Select(metaclass=_ExprClass):
+    """``tvm.tir.Select(cond, a, b)``: both sides evaluated, one picked (its type from
+    the operands, which tensorlang's node takes explicitly)."""
+    node = _tir.Select
+
+    def __new__(cls, condition, true_value, false_value):
+        return _tir.select(condition, true_value, false_value)
+
+
 def size_var(name: str = "n", dtype="int32"):
     """TVM's non-negative shape variable: tensorlang's shape variables are ``te.var``s."""
     return _te.var(name, dtype)
@@ -72,6 +88,6 @@ def make_tir() -> ForwardingModule:
                "max_value", "abs")}
     # tvm.tir.max / min / sum are te's reducers (two operands: element-wise)
     extras.update(indexdiv=_te.floordiv, indexmod=_te.floormod, max=_te.max, min=_te.min,
-                  sum=_te.sum, comm_reducer=_te.comm_reducer)
+                  sum=_te.sum, comm_reducer=_te.comm_reducer, Select=Select)
     return ForwardingModule("tvm.tir", "TVM's tvm.tir over tensorlang.tir", _tir, extras,
                             TIR_UNSUPPORTED)
