@@ -353,5 +353,5 @@ def _infer_root(stage, op, consumers, ranges, paths, loop_dom, scope: str) -> No
         ranges[iv] = (lo, extent)
 
 
-__all__ = ["Bounds", "infer_bounds", "storage_scope", "inline_bodies", "collect_reads", "pass_down",
-           "pass_up", "attach_path", "loop_var", "thread_of"]
+__all__ = ["Bounds", "infer_bounds", "storage_scope", "inline_bodies", "collect_reads",
+           "pass_down", "pass_up", "attach_path", "loop_var", "thread_of"]

@@ -96,9 +96,9 @@ def _spatial_loops(stage, prim: str):
     """What ``stage`` keeps of its loops through cache_write: None when untouched, else
     ``(relations, all_iter_vars, leaf_iter_vars, iter_attrs)`` without the reduction
     axes, which move to the new stage (refused where they were already scheduled)."""
-    touched = stage.relations or stage.iter_attrs or \
+    scheduled = stage.relations or stage.iter_attrs or \
         any(a is not b for a, b in zip(stage.leaf_iter_vars, stage.root_iter_vars))
-    if not touched:
+    if not scheduled:
         return None
     roots = list(stage.op.reduce_axis)
     touched = [iv for iv in stage.all_iter_vars if iv.iter_type == E.REDUCE and

@@ -7,7 +7,8 @@ on the CPU where no GPU is present.
 """
 from .codegen import CudaCodegen, FastMathCudaCodegen, generate_cuda  # noqa: F401
 from .emulate import EmulationError, Emulator, emulate  # noqa: F401
-from ...tir.transform.split_kernels import DeviceProgram, Kernel, Limits, split_kernels  # noqa: F401
+from ...tir.transform.split_kernels import (DeviceProgram, Kernel, Limits,  # noqa: F401
+                                            split_kernels)
 from .build import CudaBuildOptions, build  # noqa: F401
 from .nvcc import compile_cuda, nvcc_path  # noqa: F401
 from .runtime import CudaModule, CudaRuntimeError, gpu_available  # noqa: F401

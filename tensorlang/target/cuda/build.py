@@ -61,9 +61,9 @@ def build(func: PrimFunc, target="cuda", **options) -> "CudaModule":
     Before code generation, ``pipeline.cuda_passes`` turn accumulations across threadIdx
     into shared-memory tree reductions, vectorized loops into (float2/float4 where
     aligned) vector accesses, unrolled loops into straight-line code, insert barriers and
-    split the function into kernels.  Validation errors (unbound loops, too many threads, too much shared
-    memory, one thread tag bound with different extents) raise BuildError naming stage
-    and loop.
+    split the function into kernels.  Validation errors (unbound loops, too many threads,
+    too much shared memory, one thread tag bound with different extents) raise BuildError
+    naming stage and loop.
     Code generation needs no GPU; the nvcc compilation happens at the first launch.
 
     >>> mod = build(func, "cuda -arch=sm_80")

@@ -1,9 +1,10 @@
 """CUDA C generation from thread-bound loop IR.
 
-:class:`CudaCodegen` prints the kernels of a :class:`~tensorlang.tir.transform.split_kernels.DeviceProgram` as one
-translation unit that ``nvcc`` (or NVRTC) compiles.  Spellings live in tables (types, math
-functions, thread indices, vector types) that a subclass overrides, e.g.
-:class:`FastMathCudaCodegen` maps ``exp`` to ``__expf``.
+:class:`CudaCodegen` prints the kernels of a
+:class:`~tensorlang.tir.transform.split_kernels.DeviceProgram` as one translation unit
+that ``nvcc`` (or NVRTC) compiles.  Spellings live in tables (types, math functions,
+thread indices, vector types) that a subclass overrides, e.g. :class:`FastMathCudaCodegen`
+maps ``exp`` to ``__expf``.
 
 Conventions of the generated code:
 

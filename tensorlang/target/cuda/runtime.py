@@ -19,7 +19,8 @@ from ...settings import settings
 from ...tir.buffer import Buffer
 from ..target import Target
 from .emulate import Emulator
-from ...tir.transform.split_kernels import DeviceProgram, bind_arguments, evaluate_int, launch_dimensions
+from ...tir.transform.split_kernels import (DeviceProgram, bind_arguments, evaluate_int,
+                                            launch_dimensions)
 from .nvcc import compile_cuda
 
 _NO_GPU_HINT = ("install tensorlang[cuda] and run on a machine with an NVIDIA GPU, or set "
