@@ -140,6 +140,12 @@ class Schedule:
                     todo.append(p)
         return False
 
+    def normalize(self) -> "Schedule":
+        """TVM's ``s = s.normalize()`` rebases loops to start at 0 before bound inference;
+        tensorlang's bound inference and lowering take loops as they are, and what they
+        compute is the same either way, so the schedule is returned unchanged."""
+        return self
+
     def depends_on(self, consumer: Stage, producer: Stage) -> bool:
         """Whether ``consumer`` reads ``producer`` through any chain of stages."""
         todo, seen = [consumer], set()

@@ -6,7 +6,8 @@
 >>> B = te.compute((n,), lambda i: te.sum(A[i, k], axis=k), name="B")
 """
 from .graph import Tensor, Operation, PlaceholderOp, ComputeOp  # noqa: F401
-from .declare import var, placeholder, compute, reduce_axis, thread_axis  # noqa: F401
+from .declare import (var, placeholder, compute, reduce_axis, thread_axis,  # noqa: F401
+                      tag_scope)
 from .reduction import comm_reducer, sum, prod, max, min  # noqa: F401,A004
 from .math import (exp, log, sqrt, rsqrt, tanh, sigmoid, erf, fabs, floor, ceil,  # noqa: F401
                    round, power, abs, maximum, minimum, if_then_else, select, all, any, likely,

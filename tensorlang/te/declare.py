@@ -1,7 +1,9 @@
 """Declaring computations: ``placeholder``, ``compute``, iteration axes."""
 from __future__ import annotations
 
+import contextlib
 import inspect
+import threading
 import weakref
 
 from ..errors import TensorLangTypeError, TensorLangValueError
@@ -161,8 +163,32 @@ def compute(shape, fcompute, name: str = "compute", tag: str = "", attrs=None,
     _check_reduce_axis_use(body, name)
     body = _split_nested_reductions(body, shape, axis, name)
     _check_reductions(body, name)
-    op = ComputeOp(name, tag, attrs, axis, body)
+    op = ComputeOp(name, tag or current_tag(), attrs, axis, body)
     return op.output(0) if op.num_outputs == 1 else op.outputs
+
+
+_TAGS = threading.local()
+
+
+def current_tag() -> str:
+    """The tag of the innermost :func:`tag_scope` (empty outside one)."""
+    stack = getattr(_TAGS, "stack", None)
+    return stack[-1] if stack else ""
+
+
+@contextlib.contextmanager
+def tag_scope(tag: str):
+    """``with te.tag_scope("conv2d"):`` computes declared inside without a ``tag=`` of
+    their own get ``tag`` (TVM's spelling; also usable as a decorator)."""
+    if not isinstance(tag, str):
+        raise TensorLangTypeError(f"te.tag_scope: the tag must be a string, got {tag!r}")
+    if not hasattr(_TAGS, "stack"):
+        _TAGS.stack = []
+    _TAGS.stack.append(tag)
+    try:
+        yield tag
+    finally:
+        _TAGS.stack.pop()
 
 
 def _to_expr(value, name) -> E.PrimExpr:

@@ -6,10 +6,19 @@ from ..tir import expr as E
 from ..tir.op import const, convert
 
 
-def _is_axis_argument(axis) -> bool:
+def _is_axis_argument(expr, axis) -> bool:
     """Whether a reducer's second argument names reduction axes (rather than a second
-    operand): an IterVar, or a list or tuple (of IterVars, checked later)."""
-    return isinstance(axis, (E.IterVar, list, tuple))
+    operand): an IterVar, a list or tuple (of IterVars, checked later), or an index
+    variable of another type than ``expr`` (a compute's own axis passed by mistake: the
+    axis checks then say so)."""
+    if isinstance(axis, (E.IterVar, list, tuple)):
+        return True
+    if isinstance(axis, E.Var) and not isinstance(expr, (tuple, list)):
+        try:
+            return convert(expr).dtype != axis.dtype
+        except TensorLangTypeError:
+            return False
+    return False
 
 
 class CommReducerFn:
@@ -50,7 +59,7 @@ class CommReducerFn:
         """``reducer(expr, axis=k)`` reduces over ``k`` (an axis or a list of them);
         ``reducer(a, b, ...)`` with operands that are not reduction axes combines them
         element-wise, as TVM's reducers do (``te.max(a, b)`` is ``te.maximum(a, b)``)."""
-        if not _is_axis_argument(axis):
+        if not _is_axis_argument(expr, axis):
             if where is not None or init is not None:
                 raise TensorLangTypeError(f"te.{self.name}(a, b): an element-wise "
                                           f"{self.name} takes no where= or init=")

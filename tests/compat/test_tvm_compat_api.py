@@ -143,3 +143,12 @@ def test_constructs_not_built_yet_say_so():
         n >> 1
     with pytest.raises(NotImplementedError, match="bitwise operators"):
         1 << n
+
+
+def test_normalize_keeps_the_schedule():
+    A = te.placeholder((10,), name="A")
+    B = te.compute((10,), lambda i: A[i] + 1.0, name="B")
+    s = te.create_schedule(B.op)
+    s[B].split(B.op.axis[0], factor=3)
+    before = str(tvm.lower(s, [A, B]))
+    assert s.normalize() is s and str(tvm.lower(s, [A, B])) == before

@@ -83,3 +83,20 @@ def test_integral_float_shapes():
     with pytest.raises(TensorLangTypeError, match=r"placeholder 'C': shape entry 0 is 4.5, "
                                                   r"not a whole number.*N // bn"):
         te.placeholder((4.5,), name="C")
+
+
+def test_tag_scope_tags_the_computes_declared_inside():
+    A = te.placeholder((3,), name="A")
+    with te.tag_scope("injective"):
+        B = te.compute((3,), lambda i: A[i] + 1.0, name="B")
+        C = te.compute((3,), lambda i: A[i] + 1.0, name="C", tag="own")
+    assert (B.op.tag, C.op.tag) == ("injective", "own")
+    assert te.compute((3,), lambda i: A[i], name="D").op.tag == ""
+
+    @te.tag_scope("elemwise")
+    def double(x):
+        return te.compute(x.shape, lambda i: x[i] * 2.0, name="E")
+    assert double(A).op.tag == "elemwise"
+    with pytest.raises(TensorLangTypeError, match="the tag must be a string"):
+        with te.tag_scope(3):
+            pass
