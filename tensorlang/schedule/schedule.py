@@ -146,6 +146,12 @@ class Schedule:
         compute is the same either way, so the schedule is returned unchanged."""
         return self
 
+    def create_group(self, outputs, inputs, include_inputs: bool = False):
+        """TVM's stage groups are not built yet."""
+        raise NotImplementedError(
+            "Schedule.create_group is not built yet in tensorlang: compute_at each stage of "
+            "the group at the loop of its consumer instead")
+
     def depends_on(self, consumer: Stage, producer: Stage) -> bool:
         """Whether ``consumer`` reads ``producer`` through any chain of stages."""
         todo, seen = [consumer], set()
