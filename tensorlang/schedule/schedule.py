@@ -129,13 +129,20 @@ class Schedule:
 
     def consumes(self, consumer: Stage, producer: Stage) -> bool:
         """Whether ``consumer`` reads ``producer``, directly or through inlined stages."""
+        return self._reads(consumer, producer, lambda stage: stage.attach_type == INLINE)
+
+    def depends_on(self, consumer: Stage, producer: Stage) -> bool:
+        """Whether ``consumer`` reads ``producer`` through any chain of stages."""
+        return self._reads(consumer, producer, lambda stage: True)
+
+    def _reads(self, consumer: Stage, producer: Stage, through) -> bool:
         todo, seen = [consumer], set()
         while todo:
             stage = todo.pop()
             for p in self.read_stages(stage):
                 if p is producer:
                     return True
-                if p.attach_type == INLINE and id(p) not in seen:
+                if through(p) and id(p) not in seen:
                     seen.add(id(p))
                     todo.append(p)
         return False
@@ -151,19 +158,6 @@ class Schedule:
         raise NotImplementedError(
             "Schedule.create_group is not built yet in tensorlang: compute_at each stage of "
             "the group at the loop of its consumer instead")
-
-    def depends_on(self, consumer: Stage, producer: Stage) -> bool:
-        """Whether ``consumer`` reads ``producer`` through any chain of stages."""
-        todo, seen = [consumer], set()
-        while todo:
-            stage = todo.pop()
-            for p in self.read_stages(stage):
-                if p is producer:
-                    return True
-                if id(p) not in seen:
-                    seen.add(id(p))
-                    todo.append(p)
-        return False
 
     def replace_dataflow(self, mapping: dict[Tensor, Tensor], skip=()) -> None:
         """Make every stage read ``mapping[t]`` instead of ``t``; rebuilt operations are

@@ -32,33 +32,6 @@ tir = make_tir()
 runtime = _types.ModuleType("tvm.runtime", "tvm.runtime over tensorlang's modules")
 runtime.load_module = load_module
 runtime.ndarray = nd
-
-
-class PassContext:
-    """``with tvm.transform.PassContext(opt_level=3):``: tensorlang runs its one pass
-    pipeline (``tensorlang.pipeline``) at every opt_level; pass configs and lists of
-    passes to require or disable are refused, naming them."""
-
-    def __init__(self, opt_level: int = 2, required_pass=None, disabled_pass=None,
-                 instruments=None, config=None):
-        asked = {"required_pass": required_pass, "disabled_pass": disabled_pass,
-                 "instruments": instruments, "config": config}
-        given = sorted(name for name, value in asked.items() if value)
-        if given:
-            raise NotImplementedError(f"tvm.transform.PassContext({', '.join(given)}=...): "
-                                      f"tensorlang's passes are fixed (see "
-                                      f"tensorlang.pipeline); print them with TL_DUMP_IR=1")
-        self.opt_level = opt_level
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        return False
-
-
-transform = _types.ModuleType("tvm.transform", "tvm.transform.PassContext")
-transform.PassContext = PassContext
 runtime.Module = Module
 runtime.convert = te.const
 ndarray = nd
