@@ -154,3 +154,17 @@ def test_normalize_keeps_the_schedule():
     assert s.normalize() is s and str(tvm.lower(s, [A, B])) == before
     with pytest.raises(NotImplementedError, match="create_group is not built yet"):
         s.create_group(outputs=B, inputs=A)
+
+
+def test_tvm_errors_and_schedule_classes():
+    m = te.size_var("m")
+    A = te.placeholder((m,), name="A")
+    T = te.compute((m,), lambda i: A[i + 1], name="T")
+    s = te.create_schedule(T.op)
+    assert isinstance(s, tvm.te.schedule.Schedule)
+    xo, xi = s[T].split(T.op.axis[0], factor=10)
+    fused = s[T].fuse(xo, xi)
+    assert any(isinstance(r, tvm.te.schedule.Fuse) for r in s[T].relations)
+    assert tuple(s[T].leaf_iter_vars) == (fused,)
+    with pytest.raises(tvm.error.TVMError, match="given twice"):
+        s[T].reorder(fused, fused)

@@ -18,6 +18,7 @@ import sys as _sys
 import types as _types
 import warnings as _warnings
 
+from ...errors import TensorLangError as _TensorLangError
 from . import contrib, target, testing  # noqa: F401
 from .driver import IRModule, build, lower  # noqa: F401
 from .namespaces import make_te, make_tir
@@ -63,6 +64,10 @@ class PassContext:
 transform = _types.ModuleType("tvm.transform", "tvm.transform.PassContext")
 transform.PassContext = PassContext
 
+#: ``except tvm.error.TVMError`` catches tensorlang's user errors (ScheduleError, ...)
+error = _types.ModuleType("tvm.error", "tvm.error: TVMError is tensorlang's TensorLangError")
+error.TVMError = _TensorLangError
+
 from . import autotvm, topi  # noqa: E402,F401  (they use te and tir above)
 
 
@@ -88,7 +93,7 @@ def _install() -> None:
                "tvm.contrib": contrib, "tvm.contrib.utils": contrib.utils,
                "tvm.autotvm": autotvm, "tvm.topi": topi, "tvm.topi.testing": topi.testing,
                "tvm.target": target, "tvm.runtime": runtime, "tvm.nd": nd,
-               "tvm.transform": transform}
+               "tvm.transform": transform, "tvm.error": error, "tvm.te.schedule": te.schedule}
     _sys.modules.update(modules)
 
 

@@ -10,6 +10,7 @@ import types
 from ... import te as _te
 from ... import tir as _tir
 from ...schedule import Schedule, Stage, create_schedule
+from ...schedule.stage import Fuse, Split
 
 
 class ForwardingModule(types.ModuleType):
@@ -75,9 +76,14 @@ TIR_UNSUPPORTED = {
 
 
 def make_te() -> ForwardingModule:
+    schedule = types.ModuleType("tvm.te.schedule", "tvm.te.schedule: the schedule classes")
+    schedule.Schedule, schedule.Stage, schedule.Split, schedule.Fuse = \
+        Schedule, Stage, Split, Fuse
+    schedule.create_schedule = create_schedule
     return ForwardingModule("tvm.te", "TVM's tvm.te over tensorlang.te", _te,
                             {"create_schedule": create_schedule, "Schedule": Schedule,
-                             "Stage": Stage, "size_var": size_var}, TE_UNSUPPORTED)
+                             "Stage": Stage, "size_var": size_var, "schedule": schedule},
+                            TE_UNSUPPORTED)
 
 
 def make_tir() -> ForwardingModule:
