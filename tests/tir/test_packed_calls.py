@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 import tensorlang as tl
-from tensorlang import tir
+from tensorlang import te, tir
 from tensorlang.errors import ExternCallError
 from tensorlang.tir import stmt as S
 from tensorlang.tir.interpreter import interpret
@@ -106,3 +106,14 @@ def test_verifier_checks_the_buffers_passed():
                                                          (tir.BufferArg(X),))))
     assert any("must start with the name" in p for p in verify_well_formed(nameless))
 
+
+def test_packed_calls_keep_their_names_in_the_structural_hash():
+    A = te.placeholder((4,), name="A")
+
+    def lowered(name):
+        B = te.extern((4,), [A], lambda ins, outs: tir.call_packed(name, ins[0], outs[0]),
+                      name="B")
+        return tl.lower(tl.create_schedule(B.op), [A, B])
+
+    assert tir.structural_hash(lowered("f")) == tir.structural_hash(lowered("f"))
+    assert tir.structural_hash(lowered("f")) != tir.structural_hash(lowered("g"))
