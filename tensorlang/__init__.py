@@ -11,4 +11,4 @@ from .schedule import create_schedule  # noqa: F401,E402
 te.create_schedule = create_schedule  # TVM spelling; te itself never imports the schedule layer
 from .driver import lower, build  # noqa: F401,E402
 from .target import Target, load_module  # noqa: F401,E402
-from . import ops, target, autotune  # noqa: F401,E402
+from . import ops, target, autotune, contrib  # noqa: F401,E402
