@@ -1,4 +1,5 @@
-"""``tvm.contrib``: ``utils.tempdir()`` (and the contrib libraries tensorlang has)."""
+"""``tvm.contrib``: ``utils.tempdir()`` and the contrib libraries tensorlang has
+(``cblas``: ``cblas.matmul(A, B)``, ``cblas.batch_matmul``)."""
 from __future__ import annotations
 
 import atexit
@@ -6,6 +7,8 @@ import os
 import shutil
 import tempfile
 import types
+
+from ...contrib import cblas  # noqa: F401
 
 
 class TempDirectory:
