@@ -8,7 +8,7 @@ import shutil
 import tempfile
 import types
 
-from ...contrib import cblas  # noqa: F401
+from ...contrib import cblas
 
 
 class TempDirectory:
@@ -47,3 +47,6 @@ def tempdir(custom_path=None) -> TempDirectory:
 utils = types.ModuleType("tvm.contrib.utils", "tvm.contrib.utils: temporary directories")
 utils.tempdir = tempdir
 utils.TempDirectory = TempDirectory
+
+
+__all__ = ["TempDirectory", "cblas", "tempdir", "utils"]
