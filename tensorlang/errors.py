@@ -37,6 +37,12 @@ class TuneError(TensorLangError):
     """The autotuner was asked for something it cannot do."""
 
 
+class ExternCallError(TensorLangError, RuntimeError):
+    """A function that compiled or interpreted code calls by name (``tir.call_packed``,
+    the calls of ``te.extern`` stages) is not registered, or raised: the message names
+    the function, and the exception it raised is the ``__cause__``."""
+
+
 class InternalError(Exception):
     """A bug in tensorlang itself (an IR invariant broken by a pass, ...).
 

@@ -16,7 +16,7 @@ LAYERS = [
     {"pipeline"},
     {"target"},
     {"driver"},
-    {"ops"},
+    {"ops", "contrib"},
     {"autotune"},
     {"__init__", "__main__", "cli", "compat"},
 ]

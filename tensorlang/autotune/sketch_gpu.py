@@ -24,7 +24,7 @@ from .config import Config
 from .sketch_gpu_rules import (SAMPLE_TRIES, GpuElementwiseRule, GpuInlineRule,
                                GpuReductionRule, GpuStageRule, GpuTilingRule, has_reuse)
 from .space import SearchSpace
-from .workload import output_tensors, parameter_list, workload_key
+from .workload import output_tensors, parameter_list, refuse_extern_stages, workload_key
 
 
 class GpuSketchSpace(SearchSpace):
@@ -38,6 +38,7 @@ class GpuSketchSpace(SearchSpace):
         tensors = output_tensors(outputs, "gpu_sketch_space", TuneError)
         self.outputs = tensors
         self.shape_vars = dict(shape_vars or {})
+        refuse_extern_stages(tensors, "gpu_sketch_space")
         ops = post_order_ops([t.op for t in tensors])
         # the parameters in order: ``params`` as given, else the placeholders in the
         # order they were created, then the outputs

@@ -16,8 +16,9 @@ import dataclasses
 import hashlib
 import json
 
-from ..errors import TensorLangTypeError
+from ..errors import TensorLangTypeError, TuneError
 from ..te.declare import is_reduce_var
+from ..te.extern import ExternOp
 from ..te.graph import (ComputeOp, Operation, PlaceholderOp, Tensor, default_parameters,
                          post_order_ops)
 from ..tir import expr as E
@@ -25,6 +26,37 @@ from ..tir.datatype import DataType
 
 #: hex digits of the sha256 digest kept in a workload key
 KEY_LENGTH = 32
+
+
+def refuse_extern_stages(outputs, caller: str) -> None:
+    """Raise TuneError naming the first ``te.extern`` stage the output tensors depend on.
+
+    The tuner refuses such workloads: its search spaces have no rules for extern stages,
+    and its worker processes, which build and time every candidate, are fresh
+    interpreters that cannot call the Python functions registered in this one."""
+    tensors = [t for t in (outputs if isinstance(outputs, (list, tuple)) else [outputs])
+               if isinstance(t, (Tensor, Operation))]
+    ops = [t.op if isinstance(t, Tensor) else t for t in tensors]
+    for op in post_order_ops(ops):
+        if isinstance(op, ExternOp):
+            called = ", ".join(f"'{n}'" for n in op.called_names)
+            raise TuneError(
+                f"{caller}: stage '{op.name}' is an extern stage (te.extern calling "
+                f"{called}), which the tuner does not tune: its search spaces have no rules "
+                f"for extern stages, and its worker processes, which build and time the "
+                f"candidates, cannot call the Python functions registered in this process. "
+                f"Tune the stages around '{op.name}' as workloads of their own (with a "
+                f"te.placeholder in place of '{op.name}'), or build this one with a "
+                f"hand-written schedule")
+
+
+def has_extern_stage(outputs) -> bool:
+    """Whether the output tensors depend on a ``te.extern`` stage."""
+    try:
+        refuse_extern_stages(outputs, "")
+    except TuneError:
+        return True
+    return False
 
 
 def output_tensors(outputs, caller: str = "workload_key",

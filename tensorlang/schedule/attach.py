@@ -28,6 +28,10 @@ def compute_at(stage: Stage, parent, axis) -> None:
     if parent.schedule is not schedule:
         raise ScheduleError(f"{prim} on stage '{stage.name}': s[{parent.name}] belongs to "
                             f"another schedule")
+    if parent.is_extern:
+        raise ScheduleError(f"{prim} on stage '{stage.name}': stage '{parent.name}' is an "
+                            f"extern stage (te.extern) and has no loops to compute "
+                            f"'{stage.name}' in; leave '{stage.name}' at the root")
     if not isinstance(axis, E.IterVar) or parent.leaf_index(axis) < 0:
         raise ScheduleError(f"{prim} on stage '{stage.name}': axis '{axis_name}' is not a "
                             f"leaf (current loop) of stage '{parent.name}'; pass an axis of "
@@ -66,6 +70,11 @@ def compute_inline(stage: Stage) -> None:
         if other.attach_type == SCOPE and other.attach_stage is stage:
             raise ScheduleError(f"{prim} on stage '{stage.name}': stage '{other.name}' is "
                                 f"computed at an axis of '{stage.name}'; move it first")
+        if other.is_extern and any(t.op is stage.op for t in other.op.inputs):
+            raise ScheduleError(f"{prim} on stage '{stage.name}': the extern stage "
+                                f"'{other.name}' reads '{stage.name}', and the function it "
+                                f"calls receives whole buffers, so '{stage.name}' must be "
+                                f"stored: keep it at the root")
     stage.attach_type = INLINE
     stage.attach_stage = None
     stage.attach_ivar = None
@@ -74,7 +83,7 @@ def compute_inline(stage: Stage) -> None:
 
 def compute_root(stage: Stage) -> None:
     """Compute ``stage`` in full at the outermost level."""
-    stage.require_compute("compute_root()")
+    stage.require_compute("compute_root()", extern_ok=True)
     stage.attach_type = ROOT
     stage.attach_stage = None
     stage.attach_ivar = None

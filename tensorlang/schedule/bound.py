@@ -24,6 +24,9 @@ from .stage import INLINE, SCOPE, Split
 
 _SCOPE_RANK = {"global": 0, "shared": 1, "local": 2}
 
+#: what an extern stage reads of each of its inputs (in place of a list of loads)
+WHOLE = "whole"
+
 
 @dataclass(eq=False)
 class Bounds:
@@ -82,6 +85,9 @@ def inline_bodies(schedule) -> dict:
     mutator = _Inline(schedule, inlined)
     for stage in schedule.stages:
         if stage.is_placeholder:
+            continue
+        if stage.is_extern:
+            bodies[stage] = []   # calls over whole buffers: no expressions to inline into
             continue
         body = [mutator.visit(b) for b in stage.op.body]
         if stage.attach_type == INLINE:
@@ -245,12 +251,17 @@ def infer_bounds(schedule, bodies: dict) -> Bounds:
             grouped.setdefault(producer, []).append(load)
         for producer, loads in grouped.items():
             readers.setdefault(producer, []).append((stage, loads))
+        if stage.is_extern:
+            # the called function reads every input whole
+            for tensor in dict.fromkeys(stage.op.inputs):
+                producer = schedule.stage_map[tensor.op]
+                readers.setdefault(producer, []).append((stage, WHOLE))
     for stage in reversed(schedule.stages):
         if stage not in bodies:
             continue
         op = stage.op
         consumers = readers.get(stage, [])
-        if stage.is_output or not consumers:
+        if stage.is_output or not consumers or stage.is_extern:
             for iv in op.axis:
                 ranges[iv] = (linear(iv.dom.min), linear(iv.dom.extent))
         else:
@@ -301,6 +312,12 @@ def _infer_root(stage, op, consumers, ranges, paths, loop_dom, scope: str) -> No
     if own_path:
         _check_consumers_inside(stage, [c for c, _ in consumers], paths)
     for consumer, loads in consumers:
+        if loads is WHOLE:
+            for d, iv in enumerate(op.axis):
+                lo = linear(iv.dom.min)
+                whole = (lo, lo.add(linear(iv.dom.extent)).plus(-1))
+                region[d] = whole if region[d] is None else interval_union(region[d], whole)
+            continue
         found = False
         state: dict = {}
         for iv in reversed(consumer.leaf_iter_vars):

@@ -6,7 +6,7 @@ from ..te.graph import ComputeOp, Tensor
 from ..tir import expr as E
 from ..tir.functor import Mutator
 from ..tir.op import const
-from .schedule import ReplaceProducers, rebuild_compute
+from .schedule import rebuild_reading
 from .stage import INLINE, SCOPE, Stage, check_scope
 from .steps import CacheRead, CacheWrite
 
@@ -55,8 +55,7 @@ def cache_read(schedule, tensor, scope: str, readers) -> Tensor:
     cache_stage.scope, cache_stage.scope_given = scope, True
     for stage in reader_stages:
         old = stage.op
-        mutator = ReplaceProducers({current: cache_op.output(0)})
-        new_op = rebuild_compute(old, [mutator.visit(b) for b in old.body])
+        new_op = rebuild_reading(old, {current: cache_op.output(0)})
         schedule.set_stage_op(stage, new_op, keep_loops=True)
         schedule.replace_dataflow(dict(zip(old.outputs, new_op.outputs)))
     schedule.record(CacheRead(producer.name, tensor.value_index, scope,

@@ -113,6 +113,13 @@ class _Lowering:
         if stage.is_placeholder:
             raise LoweringError(f"lower: tensor '{tensor.name}' is read but is not in args; "
                                 f"add it to the argument list")
+        if stage.is_extern:
+            # an extern stage computes its whole outputs, from index 0
+            if buf is None:
+                out = stage.op.output(tensor.value_index)
+                buf = Buffer(out.name, tuple(out.shape), out.dtype, self.bounds.scopes[stage])
+                self.buffers[key] = buf
+            return buf, None
         mins = [self.ranges[iv][0] for iv in stage.op.axis]
         if buf is None:
             shape = []
@@ -158,6 +165,8 @@ class _Lowering:
 
     # -- one stage -----------------------------------------------------------------------
     def stage_stmt(self, stage):
+        if stage.is_extern:
+            return AttrStmt(stage.name, "stage", E.IntImm(int32, 0), self.extern_calls(stage))
         dom = dict(self.global_dom)
         for iv in stage.leaf_iter_vars:
             dom[loop_var(stage, iv)] = (LinearSum.of_const(0), self.ranges[iv][1].plus(-1))
@@ -171,6 +180,27 @@ class _Lowering:
             body = self.guard(stage, roots, offsets, dom, body, with_reduce=False)
             nest = self.loops(stage, leaves, body)
         return AttrStmt(stage.name, "stage", E.IntImm(int32, 0), nest)
+
+    def extern_calls(self, stage):
+        """The calls of an extern stage, over the buffers that hold its inputs and
+        outputs (in place of the buffers its fcompute was given)."""
+        op = stage.op
+        mapping = {}
+        for placeholder, tensor in zip(op.input_placeholders, op.inputs):
+            producer = self.schedule.stage_map[tensor.op]
+            if producer.attach_type == INLINE:
+                raise LoweringError(
+                    f"stage '{producer.name}' is inlined, but the extern stage "
+                    f"'{stage.name}' passes it whole to the function it calls, so it must be "
+                    f"stored: call s[{producer.name}].compute_root()")
+            buf, mins = self.buffer_of(tensor)
+            if mins is not None and not all(m.is_const() and m.const == 0 for m in mins):
+                raise InternalError(f"the input '{tensor.name}' of extern stage "
+                                    f"'{stage.name}' is not computed from index 0")
+            mapping[placeholder] = buf
+        for k, placeholder in enumerate(op.output_placeholders):
+            mapping[placeholder] = self.buffer_of(op.output(k))[0]
+        return _ReplaceBuffers(mapping).visit(op.body)
 
     def leaf_value(self, stage, iv):
         extent = self.ranges[iv][1]
@@ -335,6 +365,16 @@ class _Lowering:
             sorted((f"pragma_{k}", v) for k, v in attr.pragmas))
         return For(var, E.IntImm(var.dtype, 0), extent.to_expr(var.dtype), kind, body,
                    thread.thread_tag if thread is not None else "", annotations)
+
+
+class _ReplaceBuffers(Mutator):
+    """Pass ``mapping[b]`` to calls wherever they were passed buffer ``b``."""
+
+    def __init__(self, mapping):
+        self.mapping = mapping
+
+    def visit_BufferArg(self, node):
+        return node.replace(buffer=self.mapping.get(node.buffer, node.buffer))
 
 
 def _axis_expr(value: LinearSum, dtype):

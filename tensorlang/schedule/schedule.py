@@ -3,6 +3,7 @@ steps applied so far (a schedule is plain data), and :func:`replay` of steps."""
 from __future__ import annotations
 
 from ..errors import ScheduleError
+from ..te.extern import ExternOp
 from ..te.graph import ComputeOp, Operation, Tensor, post_order_ops
 from ..tir import expr as E
 from ..tir.functor import Mutator
@@ -51,6 +52,15 @@ def rebuild_compute(op: ComputeOp, body) -> ComputeOp:
     """A copy of ``op`` with another body over the same axes."""
     return ComputeOp(op.name, op.tag, op.attrs, op.axis, body,
                      output_names=[t.name for t in op.outputs])
+
+
+def rebuild_reading(op, mapping: dict):
+    """A copy of ``op`` (a te.compute or te.extern operation) that reads ``mapping[t]``
+    wherever it read tensor ``t``."""
+    if isinstance(op, ExternOp):
+        return op.with_inputs([mapping.get(t, t) for t in op.inputs])
+    mutator = ReplaceProducers(mapping)
+    return rebuild_compute(op, [mutator.visit(b) for b in op.body])
 
 
 class Schedule:
@@ -170,8 +180,7 @@ class Schedule:
             op = stage.op
             if not any(t in mapping for t in op.input_tensors):
                 continue
-            mutator = ReplaceProducers(mapping)
-            new_op = rebuild_compute(op, [mutator.visit(b) for b in op.body])
+            new_op = rebuild_reading(op, mapping)
             self.set_stage_op(stage, new_op, keep_loops=True)
             for old, new in zip(op.outputs, new_op.outputs):
                 mapping[old] = new

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from typing import Callable
 
 from ..errors import InternalError, ScheduleError
+from ..te.extern import ExternOp
 from ..tir import expr as E
 from ..tir.analysis import free_vars
 from ..tir.buffer import SCOPES
@@ -147,6 +148,11 @@ class Stage:
         return not hasattr(self.op, "body")
 
     @property
+    def is_extern(self) -> bool:
+        """Whether the stage is a ``te.extern``: computed whole by calls, with no loops."""
+        return isinstance(self.op, ExternOp)
+
+    @property
     def root_iter_vars(self) -> list[E.IterVar]:
         return list(self.op.axis) + list(self.op.reduce_axis)
 
@@ -189,12 +195,19 @@ class Stage:
             raise ScheduleError(f"{prim} on stage '{self.name}': axis '{iv.var.name}' is "
                                 f"not a leaf of this stage: {why}")
 
-    def require_compute(self, prim: str) -> None:
-        """ScheduleError, naming ``prim``, where this stage is a placeholder."""
+    def require_compute(self, prim: str, extern_ok: bool = False) -> None:
+        """ScheduleError, naming ``prim``, where this stage is a placeholder, or an extern
+        stage (unless ``extern_ok``: primitives that need no loops)."""
         if self.is_placeholder:
             raise ScheduleError(f"{prim} on stage '{self.name}': '{self.name}' is a "
                                 f"placeholder (an input); only computed stages can be "
                                 f"scheduled")
+        if self.is_extern and not extern_ok:
+            called = ", ".join(f"'{n}'" for n in self.op.called_names)
+            raise ScheduleError(f"{prim} on stage '{self.name}': '{self.name}' is an extern "
+                                f"stage (te.extern calling {called}): one call computes all "
+                                f"of it at the root, so it has no loops to schedule; "
+                                f"schedule the stages that read it instead")
 
     def _attr(self, iv) -> IterAttr:
         attr = self.iter_attrs.get(iv)
@@ -484,7 +497,7 @@ class Stage:
     def set_scope(self, scope: str) -> None:
         """Store this stage's result in memory scope ``scope``."""
         check_scope(scope, f"set_scope({scope!r})", self.name)
-        self.require_compute(f"set_scope({scope!r})")
+        self.require_compute(f"set_scope({scope!r})", extern_ok=True)
         self.scope = scope
         self.scope_given = True
         self.schedule.record(steps.SetScope(self.name, scope))
@@ -507,7 +520,7 @@ class Stage:
 def _reads_rfactor(stage: Stage) -> bool:
     """Whether ``stage`` is the final reduction of an rfactor (it reduces the partial
     results of the ``<name>.rf`` stage)."""
-    body = getattr(stage.op, "body", None) or ()
+    body = () if stage.is_extern else getattr(stage.op, "body", None) or ()
     return bool(body) and all(
         isinstance(r, E.Reduce) and all(
             isinstance(src, E.ProducerLoad)

@@ -13,7 +13,8 @@ from .math import (exp, log, sqrt, rsqrt, tanh, sigmoid, erf, fabs, floor, ceil,
                    round, power, abs, maximum, minimum, if_then_else, select, all, any, likely,
                    const, exp2, log2, log10, sin, cos, trunc, floordiv, floormod,
                    min_value, max_value)
-from .planned import scan, extern  # noqa: F401  (not built yet: NotImplementedError)
+from .planned import scan  # noqa: F401  (not built yet: NotImplementedError)
+from .extern import extern, ExternOp  # noqa: F401
 from . import reference  # noqa: F401  (te.reference.evaluate: the numpy oracle)
 # te.create_schedule is tensorlang.create_schedule, set by tensorlang/__init__.py: the
 # schedule layer is built on te, so te never imports it

@@ -9,11 +9,3 @@ def scan(init, update, state_placeholder, inputs=None, name: str = "scan", tag: 
         "te.scan is not built yet in tensorlang: write a recurrence over a short time axis "
         "as one te.compute per step, or compute it outside the kernel")
 
-
-def extern(shape, inputs, fcompute, name: str = "extern", dtype=None, in_buffers=None,
-           out_buffers=None, tag: str = ""):
-    """TVM's ``te.extern`` (stages computed by a called function): not built yet."""
-    raise NotImplementedError(
-        "te.extern (with register_func / call_packed) is not built yet in tensorlang: "
-        "compute the stage with te.compute, or call the library on the arrays before or "
-        "after the tensorlang module")

@@ -30,6 +30,7 @@ import numpy as np
 from ..errors import TensorLangTypeError, TensorLangValueError
 from ..tir import expr as E
 from ..tir.datatype import BFLOAT16_ARRAYS, DataType, bfloat16_bits
+from .extern import ExternOp, evaluate_extern
 from .graph import ComputeOp, PlaceholderOp, Tensor, post_order_ops
 
 # Upper bound on the elements of one index grid (spatial x reduce points); larger
@@ -475,8 +476,13 @@ def _collect_vars(ops) -> dict[str, E.Var]:
             post_order_visit(iv.dom.min, note)
             post_order_visit(iv.dom.extent, note)
     for op in ops:
-        for body in getattr(op, "body", ()):
+        for body in op.body if isinstance(op, ComputeOp) else ():
             post_order_visit(body, note)
+        if isinstance(op, ExternOp):
+            post_order_visit(op.body, note)
+            for tensor in op.outputs:
+                for extent in tensor.shape:
+                    post_order_visit(extent, note)
     return found
 
 
@@ -532,10 +538,16 @@ def evaluate(outputs, inputs, shape_vars=None) -> list[np.ndarray]:
                 for tensor, value in zip(op.outputs, _OpEvaluator(op, evaluator,
                                                                   scalars).run()):
                     values[tensor] = value
+            elif isinstance(op, ExternOp):
+                def scalar(expr, _name=op.name):
+                    return evaluator.expr(expr, _Context(scalars, consumer=_name))
+                for tensor, value in zip(op.outputs, evaluate_extern(op, values, scalar)):
+                    values[tensor] = value
             else:
                 raise TensorLangTypeError(
                     f"reference.evaluate: cannot evaluate the operation '{op.name}' "
-                    f"({type(op).__name__}); only placeholders and te.compute are known")
+                    f"({type(op).__name__}); only placeholders, te.compute and te.extern "
+                    f"are known")
     results = []
     for tensor in tensors:
         value = values[tensor]

@@ -4,13 +4,16 @@ from .datatype import DataType, dtype, promote, SUPPORTED_DTYPES  # noqa: F401
 from .expr import (Node, ExprOp, PrimExpr, IntImm, FloatImm, StringImm, Var, Cast,  # noqa: F401
                    BinaryOp, Add, Sub, Mul, Div, FloorDiv, FloorMod, Min, Max, CmpOp, EQ,
                    NE, LT, LE, GT, GE, And, Or, Not, Select, Let, Call, Ramp, Broadcast,
-                   BufferLoad, ProducerLoad, Range, IterVar, CommReducer, Reduce,
+                   BufferLoad, BufferArg, ProducerLoad, Range, IterVar, CommReducer, Reduce,
                    DATA_PAR, REDUCE, THREAD, OPAQUE)
 from .buffer import Buffer, decl_buffer, SCOPES  # noqa: F401
 from .stmt import (Stmt, ForKind, For, BufferStore, Allocate, IfThenElse, LetStmt,  # noqa: F401
                    SeqStmt, Evaluate, AttrStmt, PrimFunc, seq, is_no_op, NO_OP)
 from .op import (const, convert, cast, var, select, call_intrin, call_builtin,  # noqa: F401
                  ramp, broadcast, is_const_int, as_const_int)
+from .packed import call_packed, call_extern  # noqa: F401
+from .registry import (register_func, get_global_func, remove_global_func,  # noqa: F401
+                       list_global_func_names)
 from .functor import Visitor, Mutator, post_order_visit  # noqa: F401
 from .structural import structural_equal, structural_hash  # noqa: F401
 from .printer import format_node  # noqa: F401  (also makes it the text of str(node))

@@ -77,6 +77,20 @@ class BufferLoad(PrimExpr):
 
 
 @dataclass(frozen=True, slots=True, eq=False, repr=False)
+class BufferArg(PrimExpr):
+    """A whole buffer as an argument of a called function (``tir.call_packed("f", A,
+    B)``): the callee receives its data with its shape and strides.  ``access`` says
+    what the callee does with it: ``"r"`` reads, ``"w"`` writes, ``"rw"`` may do both."""
+    buffer: Any  # tensorlang.tir.buffer.Buffer
+    access: str = "rw"
+    dtype: DataType = field(default_factory=lambda: DataType("handle", 64))
+
+    @property
+    def writes(self) -> bool:
+        return "w" in self.access
+
+
+@dataclass(frozen=True, slots=True, eq=False, repr=False)
 class ProducerLoad(PrimExpr):
     """``tensor[indices]`` in a tensor expression, before a schedule assigns buffers."""
     producer: Any  # te.Tensor
@@ -164,5 +178,5 @@ class Reduce(PrimExpr):
 __all__ = ["Node", "ExprOp", "PrimExpr", "IntImm", "FloatImm", "StringImm", "Var", "Cast",
            "BinaryOp", "Add", "Sub", "Mul", "Div", "FloorDiv", "FloorMod", "Min", "Max",
            "CmpOp", "EQ", "NE", "LT", "LE", "GT", "GE", "And", "Or", "Not", "Select", "Let",
-           "Call", "Ramp", "Broadcast", "BufferLoad", "ProducerLoad", "Range", "IterVar",
-           "CommReducer", "Reduce", "DATA_PAR", "REDUCE", "THREAD", "OPAQUE"]
+           "Call", "Ramp", "Broadcast", "BufferLoad", "BufferArg", "ProducerLoad", "Range",
+           "IterVar", "CommReducer", "Reduce", "DATA_PAR", "REDUCE", "THREAD", "OPAQUE"]

@@ -142,6 +142,8 @@ class Printer:
             return f"T.Broadcast({self.expr(e.value)}, {e.lanes})", 9
         if t is E.BufferLoad:
             return f"{self.buffer_name(e.buffer)}[{self.indices(e.indices)}]", 9
+        if t is E.BufferArg:
+            return self.buffer_name(e.buffer), 9
         if t is E.ProducerLoad:
             return f"{self.name_of(e.producer, e.producer.name)}[{self.indices(e.indices)}]", 9
         if t is E.Reduce:

@@ -28,6 +28,7 @@ from .functor import Visitor
 from . import op as _op
 from .arith.analyzer import Analyzer
 from .op import INTRINSICS
+from .packed import CALL_PACKED
 
 #: at most this many problems are listed in an InternalError message
 _MAX_REPORTED = 10
@@ -200,6 +201,10 @@ class _WellFormed(Visitor):
     def visit_Call(self, node: E.Call):
         for arg in node.args:
             self.visit(arg)
+        if node.op == CALL_PACKED:
+            if not node.args or not isinstance(node.args[0], E.StringImm):
+                self.fail(node, "a packed call must start with the name of the function")
+            return
         arity = INTRINSICS.get(node.op)
         if arity is None:
             if not node.op.startswith("tl."):
@@ -290,6 +295,13 @@ class _WellFormed(Visitor):
             analyzer.bind(var, E.Range(low, extent))
         return any(analyzer.can_prove(_op.logical_not(part))
                    for guard in self.guards for part in conjuncts(guard))
+
+    def visit_BufferArg(self, node: E.BufferArg):
+        if node.buffer not in self.buffers:
+            self.fail(node, f"buffer '{node.buffer.name}' is passed to a call outside its "
+                            f"allocation (not a parameter nor allocated around the call)")
+        if node.access not in ("r", "w", "rw"):
+            self.fail(node, f"buffer argument access {node.access!r} is not 'r', 'w' or 'rw'")
 
     def visit_BufferLoad(self, node: E.BufferLoad):
         lanes = self.check_access(node, node.buffer, node.indices)

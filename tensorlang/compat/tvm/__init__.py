@@ -22,6 +22,8 @@ from ...errors import TensorLangError as _TensorLangError
 from . import contrib, target, testing  # noqa: F401
 from .driver import IRModule, build, lower  # noqa: F401
 from .namespaces import make_te, make_tir
+from .registry import (get_global_func, list_global_func_names,  # noqa: F401
+                       register_func, remove_global_func)
 from .runtime import (Device, Module, NDArray, cpu, cuda, device, gpu,  # noqa: F401
                       load_module, nd)
 from .target import Target  # noqa: F401
@@ -72,11 +74,7 @@ from . import autotvm, topi  # noqa: E402,F401  (they use te and tir above)
 
 
 def __getattr__(name: str):
-    """What the layer does not map: TVM's function registry (not built yet) and the rest."""
-    if name in ("register_func", "get_global_func", "list_global_func_names"):
-        raise NotImplementedError(f"tvm.{name}: tensorlang has no function registry yet "
-                                  f"(te.extern and call_packed are not built); call the "
-                                  f"function on the arrays outside the tensorlang module")
+    """What the layer does not map."""
     raise AttributeError(f"tvm has no '{name}' in tensorlang's compatibility layer; see "
                          f"README 'Coming from TVM' for what maps")
 
@@ -91,6 +89,7 @@ def _install() -> None:
         return
     modules = {"tvm": this, "tvm.te": te, "tvm.tir": tir, "tvm.testing": testing,
                "tvm.contrib": contrib, "tvm.contrib.utils": contrib.utils,
+               "tvm.contrib.cblas": contrib.cblas,
                "tvm.autotvm": autotvm, "tvm.topi": topi, "tvm.topi.testing": topi.testing,
                "tvm.target": target, "tvm.runtime": runtime, "tvm.nd": nd,
                "tvm.transform": transform, "tvm.error": error, "tvm.te.schedule": te.schedule}

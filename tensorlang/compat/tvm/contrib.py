@@ -1,4 +1,5 @@
-"""``tvm.contrib``: ``utils.tempdir()`` (and the contrib libraries tensorlang has)."""
+"""``tvm.contrib``: ``utils.tempdir()`` and the contrib libraries tensorlang has
+(``cblas``: ``cblas.matmul(A, B)``, ``cblas.batch_matmul``)."""
 from __future__ import annotations
 
 import atexit
@@ -6,6 +7,8 @@ import os
 import shutil
 import tempfile
 import types
+
+from ...contrib import cblas
 
 
 class TempDirectory:
@@ -44,3 +47,6 @@ def tempdir(custom_path=None) -> TempDirectory:
 utils = types.ModuleType("tvm.contrib.utils", "tvm.contrib.utils: temporary directories")
 utils.tempdir = tempdir
 utils.TempDirectory = TempDirectory
+
+
+__all__ = ["TempDirectory", "cblas", "tempdir", "utils"]

@@ -60,6 +60,24 @@ def size_var(name: str = "n", dtype="int32"):
     return _te.var(name, dtype)
 
 
+def decl_buffer(shape, dtype=None, name: str = "buffer", data=None, strides=None,
+                elem_offset=None, scope: str = "", data_alignment: int = -1,
+                offset_factor: int = 0, buffer_type: str = "", axis_separators=None):
+    """TVM's ``tir.decl_buffer`` (the buffers ``te.extern`` passes its fcompute): shape,
+    dtype, name and scope; the alignment and offset factors are accepted (tensorlang
+    buffers start at their data, aligned to their element); data, strides, element
+    offsets and buffer types are refused, naming the argument."""
+    given = {"data": data, "strides": strides, "elem_offset": elem_offset,
+             "buffer_type": buffer_type, "axis_separators": axis_separators}
+    refused = sorted(key for key, value in given.items() if value)
+    if refused:
+        raise NotImplementedError(
+            f"tvm.tir.decl_buffer({', '.join(refused)}=...): tensorlang's buffers are "
+            f"compact, start at their data and a called function receives each as a numpy "
+            f"array with its own strides; declare the buffer by shape, dtype and name")
+    return _tir.decl_buffer(shape, dtype or "float32", name, scope or "global")
+
+
 TE_UNSUPPORTED = {
     "hybrid": "hybrid script is not part of tensorlang; write the loop nest with te.compute "
               "(or te.scan for a recurrence)",
@@ -94,6 +112,7 @@ def make_tir() -> ForwardingModule:
                "max_value", "abs")}
     # tvm.tir.max / min / sum are te's reducers (two operands: element-wise)
     extras.update(indexdiv=_te.floordiv, indexmod=_te.floormod, max=_te.max, min=_te.min,
-                  sum=_te.sum, comm_reducer=_te.comm_reducer, Select=Select)
+                  sum=_te.sum, comm_reducer=_te.comm_reducer, Select=Select,
+                  decl_buffer=decl_buffer)
     return ForwardingModule("tvm.tir", "TVM's tvm.tir over tensorlang.tir", _tir, extras,
                             TIR_UNSUPPORTED)

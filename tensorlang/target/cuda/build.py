@@ -10,6 +10,7 @@ from dataclasses import dataclass
 
 from ... import pipeline
 from ...errors import BuildError
+from ...tir.packed import called_names
 from ...tir.stmt import PrimFunc
 from ..target import Target, backend_target
 from .codegen import CudaCodegen, FastMathCudaCodegen, generate_cuda
@@ -69,6 +70,12 @@ def build(func: PrimFunc, target="cuda", **options) -> "CudaModule":
     >>> mod = build(func, "cuda -arch=sm_80")
     """
     target = backend_target(func, target, "cuda", "CUDA")
+    called = called_names(func.body)
+    if called:
+        raise BuildError(f"'{func.name}' calls the registered Python function(s) "
+                         f"{', '.join(repr(n) for n in called)} (te.extern / "
+                         f"tir.call_packed), which CUDA kernels cannot call; build it for "
+                         f"\"llvm\", or compute those stages with te.compute")
     build_options = CudaBuildOptions.from_target(target, **options)
     passes = pipeline.cuda_passes(build_options.inject_sync, build_options.limits)
     program = pipeline.PassRunner(label="tl.build cuda").run_all(passes, func)

@@ -12,10 +12,12 @@ import llvmlite.ir as ir
 from ...tir import expr as E
 from ...tir.buffer import Buffer
 
-#: status codes the generated function reports through its context array
-STATUS_OK, STATUS_OUT_OF_BOUNDS, STATUS_NO_MEMORY = 0, 1, 2
-#: slots of the context array shared by the caller and the generated code
-CTX_STATUS, CTX_BUFFER, CTX_DIM, CTX_INDEX, CTX_EXTENT, CTX_THREADS = range(6)
+#: status codes the generated function reports through its context array (a called
+#: function that failed: STATUS_CALL_FAILED, with the index of the call in CTX_INDEX)
+STATUS_OK, STATUS_OUT_OF_BOUNDS, STATUS_NO_MEMORY, STATUS_CALL_FAILED = 0, 1, 2, 3
+#: slots of the context array shared by the caller and the generated code; CTX_CALLBACK
+#: holds the address of the function packed calls go through (see packed_calls.py)
+CTX_STATUS, CTX_BUFFER, CTX_DIM, CTX_INDEX, CTX_EXTENT, CTX_THREADS, CTX_CALLBACK = range(7)
 CTX_SIZE = 8
 #: largest constant-size allocation placed on the stack; larger ones use the heap
 STACK_ALLOCATION_LIMIT = 64 * 1024
@@ -74,7 +76,8 @@ def known_multiple(expr, multiples: dict) -> int:
     return 1
 
 
-__all__ = ["ALLOCATION_ALIGNMENT", "BufferBinding", "CTX_BUFFER", "CTX_DIM", "CTX_EXTENT",
-           "CTX_INDEX", "CTX_SIZE", "CTX_STATUS", "CTX_THREADS", "STACK_ALLOCATION_LIMIT",
-           "STATUS_NO_MEMORY", "STATUS_OK", "STATUS_OUT_OF_BOUNDS", "constant_bytes",
+__all__ = ["ALLOCATION_ALIGNMENT", "BufferBinding", "CTX_BUFFER", "CTX_CALLBACK", "CTX_DIM",
+           "CTX_EXTENT", "CTX_INDEX", "CTX_SIZE", "CTX_STATUS", "CTX_THREADS",
+           "STACK_ALLOCATION_LIMIT", "STATUS_CALL_FAILED", "STATUS_NO_MEMORY", "STATUS_OK",
+           "STATUS_OUT_OF_BOUNDS", "constant_bytes",
            "known_multiple", "on_heap"]

@@ -22,16 +22,18 @@ from ...tir.datatype import DataType
 from ...tir.expr import IntImm, Range, Var
 from ...tir.functor import Visitor
 from ...tir.naming import NameSupply
+from ...tir.packed import packed_call
 from .codegen_expr import ExprCodeGen
 from .buffers import (ALLOCATION_ALIGNMENT, CTX_STATUS, STACK_ALLOCATION_LIMIT,
                       STATUS_NO_MEMORY, BufferBinding, constant_bytes, known_multiple, on_heap)
 from .codegen_memory import MemoryCodeGen, streaming_buffers
+from .codegen_packed import PackedCallCodeGen
 from .parallel import ParallelCodeGen
 from .signature import Signature, make_signature
 from .types import F64, I1, I32, I64, PTR, const_of, storage_type, value_type
 
 
-class CodeGenLLVM(ExprCodeGen, MemoryCodeGen, ParallelCodeGen):
+class CodeGenLLVM(ExprCodeGen, MemoryCodeGen, ParallelCodeGen, PackedCallCodeGen):
     """Translate one PrimFunc into an ``llvmlite.ir.Module``.
 
     >>> module, signature = CodeGenLLVM(target, bounds_check=False).generate(func)
@@ -180,7 +182,9 @@ class CodeGenLLVM(ExprCodeGen, MemoryCodeGen, ParallelCodeGen):
             self.visit(stmt)
 
     def visit_Evaluate(self, node: S.Evaluate):
-        if not isinstance(node.value, IntImm):
+        if packed_call(node.value) is not None:
+            self.emit_packed_call(node.value)
+        elif not isinstance(node.value, IntImm):
             self.visit(node.value)
 
     def visit_AttrStmt(self, node: S.AttrStmt):

@@ -10,16 +10,19 @@ Calls go through ctypes, which releases the GIL while compiled code runs.
 """
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import time as _time
 from dataclasses import dataclass
 
-from ...errors import TensorLangValueError
+from ...errors import BuildError, TensorLangValueError
 from ..target import Target
 from .buffers import (CTX_BUFFER, CTX_DIM, CTX_EXTENT, CTX_INDEX, CTX_SIZE,
-                      CTX_STATUS, CTX_THREADS, STATUS_NO_MEMORY, STATUS_OUT_OF_BOUNDS)
+                      CTX_STATUS, CTX_THREADS, STATUS_CALL_FAILED, STATUS_NO_MEMORY,
+                      STATUS_OUT_OF_BOUNDS)
 from .export import export_library, read_library
 from .jit import JitLibrary, emit_assembly, target_machine
+from .packed_calls import calls_enabled, prepare
 from .runtime import num_threads
 from .signature import Signature, write_back
 
@@ -93,6 +96,8 @@ class Module:
         self._target_info = target_info  # (triple, cpu, features) for assembly
         arg_types = [ctypes.c_void_p] * (signature.num_buffers + 2)
         self._function = ctypes.CFUNCTYPE(ctypes.c_int32, *arg_types)(address)
+        #: the call sites of registered functions (tir.call_packed), if any
+        self._packed_calls = prepare(signature.packed_calls)
 
     @property
     def entry_name(self) -> str:
@@ -109,10 +114,14 @@ class Module:
         pointers, scalars, temporaries = self.signature.pack(args)
         context = Context()
         context[CTX_THREADS] = num_threads()
-        status = self._function(*pointers, scalars, context)
+        if self._packed_calls:
+            with calls_enabled(context, self._packed_calls) as calls:
+                status = self._function(*pointers, scalars, context)
+        else:
+            calls, status = None, self._function(*pointers, scalars, context)
         write_back(temporaries)
         if status:
-            self._raise_status(status, context)
+            self._raise_status(status, context, calls)
 
     def time(self, *args, number: int = 10, repeat: int = 3) -> float:
         """Seconds per call: the mean over ``number`` calls, the minimum over ``repeat``
@@ -122,11 +131,18 @@ class Module:
                                        f"be at least 1")
         pointers, scalars, temporaries = self.signature.pack(args)
         context = new_context()
-        function = self._function
-        call_args = (*pointers, scalars, context)
+        with contextlib.ExitStack() as stack:
+            calls = stack.enter_context(calls_enabled(context, self._packed_calls)) \
+                if self._packed_calls else None
+            best = self._time_calls((*pointers, scalars, context), number, repeat, calls)
+        write_back(temporaries)
+        return best
+
+    def _time_calls(self, call_args, number: int, repeat: int, calls) -> float:
+        function, context = self._function, call_args[-1]
         status = function(*call_args)  # warm-up: page faults, thread start-up
         if status:
-            self._raise_status(status, context)
+            self._raise_status(status, context, calls)
         best = float("inf")
         clock = _time.perf_counter
         for _ in range(repeat):
@@ -134,10 +150,14 @@ class Module:
             for _ in range(number):
                 function(*call_args)
             best = min(best, (clock() - start) / number)
-        write_back(temporaries)
+        if calls is not None and context[CTX_STATUS]:
+            self._raise_status(context[CTX_STATUS], context, calls)
         return best
 
-    def _raise_status(self, status: int, context) -> None:
+    def _raise_status(self, status: int, context, calls=None) -> None:
+        if context[CTX_STATUS] == STATUS_CALL_FAILED and calls is not None and \
+                calls.error is not None:
+            raise calls.error   # names the function called (ExternCallError)
         names = self.signature.buffer_names
         buffer_id = context[CTX_BUFFER]
         name = names[buffer_id] if 0 <= buffer_id < len(names) else f"#{buffer_id}"
@@ -182,4 +202,10 @@ class Module:
         if self._object_code is None:
             raise TensorLangValueError(f"module '{self.entry_name}' was loaded from a shared "
                                        f"library; copy that file instead of exporting it")
+        if self._packed_calls:
+            names = ", ".join(dict.fromkeys(f"'{c.name}'" for c in self._packed_calls))
+            raise BuildError(f"module '{self.entry_name}' calls the registered Python "
+                             f"function(s) {names} (te.extern / tir.call_packed), which a "
+                             f"shared library cannot reach: call the module in this process, "
+                             f"or compute those stages with te.compute to export it")
         export_library(self, path)

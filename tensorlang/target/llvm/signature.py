@@ -67,6 +67,9 @@ class Signature:
     params: list[dict]
     slots: list[dict]
     buffer_names: list[str] = field(default_factory=list)
+    #: the packed calls of the function, in the order of their call index: the name
+    #: called and how to read each argument (see :mod:`.packed_calls`)
+    packed_calls: list[dict] = field(default_factory=list)
 
     def add_internal_buffer(self, name: str) -> int:
         """Register an allocated buffer for error messages; returns its id."""
@@ -78,13 +81,16 @@ class Signature:
         return sum(1 for p in self.params if p["kind"] == "buffer")
 
     def to_json(self) -> dict:
-        return {"symbol": self.symbol, "params": self.params, "slots": self.slots,
+        data = {"symbol": self.symbol, "params": self.params, "slots": self.slots,
                 "buffer_names": self.buffer_names}
+        if self.packed_calls:
+            data["packed_calls"] = self.packed_calls
+        return data
 
     @staticmethod
     def from_json(data: dict) -> "Signature":
         signature = Signature(data["symbol"], data["params"], data["slots"],
-                              list(data["buffer_names"]))
+                              list(data["buffer_names"]), list(data.get("packed_calls", ())))
         return signature
 
     # -- argument checking -----------------------------------------------------------
@@ -302,6 +308,9 @@ def signature_json_problem(data) -> str | None:
             return problem
     if not all(isinstance(name, str) for name in data["buffer_names"]):
         return "has a 'buffer_names' entry that is not a string"
+    problem = _packed_calls_problem(data.get("packed_calls", []))
+    if problem:
+        return problem
     num_slots = len(data["slots"])
     for index, param in enumerate(data["params"]):
         where = f"params[{index}]."
@@ -323,6 +332,30 @@ def signature_json_problem(data) -> str | None:
             problem = f"has '{where}kind' {param['kind']!r}, not 'scalar' or 'buffer'"
         if problem:
             return problem
+    return None
+
+
+#: the kinds of argument of a packed call, and the fields each has
+_PACKED_ARG_FIELDS = {"buffer": {"name": str, "numpy_dtype": str, "ndim": int, "writes": bool},
+                      "int": {"dtype": str}, "float": {"dtype": str}, "bool": {"dtype": str},
+                      "str": {"value": str}}
+
+
+def _packed_calls_problem(calls) -> str | None:
+    if not isinstance(calls, list):
+        return f"has 'packed_calls' of type {type(calls).__name__}, not a list"
+    for index, call in enumerate(calls):
+        where = f"packed_calls[{index}]."
+        problem = _fields_problem(call, {"name": str, "args": list}, where)
+        if problem:
+            return problem
+        for k, arg in enumerate(call["args"]):
+            kind = arg.get("kind") if isinstance(arg, dict) else None
+            if kind not in _PACKED_ARG_FIELDS:
+                return f"has an argument of unknown kind in '{where}args[{k}]'"
+            problem = _fields_problem(arg, _PACKED_ARG_FIELDS[kind], f"{where}args[{k}].")
+            if problem:
+                return problem
     return None
 
 
@@ -392,7 +425,8 @@ def make_signature(func: S.PrimFunc) -> tuple[Signature, dict]:
     """The signature of ``func`` and the slot of each of its scalar variables."""
     written: set = set()
     post_order_visit(func.body, lambda n: written.add(n.buffer)
-                     if isinstance(n, S.BufferStore) else None)
+                     if isinstance(n, S.BufferStore) or
+                     (isinstance(n, E.BufferArg) and n.writes) else None)
     slots: dict = {}
     slot_info: list[dict] = []
 

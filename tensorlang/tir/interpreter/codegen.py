@@ -18,6 +18,7 @@ from ..buffer import Buffer
 from ..datatype import DataType
 from ..structural import structural_equal
 from ..naming import NameSupply
+from ..packed import packed_call
 from . import runtime
 from .expressions import ADD, ATOM, ExpressionTranslator, Fragment, full_range
 
@@ -283,7 +284,31 @@ class Translator(ExpressionTranslator):
             return
         if isinstance(value, E.Call) and value.op in ("tl.syncthreads", "tl.assume"):
             return
+        call = packed_call(value)
+        if call is not None:
+            name, args = call
+            codes = ", ".join(self.packed_argument(arg) for arg in args)
+            self.emit(f"_call_packed({name!r}, [{codes}])")
+            return
         self.emit(self.expr(value).code)
+
+    def packed_argument(self, arg) -> str:
+        """The Python value a called function receives for ``arg``: a numpy view of a
+        buffer, a string, or a Python bool / int / float."""
+        if isinstance(arg, E.BufferArg):
+            info = self.buffers.get(arg.buffer)
+            if info is None:
+                raise InternalError(f"buffer '{arg.buffer.name}' is passed to a call outside "
+                                    f"its allocation")
+            shape = "".join(f"{code}, " for code, _, _ in info.extents)
+            strides = "None" if info.strides is None else \
+                "(" + "".join(f"{code}, " for code in info.strides) + ")"
+            return f"_buffer_arg({info.name}, ({shape}), {strides}, {arg.writes})"
+        if isinstance(arg, E.StringImm):
+            return repr(arg.value)
+        value = self.expr(arg).code
+        kind = "bool" if arg.dtype.is_bool else "int" if arg.dtype.is_integer else "float"
+        return f"{kind}({value})"
 
     def visit_BufferStore(self, s: S.BufferStore) -> None:
         value = self.expr(s.value)

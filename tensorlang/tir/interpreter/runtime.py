@@ -11,6 +11,7 @@ import math
 import numpy as np
 
 from ...errors import InternalError
+from ..registry import call_registered
 
 # -- errors -------------------------------------------------------------------------
 
@@ -268,3 +269,23 @@ def strided_size(shape: tuple, strides: tuple) -> int:
 
 
 NAMESPACE["_strided_size"] = strided_size
+
+
+# -- packed calls ---------------------------------------------------------------------
+
+
+def buffer_argument(array: np.ndarray, shape: tuple, strides: tuple | None,
+                    writable: bool) -> np.ndarray:
+    """The numpy array a called function receives for a buffer: a view of ``array``
+    (flattened where the buffer has explicit ``strides``, in elements), read-only unless
+    the function may write it."""
+    if strides is not None:
+        array = np.lib.stride_tricks.as_strided(
+            array, shape, tuple(s * array.itemsize for s in strides), writeable=writable)
+    view = array.view()
+    view.flags.writeable = writable and array.flags.writeable
+    return view
+
+
+NAMESPACE["_buffer_arg"] = buffer_argument
+NAMESPACE["_call_packed"] = call_registered
