@@ -81,7 +81,7 @@ def inline_bodies(schedule) -> dict:
     bodies: dict = {}
     mutator = _Inline(schedule, inlined)
     for stage in schedule.stages:
-        if stage.is_placeholder:
+        if stage.is_placeholder or stage.is_scan:
             continue
         body = [mutator.visit(b) for b in stage.op.body]
         if stage.attach_type == INLINE:
@@ -246,11 +246,17 @@ def infer_bounds(schedule, bodies: dict) -> Bounds:
         for producer, loads in grouped.items():
             readers.setdefault(producer, []).append((stage, loads))
     for stage in reversed(schedule.stages):
+        if stage.is_scan:
+            _scan_ranges(stage, ranges, loop_dom)
+            continue
         if stage not in bodies:
             continue
         op = stage.op
         consumers = readers.get(stage, [])
-        if stage.is_output or not consumers:
+        role = schedule.scan_role(stage)
+        if role is not None and role[0] == "update":
+            _update_ranges(stage, role[1], ranges)
+        elif stage.is_output or not consumers:
             for iv in op.axis:
                 ranges[iv] = (linear(iv.dom.min), linear(iv.dom.extent))
         else:
@@ -261,6 +267,24 @@ def infer_bounds(schedule, bodies: dict) -> Bounds:
         for iv in stage.leaf_iter_vars:
             loop_dom[loop_var(stage, iv)] = _full(ranges[iv][1])
     return Bounds(ranges, loop_dom, bodies, scopes)
+
+
+def _scan_ranges(stage, ranges, loop_dom) -> None:
+    """A scan loops over the steps after its init: ``scan_axis`` as declared."""
+    iv = stage.op.scan_axis
+    ranges[iv] = (linear(iv.dom.min), linear(iv.dom.extent))
+    loop_dom[loop_var(stage, iv)] = _full(ranges[iv][1])
+
+
+def _update_ranges(stage, scan, ranges) -> None:
+    """Each step of ``scan`` computes its update at the step's time point, all of it:
+    the update writes the scan's output, which is there in full."""
+    time, *others = stage.op.axis
+    scan_axis = scan.op.scan_axis
+    step = ranges[scan_axis][0].add(LinearSum.of_atom(loop_var(scan, scan_axis)))
+    ranges[time] = (step, LinearSum.of_const(1))
+    for iv in others:
+        ranges[iv] = (linear(iv.dom.min), linear(iv.dom.extent))
 
 
 def _encloses(owner, iv, consumer, paths) -> bool:

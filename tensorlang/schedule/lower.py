@@ -19,7 +19,7 @@ from ..tir.arith import (LinearSum, linear, prove_at_least, prove_less, simplify
 from ..tir.buffer import Buffer
 from ..tir.datatype import int32
 from ..tir.functor import Mutator
-from ..tir.stmt import (Allocate, AttrStmt, BufferStore, For, ForKind, IfThenElse,
+from ..tir.stmt import (NO_OP, Allocate, AttrStmt, BufferStore, For, ForKind, IfThenElse,
                         LetStmt, PrimFunc, seq)
 from ..tir.transform.substitute import combine
 from .bound import attach_path, infer_bounds, inline_bodies, loop_var, thread_of
@@ -62,6 +62,14 @@ class _Lowering:
         self.ranges = self.bounds.ranges
         self.global_dom = self.bounds.loop_dom
         self.buffers: dict = {}     # (stage, value_index) -> Buffer
+        #: a scan's init, update and state tensors -> the scan's output that holds them
+        self.held_by_scan: dict = {}
+        for stage in schedule.stages:
+            if stage.is_scan:
+                op = stage.op
+                for tensors in (op.init, op.update, op.state_placeholder):
+                    for k, t in enumerate(tensors):
+                        self.held_by_scan[t] = op.output(k)
         self.arg_stages: set = set()
         self.params: list = []
         self._bind_args(args)
@@ -87,6 +95,13 @@ class _Lowering:
                     raise LoweringError(f"lower: tensor '{arg.name}' in args is not part of "
                                         f"the schedule") from None
                 key = (stage, arg.value_index)
+                held = self.held_by_scan.get(arg)
+                if held is not None:
+                    role = self.schedule.scan_role(stage)
+                    raise LoweringError(
+                        f"lower: tensor '{arg.name}' in args is the {role[0]} of scan "
+                        f"'{role[1].name}', held in the scan's output; pass the scan's "
+                        f"output '{held.name}' instead")
                 if key in seen:
                     raise LoweringError(f"lower: tensor '{arg.name}' appears twice in args")
                 seen.add(key)
@@ -105,10 +120,18 @@ class _Lowering:
 
     def buffer_of(self, tensor: Tensor):
         """``(buffer, region mins)`` holding ``tensor``; mins are None for parameters."""
+        held = self.held_by_scan.get(tensor)
+        if held is not None:   # indexed as the scan's output: time first, from 0
+            return self.buffer_of(held)[0], None
         stage = self.schedule.stage_map[tensor.op]
         key = (stage, tensor.value_index)
         buf = self.buffers.get(key)
         if key in self.arg_stages:
+            return buf, None
+        if stage.is_scan:
+            if buf is None:
+                out = stage.op.output(tensor.value_index)
+                buf = self.buffers[key] = Buffer(out.name, tuple(out.shape), out.dtype)
             return buf, None
         if stage.is_placeholder:
             raise LoweringError(f"lower: tensor '{tensor.name}' is read but is not in args; "
@@ -141,7 +164,10 @@ class _Lowering:
     def run(self, name: str) -> PrimFunc:
         stmts, allocated = [], []
         for stage in self.schedule.stages:
-            if stage in self.bodies and stage.attach_type == ROOT:
+            if stage.is_scan:
+                stmts.append(self.scan_stmt(stage))
+                allocated.append(stage)
+            elif stage in self.bodies and stage.attach_type == ROOT:
                 stmts.append(self.stage_stmt(stage))
                 allocated.append(stage)
         body = seq(*stmts)
@@ -151,7 +177,8 @@ class _Lowering:
 
     def allocate(self, stage, body):
         for k in reversed(range(stage.op.num_outputs)):
-            if (stage, k) not in self.arg_stages:
+            if (stage, k) not in self.arg_stages and \
+                    stage.op.output(k) not in self.held_by_scan:
                 buf, _ = self.buffer_of(stage.op.output(k))
                 body = Allocate(buf, body)
         return body
@@ -171,6 +198,26 @@ class _Lowering:
             body = self.guard(stage, roots, offsets, dom, body, with_reduce=False)
             nest = self.loops(stage, leaves, body)
         return AttrStmt(stage.name, "stage", E.IntImm(int32, 0), nest)
+
+    def scan_stmt(self, stage):
+        """The loop over a scan's steps after its init, with the stages of one step in
+        it (the update last).  The loop stays even with one step: the step's stages
+        index time by its variable."""
+        iv = stage.op.scan_axis
+        body = self.insert_attached(stage, iv, NO_OP)
+        extent = self.ranges[iv][1]
+        attr = stage.iter_attrs.get(iv)
+        kind = ForKind.SERIAL if attr is None else attr.kind
+        if kind == ForKind.UNROLLED and not extent.is_const():
+            kind = ForKind.SERIAL
+        pragmas = [] if attr is None else [(f"pragma_{k}", v) for k, v in attr.pragmas]
+        # "scan": the loop carries a recurrence; GPU code runs it on the host, around the
+        # kernels of each step
+        annotations = tuple(sorted(pragmas + [("scan", stage.name)]))
+        var = loop_var(stage, iv)
+        loop = For(var, E.IntImm(var.dtype, 0), extent.to_expr(var.dtype), kind, body, "",
+                   annotations)
+        return AttrStmt(stage.name, "stage", E.IntImm(int32, 0), loop)
 
     def leaf_value(self, stage, iv):
         extent = self.ranges[iv][1]

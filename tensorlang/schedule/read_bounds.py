@@ -12,11 +12,13 @@ constant coefficients) over constant extents, so that the interval computed is t
 range it takes.  Reads that are masked are not checked: the branches of
 ``te.if_then_else`` (padding) and the source of a reduction with a ``where`` condition.
 Anything else (a data-dependent index, a symbolic extent, a division) is accepted.
+The stages a scan computes at each step are checked over the steps after the init (the
+update of ``s[t] = s[t - 1] + X[t]`` never runs at ``t = 0``).
 """
 from __future__ import annotations
 
 from ..errors import LoweringError
-from ..te.graph import ComputeOp
+from ..te.graph import ComputeOp, ScanOp
 from ..tir import expr as E
 from ..tir.arith import linear
 
@@ -25,18 +27,27 @@ def check_reads_in_bounds(schedule) -> None:
     """Raise :class:`LoweringError` for the first read of a computed stage of ``schedule``
     that its definition proves outside the tensor read."""
     seen: set = set()
+    steps: dict = {}   # id of an operation computed at each step of a scan -> first step
+    for stage in schedule.stages:
+        for op in (stage.origin_op, stage.op):
+            if isinstance(op, ScanOp) and isinstance(op.init_steps, E.IntImm):
+                for body in op.body_ops:
+                    steps[id(body)] = op.init_steps.value
     for stage in schedule.stages:
         for op in (stage.origin_op, stage.op):
             if isinstance(op, ComputeOp) and id(op) not in seen:
                 seen.add(id(op))
-                check_operation(op)
+                check_operation(op, steps.get(id(op)))
 
 
-def check_operation(op: ComputeOp) -> None:
-    """Check every unmasked read of ``op``'s body over its whole domain."""
+def check_operation(op: ComputeOp, first_step: int | None = None) -> None:
+    """Check every unmasked read of ``op``'s body over its whole domain (its first axis
+    from ``first_step`` on, for an operation a scan computes at each step)."""
     domain = {}
-    for iv in op.axis:
+    for d, iv in enumerate(op.axis):
         span = _constant_span(iv)
+        if d == 0 and first_step is not None and span is not None:
+            span = (max(span[0], first_step), span[1])
         if span is None:
             return  # a symbolic extent: nothing to prove against
         if span[1] < span[0]:

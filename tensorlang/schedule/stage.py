@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from typing import Callable
 
 from ..errors import InternalError, ScheduleError
+from ..te.graph import PlaceholderOp, ScanOp
 from ..tir import expr as E
 from ..tir.analysis import free_vars
 from ..tir.buffer import SCOPES
@@ -129,7 +130,7 @@ class Stage:
     def reset(self, op) -> None:
         """Point the stage at ``op`` with fresh, unscheduled loops."""
         self.op = op
-        roots = list(getattr(op, "axis", ())) + list(getattr(op, "reduce_axis", ()))
+        roots = _root_iter_vars(op)
         self.all_iter_vars: list[E.IterVar] = list(roots)
         self.leaf_iter_vars: list[E.IterVar] = list(roots)
         self.relations: list = []
@@ -144,11 +145,36 @@ class Stage:
     # -- helpers --------------------------------------------------------------------
     @property
     def is_placeholder(self) -> bool:
-        return not hasattr(self.op, "body")
+        return isinstance(self.op, PlaceholderOp)
+
+    @property
+    def is_scan(self) -> bool:
+        """Whether this is the stage of a ``te.scan`` (its only loop: the scan axis)."""
+        return isinstance(self.op, ScanOp)
 
     @property
     def root_iter_vars(self) -> list[E.IterVar]:
-        return list(self.op.axis) + list(self.op.reduce_axis)
+        return _root_iter_vars(self.op)
+
+    def require_not_time(self, iv, prim: str, action: str) -> None:
+        """ScheduleError, naming ``prim``, where ``iv`` is the time axis of a scan: the
+        scan axis of a scan stage, or the first axis of a scan's update, which each step
+        of the scan computes at one point in time.  ``action`` says what was refused."""
+        time = self.schedule.time_axis(self)
+        if time is None or iv is not time:
+            return
+        if self.is_scan:
+            raise ScheduleError(
+                f"{prim} on stage '{self.name}': axis '{iv.var.name}' is the scan axis of "
+                f"'{self.name}', which cannot be {action}: step t reads the state of earlier "
+                f"steps, so the steps run one after another; schedule the loops of the "
+                f"update (s[update].op.axis[1:]) instead")
+        scan = self.schedule.scan_role(self)[1]
+        raise ScheduleError(
+            f"{prim} on stage '{self.name}': axis '{iv.var.name}' is the time axis of "
+            f"'{self.name}', the update of scan '{scan.name}', which cannot be {action}: "
+            f"each step of the scan computes '{self.name}' at one time point, in order; "
+            f"schedule its other axes instead")
 
     def __repr__(self) -> str:
         return f"Stage({self.name})"
@@ -246,6 +272,7 @@ class Stage:
         prim = f"split({_axis_name(parent)})"
         self.require_compute(prim)
         self.require_leaf(parent, prim)
+        self.require_not_time(parent, prim, "split")
         if (factor is None) == (nparts is None):
             raise ScheduleError(f"{prim} on stage '{self.name}': give exactly one of "
                                 f"factor= or nparts=")
@@ -285,6 +312,8 @@ class Stage:
             raise ScheduleError(f"fuse() on stage '{self.name}': give at least one axis")
         for iv in axes:
             self.require_leaf(iv, prim)
+            if len(axes) > 1:
+                self.require_not_time(iv, prim, "fused")
         positions = [self.leaf_index(iv) for iv in axes]
         for a, b, pa, pb in zip(axes, axes[1:], positions, positions[1:]):
             if a is b:
@@ -337,6 +366,12 @@ class Stage:
             if any(x is iv for x in axes[:k]):
                 raise ScheduleError(f"{prim} on stage '{self.name}': axis '{iv.var.name}' "
                                     f"given twice")
+        time = self.schedule.time_axis(self)
+        if time is not None and any(iv is time for iv in axes):
+            positions = sorted(self.leaf_index(iv) for iv in axes)
+            moved_to = positions[next(k for k, iv in enumerate(axes) if iv is time)]
+            if moved_to != self.leaf_index(time):
+                self.require_not_time(time, prim, "moved inside other loops")
         self._reorder(axes)
         self.schedule.record(steps.Reorder(self.name, tuple(a.var.name for a in axes)))
 
@@ -351,6 +386,8 @@ class Stage:
         self.require_compute(prim)
         self.require_leaf(x_parent, prim)
         self.require_leaf(y_parent, prim)
+        self.require_not_time(x_parent, prim, "split")
+        self.require_not_time(y_parent, prim, "split")
         if x_parent is y_parent:
             raise ScheduleError(f"{prim} on stage '{self.name}': axis "
                                 f"'{x_parent.var.name}' given twice")
@@ -367,6 +404,10 @@ class Stage:
     def _annotate(self, iv, kind: str, prim: str, allow_reduce: bool) -> None:
         self.require_compute(prim)
         self.require_leaf(iv, prim)
+        if kind != ForKind.UNROLLED:
+            self.require_not_time(iv, prim, {ForKind.VECTORIZED: "vectorized",
+                                             ForKind.PARALLEL: "run in parallel",
+                                             ForKind.THREAD_BINDING: "bound to a thread"}[kind])
         if not allow_reduce and iv.iter_type == E.REDUCE:
             verb = {ForKind.VECTORIZED: "vectorized", ForKind.PARALLEL: "run in parallel",
                     ForKind.THREAD_BINDING: "bound to a thread"}.get(kind, kind)
@@ -485,6 +526,11 @@ class Stage:
         """Store this stage's result in memory scope ``scope``."""
         check_scope(scope, f"set_scope({scope!r})", self.name)
         self.require_compute(f"set_scope({scope!r})")
+        role = self.schedule.scan_role(self)
+        if role is not None and role[0] in ("scan", "init", "update"):
+            raise ScheduleError(
+                f"set_scope({scope!r}) on stage '{self.name}': the {role[0]} of scan "
+                f"'{role[1].name}' is stored in the scan's output, in global memory")
         self.scope = scope
         self.scope_given = True
         self.schedule.record(steps.SetScope(self.name, scope))
@@ -523,3 +569,11 @@ def _constant_extent_possible(stage: Stage, iv) -> bool:
     if stage.static_extent(iv) is not None:
         return True
     return not stage.is_output
+
+
+def _root_iter_vars(op) -> list[E.IterVar]:
+    """The loops a stage of ``op`` starts with: its axes then its reduction axes; the
+    scan axis alone for a scan (its spatial axes are opaque, as in TVM)."""
+    if isinstance(op, ScanOp):
+        return [op.scan_axis]
+    return list(getattr(op, "axis", ())) + list(getattr(op, "reduce_axis", ()))
