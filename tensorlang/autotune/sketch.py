@@ -48,7 +48,7 @@ from .sketch_domains import Choice
 from .sketch_gpu import gpu_sketch_space
 from .sketch_rules import InjectiveRule, ReductionRule, TiledReductionRule, const_extent
 from .space import SearchSpace
-from .workload import output_tensors, parameter_list, workload_key
+from .workload import output_tensors, parameter_list, refuse_scans, workload_key
 
 #: the name of the single CPU sketch (structural variants are decisions of it)
 CPU_SKETCH = "cpu"
@@ -80,6 +80,7 @@ class SketchSpace(SearchSpace):
                 output_ops.append(t.op)
         self.output_ops = output_ops
         ops = post_order_ops(output_ops)
+        refuse_scans(ops, "autotune")
         for op in ops:
             if not isinstance(op, (ComputeOp, PlaceholderOp)):
                 raise TuneError(f"sketch_space: operation '{op.name}' is a "

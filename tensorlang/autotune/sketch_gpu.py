@@ -24,7 +24,7 @@ from .config import Config
 from .sketch_gpu_rules import (SAMPLE_TRIES, GpuElementwiseRule, GpuInlineRule,
                                GpuReductionRule, GpuStageRule, GpuTilingRule, has_reuse)
 from .space import SearchSpace
-from .workload import output_tensors, parameter_list, workload_key
+from .workload import output_tensors, parameter_list, refuse_scans, workload_key
 
 
 class GpuSketchSpace(SearchSpace):
@@ -39,6 +39,7 @@ class GpuSketchSpace(SearchSpace):
         self.outputs = tensors
         self.shape_vars = dict(shape_vars or {})
         ops = post_order_ops([t.op for t in tensors])
+        refuse_scans(ops, "autotune")
         # the parameters in order: ``params`` as given, else the placeholders in the
         # order they were created, then the outputs
         self.args = parameter_list(tensors, params, "autotune", TuneError)

@@ -43,9 +43,9 @@ def cache_read(schedule, tensor, scope: str, readers) -> Tensor:
             raise ScheduleError(f"{prim}: reader {r!r} is not a stage of this schedule") \
                 from None
         if stage.is_scan:
-            raise ScheduleError(f"{prim}: stage '{stage.name}' is a scan, which reads "
-                                f"'{name}' as its init or update; list the stages that read "
-                                f"'{name}' with an index instead")
+            raise ScheduleError(f"{prim}: stage '{stage.name}' is a scan, which holds "
+                                f"'{name}' in its own output rather than reading it; the "
+                                f"readers of a cache are stages that index '{name}'")
         if not any(t is current for t in getattr(stage.op, "input_tensors", ())):
             raise ScheduleError(f"{prim}: stage '{stage.name}' does not read '{name}'; "
                                 f"readers must read the cached tensor directly")

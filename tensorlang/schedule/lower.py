@@ -22,7 +22,7 @@ from ..tir.functor import Mutator
 from ..tir.stmt import (NO_OP, Allocate, AttrStmt, BufferStore, For, ForKind, IfThenElse,
                         LetStmt, PrimFunc, seq)
 from ..tir.transform.substitute import combine
-from .bound import attach_path, infer_bounds, inline_bodies, loop_var, thread_of
+from .bound import attach_path, infer_bounds, inline_bodies, loop_var, scan_step, thread_of
 from .read_bounds import check_reads_in_bounds
 from .stage import INLINE, ROOT, SCOPE, Split
 
@@ -200,24 +200,22 @@ class _Lowering:
         return AttrStmt(stage.name, "stage", E.IntImm(int32, 0), nest)
 
     def scan_stmt(self, stage):
-        """The loop over a scan's steps after its init, with the stages of one step in
-        it (the update last).  The loop stays even with one step: the step's stages
-        index time by its variable."""
-        iv = stage.op.scan_axis
-        body = self.insert_attached(stage, iv, NO_OP)
-        extent = self.ranges[iv][1]
-        attr = stage.iter_attrs.get(iv)
-        kind = ForKind.SERIAL if attr is None else attr.kind
-        if kind == ForKind.UNROLLED and not extent.is_const():
-            kind = ForKind.SERIAL
-        pragmas = [] if attr is None else [(f"pragma_{k}", v) for k, v in attr.pragmas]
-        # "scan": the loop carries a recurrence; GPU code runs it on the host, around the
-        # kernels of each step
-        annotations = tuple(sorted(pragmas + [("scan", stage.name)]))
-        var = loop_var(stage, iv)
-        loop = For(var, E.IntImm(var.dtype, 0), extent.to_expr(var.dtype), kind, body, "",
-                   annotations)
-        return AttrStmt(stage.name, "stage", E.IntImm(int32, 0), loop)
+        """The loops over a scan's steps after its init (the scan axis, or the loops
+        split from it, in order), with the stages of one step in the innermost (the
+        update last); a split that does not divide the steps guards the step."""
+        leaves = stage.leaf_iter_vars
+        dom = dict(self.global_dom)
+        step = linear(scan_step(stage, self.ranges))
+        steps, dtype = self.ranges[stage.op.scan_axis][1], stage.op.scan_axis.var.dtype
+        body = self.insert_attached(stage, leaves[-1], NO_OP)
+        if not prove_less(step, steps, dom):
+            body = IfThenElse(O.lt(simplify_linear(step, dom).to_expr(dtype),
+                                   steps.to_expr(dtype)), body)
+        body = self.make_for(stage, leaves[-1], body, annotations=(("scan", stage.name),))
+        # "scan": the loops carry a recurrence; GPU code runs them on the host, around
+        # the kernels of each step
+        body = self.loops(stage, leaves[:-1], body, annotations=(("scan", stage.name),))
+        return AttrStmt(stage.name, "stage", E.IntImm(int32, 0), body)
 
     def leaf_value(self, stage, iv):
         extent = self.ranges[iv][1]
@@ -347,11 +345,11 @@ class _Lowering:
         return self.loops(stage, leaves[:first], seq(init, main))
 
     # -- loops -----------------------------------------------------------------------------
-    def loops(self, stage, leaves, body, copies=None, attach=True):
+    def loops(self, stage, leaves, body, copies=None, attach=True, annotations=()):
         for iv in reversed(leaves):
             if attach:
                 body = self.insert_attached(stage, iv, body)
-            body = self.make_for(stage, iv, body, copies)
+            body = self.make_for(stage, iv, body, copies, annotations)
         return body
 
     def insert_attached(self, stage, iv, body):
@@ -363,7 +361,7 @@ class _Lowering:
             body = self.allocate(p, body)
         return body
 
-    def make_for(self, stage, iv, body, copies=None):
+    def make_for(self, stage, iv, body, copies=None, annotations=()):
         extent = self.ranges[iv][1]
         attr = stage.iter_attrs.get(iv)
         thread = None if attr is None else attr.thread
@@ -378,8 +376,8 @@ class _Lowering:
                 f"factor and vectorize the inner part")
         if kind == ForKind.UNROLLED and not extent.is_const():
             kind = ForKind.SERIAL  # nothing to unroll without a known trip count
-        annotations = () if attr is None else tuple(
-            sorted((f"pragma_{k}", v) for k, v in attr.pragmas))
+        pragmas = [] if attr is None else [(f"pragma_{k}", v) for k, v in attr.pragmas]
+        annotations = tuple(sorted(pragmas + list(annotations)))
         return For(var, E.IntImm(var.dtype, 0), extent.to_expr(var.dtype), kind, body,
                    thread.thread_tag if thread is not None else "", annotations)
 

@@ -257,8 +257,8 @@ class Schedule:
                     f"the scan's output '{role[1].op.output(0).name}'")
 
     def _attach_scan_bodies(self) -> None:
-        """Stages computed at each step of a scan start at the scan's loop over time
-        (TVM's scan-update attachment); a primitive may move them inside its update."""
+        """Stages computed at each step of a scan start in the scan's innermost loop over
+        time (TVM's scan-update attachment); compute_at may move them into its update."""
         for stage in self.stages:
             if stage.attach_type != ROOT:
                 continue
@@ -266,7 +266,15 @@ class Schedule:
             if role is not None and role[0] in ("update", "body"):
                 stage.attach_type = SCOPE
                 stage.attach_stage = role[1]
-                stage.attach_ivar = role[1].op.scan_axis
+                stage.attach_ivar = role[1].leaf_iter_vars[-1]
+
+    def follow_scan_loops(self, scan: Stage) -> None:
+        """After a split or fuse of the loops of ``scan``, the stages computed at a loop
+        that is no longer one move to its innermost loop: one step."""
+        for stage in self.stages:
+            if stage.attach_type == SCOPE and stage.attach_stage is scan and \
+                    scan.leaf_index(stage.attach_ivar) < 0:
+                stage.attach_ivar = scan.leaf_iter_vars[-1]
 
     # -- steps -------------------------------------------------------------------------
     @property

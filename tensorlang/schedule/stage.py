@@ -156,19 +156,29 @@ class Stage:
     def root_iter_vars(self) -> list[E.IterVar]:
         return _root_iter_vars(self.op)
 
-    def require_not_time(self, iv, prim: str, action: str) -> None:
-        """ScheduleError, naming ``prim``, where ``iv`` is the time axis of a scan: the
-        scan axis of a scan stage, or the first axis of a scan's update, which each step
-        of the scan computes at one point in time.  ``action`` says what was refused."""
+    def is_time_loop(self, iv) -> bool:
+        """Whether ``iv`` runs over a scan's time steps, which must run in order: every
+        loop of a scan stage (its scan axis and the loops split from it), and the first
+        axis of a scan's update (each step computes the update at one time point)."""
+        if self.is_scan:
+            return any(iv is v for v in self.all_iter_vars)
         time = self.schedule.time_axis(self)
-        if time is None or iv is not time:
+        return time is not None and iv is time
+
+    def require_not_time(self, iv, prim: str, action: str, scan_ok: bool = False) -> None:
+        """ScheduleError, naming ``prim``, where ``iv`` is a time loop
+        (:meth:`is_time_loop`); ``action`` says what was refused.  ``scan_ok``: the
+        primitive keeps the steps in order on a scan's own loops (split, fuse)."""
+        if not self.is_time_loop(iv) or (scan_ok and self.is_scan):
             return
         if self.is_scan:
+            updates = ", ".join(f"'{t.name}'" for t in self.op.update)
             raise ScheduleError(
-                f"{prim} on stage '{self.name}': axis '{iv.var.name}' is the scan axis of "
-                f"'{self.name}', which cannot be {action}: step t reads the state of earlier "
-                f"steps, so the steps run one after another; schedule the loops of the "
-                f"update (s[update].op.axis[1:]) instead")
+                f"{prim} on stage '{self.name}': axis '{iv.var.name}' is a loop over the "
+                f"steps of scan '{self.name}', which cannot be {action}: step t reads the "
+                f"state of earlier "
+                f"steps, so the steps run one after another; schedule the loops of its "
+                f"update {updates} instead")
         scan = self.schedule.scan_role(self)[1]
         raise ScheduleError(
             f"{prim} on stage '{self.name}': axis '{iv.var.name}' is the time axis of "
@@ -272,7 +282,7 @@ class Stage:
         prim = f"split({_axis_name(parent)})"
         self.require_compute(prim)
         self.require_leaf(parent, prim)
-        self.require_not_time(parent, prim, "split")
+        self.require_not_time(parent, prim, "split", scan_ok=True)
         if (factor is None) == (nparts is None):
             raise ScheduleError(f"{prim} on stage '{self.name}': give exactly one of "
                                 f"factor= or nparts=")
@@ -281,6 +291,8 @@ class Stage:
         else:
             nparts = _check_int(nparts, "nparts", prim, self.name)
         outer, inner = self._split(parent, factor, nparts)
+        if self.is_scan:
+            self.schedule.follow_scan_loops(self)
         self.schedule.record(steps.Split(self.name, parent.var.name, factor, nparts,
                                          (outer.var.name, inner.var.name)))
         return outer, inner
@@ -313,7 +325,7 @@ class Stage:
         for iv in axes:
             self.require_leaf(iv, prim)
             if len(axes) > 1:
-                self.require_not_time(iv, prim, "fused")
+                self.require_not_time(iv, prim, "fused", scan_ok=True)
         positions = [self.leaf_index(iv) for iv in axes]
         for a, b, pa, pb in zip(axes, axes[1:], positions, positions[1:]):
             if a is b:
@@ -334,6 +346,8 @@ class Stage:
                                     f"is already {self.iter_attrs[iv].kind}; fuse before "
                                     f"annotating")
         fused = self._fuse(axes)
+        if self.is_scan:
+            self.schedule.follow_scan_loops(self)
         self.schedule.record(steps.Fuse(self.name, tuple(a.var.name for a in axes),
                                         (fused.var.name,)))
         return fused
@@ -366,12 +380,10 @@ class Stage:
             if any(x is iv for x in axes[:k]):
                 raise ScheduleError(f"{prim} on stage '{self.name}': axis '{iv.var.name}' "
                                     f"given twice")
-        time = self.schedule.time_axis(self)
-        if time is not None and any(iv is time for iv in axes):
-            positions = sorted(self.leaf_index(iv) for iv in axes)
-            moved_to = positions[next(k for k, iv in enumerate(axes) if iv is time)]
-            if moved_to != self.leaf_index(time):
-                self.require_not_time(time, prim, "moved inside other loops")
+        positions = sorted(self.leaf_index(iv) for iv in axes)
+        for position, iv in zip(positions, axes):
+            if position != self.leaf_index(iv):
+                self.require_not_time(iv, prim, "reordered")
         self._reorder(axes)
         self.schedule.record(steps.Reorder(self.name, tuple(a.var.name for a in axes)))
 
@@ -386,8 +398,8 @@ class Stage:
         self.require_compute(prim)
         self.require_leaf(x_parent, prim)
         self.require_leaf(y_parent, prim)
-        self.require_not_time(x_parent, prim, "split")
-        self.require_not_time(y_parent, prim, "split")
+        self.require_not_time(x_parent, prim, "tiled")
+        self.require_not_time(y_parent, prim, "tiled")
         if x_parent is y_parent:
             raise ScheduleError(f"{prim} on stage '{self.name}': axis "
                                 f"'{x_parent.var.name}' given twice")
