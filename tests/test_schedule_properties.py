@@ -1,7 +1,7 @@
 """Property test: any valid schedule computes what the unscheduled computation computes.
 
-Hypothesis draws random schedules for four workloads (matmul, conv2d with a padding
-stage, softmax, a reduction over two axes) with the strategies of
+Hypothesis draws random schedules for five workloads (matmul, conv2d with a padding
+stage, softmax, a reduction over two axes, a te.scan) with the strategies of
 ``schedule_strategies``: splits with any factor (divisors or not), fuses of adjacent
 axes, reorders, vectorize / unroll / parallel, compute_at (chains too) / compute_inline /
 compute_root of producers, cache_write, rfactor after nested splits of the reduction.  Each
@@ -28,6 +28,7 @@ from schedule_strategies import (draw_conv2d_schedule, draw_matmul_schedule,
                                  draw_reduction_schedule, draw_softmax_schedule, event,
                                  extent_value, note_text, property_settings, random_inputs,
                                  unscheduled_workloads)
+from scan_strategies import draw_scan_schedule
 
 PROPERTY_SETTINGS = property_settings(examples_per_workload=100)
 
@@ -97,6 +98,14 @@ def test_random_softmax_schedules(data):
 def test_random_rfactor_schedules(data):
     """Nested splits of two reduction axes, rfactor at any level, more steps after."""
     _check(draw_reduction_schedule(data))
+
+
+@property_settings(examples_per_workload=80)
+@given(data=st.data())
+def test_random_scan_schedules(data):
+    """A two-stage or RNN scan: splits of the scan axis, the update's axes scheduled, the
+    stage between state and update at any loop of a step."""
+    _check(draw_scan_schedule(data))
 
 
 def test_unscheduled_workloads_match_the_reference():

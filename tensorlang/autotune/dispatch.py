@@ -195,6 +195,8 @@ def tuned_schedule(schedule, args, target):
     as given where there is none)."""
     if current_context() is None or schedule.steps:
         return schedule, args
+    if any(stage.is_scan for stage in schedule.stages):
+        return schedule, args  # a scan is tuned only through a template: no record
     outputs = [t for op in schedule.initial_outputs for t in op.outputs]
     if has_extern_stage(outputs):
         return schedule, args   # never tuned (see refuse_extern_stages): built as given

@@ -48,7 +48,8 @@ from .sketch_domains import Choice
 from .sketch_gpu import gpu_sketch_space
 from .sketch_rules import InjectiveRule, ReductionRule, TiledReductionRule, const_extent
 from .space import SearchSpace
-from .workload import output_tensors, parameter_list, refuse_extern_stages, workload_key
+from .workload import (output_tensors, parameter_list, refuse_extern_stages, refuse_scans,
+                       workload_key)
 
 #: the name of the single CPU sketch (structural variants are decisions of it)
 CPU_SKETCH = "cpu"
@@ -81,6 +82,7 @@ class SketchSpace(SearchSpace):
         self.output_ops = output_ops
         refuse_extern_stages(output_ops, "sketch_space")
         ops = post_order_ops(output_ops)
+        refuse_scans(ops, "autotune")
         for op in ops:
             if not isinstance(op, (ComputeOp, PlaceholderOp)):
                 raise TuneError(f"sketch_space: operation '{op.name}' is a "

@@ -24,7 +24,8 @@ from .config import Config
 from .sketch_gpu_rules import (SAMPLE_TRIES, GpuElementwiseRule, GpuInlineRule,
                                GpuReductionRule, GpuStageRule, GpuTilingRule, has_reuse)
 from .space import SearchSpace
-from .workload import output_tensors, parameter_list, refuse_extern_stages, workload_key
+from .workload import (output_tensors, parameter_list, refuse_extern_stages, refuse_scans,
+                       workload_key)
 
 
 class GpuSketchSpace(SearchSpace):
@@ -40,6 +41,7 @@ class GpuSketchSpace(SearchSpace):
         self.shape_vars = dict(shape_vars or {})
         refuse_extern_stages(tensors, "gpu_sketch_space")
         ops = post_order_ops([t.op for t in tensors])
+        refuse_scans(ops, "autotune")
         # the parameters in order: ``params`` as given, else the placeholders in the
         # order they were created, then the outputs
         self.args = parameter_list(tensors, params, "autotune", TuneError)

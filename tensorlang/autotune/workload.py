@@ -19,7 +19,7 @@ import json
 from ..errors import TensorLangTypeError, TuneError
 from ..te.declare import is_reduce_var
 from ..te.extern import ExternOp
-from ..te.graph import (ComputeOp, Operation, PlaceholderOp, Tensor, default_parameters,
+from ..te.graph import (ComputeOp, Operation, PlaceholderOp, ScanOp, Tensor, default_parameters,
                          post_order_ops)
 from ..tir import expr as E
 from ..tir.datatype import DataType
@@ -77,6 +77,20 @@ def output_tensors(outputs, caller: str = "workload_key",
     if not tensors:
         raise error(f"{caller}: give at least one output tensor")
     return tensors
+
+
+def refuse_scans(ops, caller: str) -> None:
+    """TuneError naming the first ``te.scan`` among ``ops``: the search spaces derive their
+    rules from te.compute stages, and none knows to keep a scan's time loop serial with
+    the stages of its steps inside it (a template may schedule a scan by hand)."""
+    for op in ops:
+        if isinstance(op, ScanOp):
+            updates = ", ".join(f"'{t.name}'" for t in op.update)
+            raise TuneError(
+                f"{caller}: stage '{op.name}' is a te.scan (a recurrence over time), which "
+                f"the tuner's search spaces do not schedule: schedule it by hand (split, "
+                f"vectorize, parallelize or bind the axes of its update {updates} after "
+                f"the time axis), or tune it with a template (@tl.autotune.template)")
 
 
 class _CanonicalPrinter:
@@ -153,10 +167,16 @@ class _CanonicalPrinter:
         self.op_names[id(op)] = name
         if isinstance(op, PlaceholderOp):
             return f"{name} = placeholder({self.fmt(op.shape)}, {op.dtype})"
+        if isinstance(op, ScanOp):
+            self.var_names[id(op.scan_axis.var)] = "t"
+            groups = [", ".join(self.tensor(t) for t in tensors)
+                      for tensors in (op.init, op.update, op.state_placeholder)]
+            return f"{name} = scan(axis={self.fmt(op.scan_axis)}, init=({groups[0]}), " \
+                   f"update=({groups[1]}), state=({groups[2]}))"
         if not isinstance(op, ComputeOp):
             raise TensorLangTypeError(
                 f"workload_key: operation '{op.name}' is a {type(op).__name__}; only "
-                f"placeholders and te.compute operations can be tuned")
+                f"placeholders, te.compute and te.scan operations make workloads")
         for k, iv in enumerate(op.axis):
             self.var_names[id(iv.var)] = f"i{k}"
         for k, iv in enumerate(op.reduce_axis):

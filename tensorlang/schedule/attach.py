@@ -39,6 +39,7 @@ def compute_at(stage: Stage, parent, axis) -> None:
     if parent.attach_type == INLINE:
         raise ScheduleError(f"{prim} on stage '{stage.name}': stage '{parent.name}' is "
                             f"inlined and has no loops")
+    _check_scan_attach(stage, parent, axis, prim)
     # The parent may read the stage through other stages (softmax: the maximum is read by
     # the exponentials, computed at the same loop); lowering checks that every consumer
     # then runs inside the loop (bound.py), when all attachments are known.
@@ -56,6 +57,15 @@ def compute_inline(stage: Stage) -> None:
     """Substitute ``stage``'s expression into every consumer."""
     prim = "compute_inline()"
     stage.require_compute(prim)
+    role = stage.schedule.scan_role(stage)
+    if role is not None and role[0] == "scan":
+        raise ScheduleError(f"{prim} on stage '{stage.name}': '{stage.name}' is a scan, "
+                            f"which cannot be inlined: its steps run in order, into its "
+                            f"output")
+    if role is not None and role[0] in ("init", "update"):
+        raise ScheduleError(f"{prim} on stage '{stage.name}': '{stage.name}' is the "
+                            f"{role[0]} of scan '{role[1].name}', stored in the scan's "
+                            f"output, so it cannot be inlined")
     if stage.is_output:
         raise ScheduleError(f"{prim} on stage '{stage.name}': '{stage.name}' is an output "
                             f"of the schedule and must be stored, not inlined")
@@ -84,7 +94,50 @@ def compute_inline(stage: Stage) -> None:
 def compute_root(stage: Stage) -> None:
     """Compute ``stage`` in full at the outermost level."""
     stage.require_compute("compute_root()", extern_ok=True)
+    role = stage.schedule.scan_role(stage)
+    if role is not None and role[0] in ("update", "body"):
+        scan = role[1]
+        raise ScheduleError(
+            f"compute_root() on stage '{stage.name}': '{stage.name}' reads the state of scan "
+            f"'{scan.name}', so it is computed at each step of the scan, inside its loop "
+            f"over time; s[{stage.name}].compute_at(s[{scan.name}], "
+            f"{scan.leaf_iter_vars[-1].var.name}) computes it at the step, or compute_at a loop "
+            f"of the update")
     stage.attach_type = ROOT
     stage.attach_stage = None
     stage.attach_ivar = None
     stage.schedule.record(ComputeRoot(stage.name))
+
+
+def _check_scan_attach(stage: Stage, parent: Stage, axis, prim: str) -> None:
+    """A scan is computed at the root, its init and update where the scan puts them; a
+    stage computed at each step stays inside the steps of its own scan."""
+    schedule = stage.schedule
+    role = schedule.scan_role(stage)
+    if role is None:
+        return
+    kind, scan = role
+    if kind == "scan":
+        raise ScheduleError(f"{prim} on stage '{stage.name}': '{stage.name}' is a scan, "
+                            f"computed at the root: its loop over time is the outermost loop")
+    if kind in ("init", "update"):
+        when = "before the first step" if kind == "init" else "at each step"
+        raise ScheduleError(
+            f"{prim} on stage '{stage.name}': '{stage.name}' is the {kind} of scan "
+            f"'{scan.name}', which computes it {when} into the scan's output; schedule the "
+            f"loops of '{stage.name}' instead")
+    if kind == "body":
+        target = schedule.scan_role(parent)
+        if parent is not scan and (target is None or target[1] is not scan or
+                                   target[0] not in ("update", "body")):
+            raise ScheduleError(
+                f"{prim} on stage '{stage.name}': '{stage.name}' reads the state of scan "
+                f"'{scan.name}', so it is computed at each step of the scan: compute it at "
+                f"a loop of the scan's update or of another stage computed at each step, "
+                f"not of '{parent.name}'")
+        inner = scan.leaf_iter_vars[-1]
+        if parent is scan and axis is not inner:
+            raise ScheduleError(
+                f"{prim} on stage '{stage.name}': '{stage.name}' reads the state of scan "
+                f"'{scan.name}', so it is computed at each step: at the scan's innermost "
+                f"loop '{inner.var.name}', not at '{axis.var.name}', which runs several steps")

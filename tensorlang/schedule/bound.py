@@ -84,7 +84,7 @@ def inline_bodies(schedule) -> dict:
     bodies: dict = {}
     mutator = _Inline(schedule, inlined)
     for stage in schedule.stages:
-        if stage.is_placeholder:
+        if stage.is_placeholder or stage.is_scan:
             continue
         if stage.is_extern:
             bodies[stage] = []   # calls over whole buffers: no expressions to inline into
@@ -257,11 +257,17 @@ def infer_bounds(schedule, bodies: dict) -> Bounds:
                 producer = schedule.stage_map[tensor.op]
                 readers.setdefault(producer, []).append((stage, WHOLE))
     for stage in reversed(schedule.stages):
+        if stage.is_scan:
+            _scan_ranges(stage, ranges, loop_dom)
+            continue
         if stage not in bodies:
             continue
         op = stage.op
         consumers = readers.get(stage, [])
-        if stage.is_output or not consumers or stage.is_extern:
+        role = schedule.scan_role(stage)
+        if role is not None and role[0] == "update":
+            _update_ranges(stage, role[1], ranges)
+        elif stage.is_output or not consumers or stage.is_extern:
             for iv in op.axis:
                 ranges[iv] = (linear(iv.dom.min), linear(iv.dom.extent))
         else:
@@ -272,6 +278,45 @@ def infer_bounds(schedule, bodies: dict) -> Bounds:
         for iv in stage.leaf_iter_vars:
             loop_dom[loop_var(stage, iv)] = _full(ranges[iv][1])
     return Bounds(ranges, loop_dom, bodies, scopes)
+
+
+def _scan_ranges(stage, ranges, loop_dom) -> None:
+    """A scan loops over the steps after its init: ``scan_axis`` as declared (split or
+    fused into several loops, in order)."""
+    iv = stage.op.scan_axis
+    ranges[iv] = (linear(iv.dom.min), linear(iv.dom.extent))
+    pass_down(stage, ranges)
+    for leaf in stage.leaf_iter_vars:
+        loop_dom[loop_var(stage, leaf)] = _full(ranges[leaf][1])
+
+
+def scan_step(scan, ranges) -> E.PrimExpr:
+    """The step a scan's loops are at: the offset of its scan axis from the leaf loops
+    (a loop of one iteration stands for 0, as lowering emits no loop for it)."""
+    values = {}
+    for leaf in scan.leaf_iter_vars:
+        extent = ranges[leaf][1]
+        values[leaf] = E.IntImm(leaf.var.dtype, 0) if extent.is_const() and \
+            extent.const == 1 else loop_var(scan, leaf)
+    for rel in reversed(scan.relations):
+        if isinstance(rel, Split):
+            factor = ranges[rel.inner][1].to_expr(rel.parent.var.dtype)
+            values[rel.parent] = O.add(O.mul(values[rel.outer], factor), values[rel.inner])
+        else:
+            extent = ranges[rel.inner][1].to_expr(rel.fused.var.dtype)
+            values[rel.outer] = O.floordiv(values[rel.fused], extent)
+            values[rel.inner] = O.floormod(values[rel.fused], extent)
+    return values[scan.op.scan_axis]
+
+
+def _update_ranges(stage, scan, ranges) -> None:
+    """Each step of ``scan`` computes its update at the step's time point, all of it:
+    the update writes the scan's output, which is there in full."""
+    time, *others = stage.op.axis
+    step = ranges[scan.op.scan_axis][0].add(linear(scan_step(scan, ranges)))
+    ranges[time] = (step, LinearSum.of_const(1))
+    for iv in others:
+        ranges[iv] = (linear(iv.dom.min), linear(iv.dom.extent))
 
 
 def _encloses(owner, iv, consumer, paths) -> bool:
@@ -371,4 +416,4 @@ def _infer_root(stage, op, consumers, ranges, paths, loop_dom, scope: str) -> No
 
 
 __all__ = ["Bounds", "infer_bounds", "storage_scope", "inline_bodies", "collect_reads",
-           "pass_down", "pass_up", "attach_path", "loop_var", "thread_of"]
+           "pass_down", "pass_up", "attach_path", "loop_var", "thread_of", "scan_step"]

@@ -42,6 +42,10 @@ def cache_read(schedule, tensor, scope: str, readers) -> Tensor:
         except (ScheduleError, AttributeError):
             raise ScheduleError(f"{prim}: reader {r!r} is not a stage of this schedule") \
                 from None
+        if stage.is_scan:
+            raise ScheduleError(f"{prim}: stage '{stage.name}' is a scan, which holds "
+                                f"'{name}' in its own output rather than reading it; the "
+                                f"readers of a cache are stages that index '{name}'")
         if not any(t is current for t in getattr(stage.op, "input_tensors", ())):
             raise ScheduleError(f"{prim}: stage '{stage.name}' does not read '{name}'; "
                                 f"readers must read the cached tensor directly")
@@ -125,6 +129,10 @@ def cache_write(schedule, tensor, scope: str) -> Tensor:
     stage = schedule[tensor]
     check_scope(scope, prim, stage.name)
     stage.require_compute(prim)
+    if stage.is_scan:
+        raise ScheduleError(f"{prim} on stage '{stage.name}': '{stage.name}' is a scan, "
+                            f"whose init and update compute its output; cache_write the "
+                            f"update instead")
     if stage.attach_type == INLINE:
         raise ScheduleError(f"{prim} on stage '{stage.name}': the stage is inlined")
     kept_loops = _spatial_loops(stage, prim)

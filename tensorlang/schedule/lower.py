@@ -19,10 +19,10 @@ from ..tir.arith import (LinearSum, linear, prove_at_least, prove_less, simplify
 from ..tir.buffer import Buffer
 from ..tir.datatype import int32
 from ..tir.functor import Mutator
-from ..tir.stmt import (Allocate, AttrStmt, BufferStore, For, ForKind, IfThenElse,
+from ..tir.stmt import (NO_OP, Allocate, AttrStmt, BufferStore, For, ForKind, IfThenElse,
                         LetStmt, PrimFunc, seq)
 from ..tir.transform.substitute import combine
-from .bound import attach_path, infer_bounds, inline_bodies, loop_var, thread_of
+from .bound import attach_path, infer_bounds, inline_bodies, loop_var, scan_step, thread_of
 from .read_bounds import check_reads_in_bounds
 from .stage import INLINE, ROOT, SCOPE, Split
 
@@ -62,6 +62,14 @@ class _Lowering:
         self.ranges = self.bounds.ranges
         self.global_dom = self.bounds.loop_dom
         self.buffers: dict = {}     # (stage, value_index) -> Buffer
+        #: a scan's init, update and state tensors -> the scan's output that holds them
+        self.held_by_scan: dict = {}
+        for stage in schedule.stages:
+            if stage.is_scan:
+                op = stage.op
+                for tensors in (op.init, op.update, op.state_placeholder):
+                    for k, t in enumerate(tensors):
+                        self.held_by_scan[t] = op.output(k)
         self.arg_stages: set = set()
         self.params: list = []
         self._bind_args(args)
@@ -87,6 +95,13 @@ class _Lowering:
                     raise LoweringError(f"lower: tensor '{arg.name}' in args is not part of "
                                         f"the schedule") from None
                 key = (stage, arg.value_index)
+                held = self.held_by_scan.get(arg)
+                if held is not None:
+                    role = self.schedule.scan_role(stage)
+                    raise LoweringError(
+                        f"lower: tensor '{arg.name}' in args is the {role[0]} of scan "
+                        f"'{role[1].name}', held in the scan's output; pass the scan's "
+                        f"output '{held.name}' instead")
                 if key in seen:
                     raise LoweringError(f"lower: tensor '{arg.name}' appears twice in args")
                 seen.add(key)
@@ -105,10 +120,18 @@ class _Lowering:
 
     def buffer_of(self, tensor: Tensor):
         """``(buffer, region mins)`` holding ``tensor``; mins are None for parameters."""
+        held = self.held_by_scan.get(tensor)
+        if held is not None:   # indexed as the scan's output: time first, from 0
+            return self.buffer_of(held)[0], None
         stage = self.schedule.stage_map[tensor.op]
         key = (stage, tensor.value_index)
         buf = self.buffers.get(key)
         if key in self.arg_stages:
+            return buf, None
+        if stage.is_scan:
+            if buf is None:
+                out = stage.op.output(tensor.value_index)
+                buf = self.buffers[key] = Buffer(out.name, tuple(out.shape), out.dtype)
             return buf, None
         if stage.is_placeholder:
             raise LoweringError(f"lower: tensor '{tensor.name}' is read but is not in args; "
@@ -148,7 +171,10 @@ class _Lowering:
     def run(self, name: str) -> PrimFunc:
         stmts, allocated = [], []
         for stage in self.schedule.stages:
-            if stage in self.bodies and stage.attach_type == ROOT:
+            if stage.is_scan:
+                stmts.append(self.scan_stmt(stage))
+                allocated.append(stage)
+            elif stage in self.bodies and stage.attach_type == ROOT:
                 stmts.append(self.stage_stmt(stage))
                 allocated.append(stage)
         body = seq(*stmts)
@@ -158,7 +184,8 @@ class _Lowering:
 
     def allocate(self, stage, body):
         for k in reversed(range(stage.op.num_outputs)):
-            if (stage, k) not in self.arg_stages:
+            if (stage, k) not in self.arg_stages and \
+                    stage.op.output(k) not in self.held_by_scan:
                 buf, _ = self.buffer_of(stage.op.output(k))
                 body = Allocate(buf, body)
         return body
@@ -201,6 +228,24 @@ class _Lowering:
         for k, placeholder in enumerate(op.output_placeholders):
             mapping[placeholder] = self.buffer_of(op.output(k))[0]
         return _ReplaceBuffers(mapping).visit(op.body)
+
+    def scan_stmt(self, stage):
+        """The loops over a scan's steps after its init (the scan axis, or the loops
+        split from it, in order), with the stages of one step in the innermost (the
+        update last); a split that does not divide the steps guards the step."""
+        leaves = stage.leaf_iter_vars
+        dom = dict(self.global_dom)
+        step = linear(scan_step(stage, self.ranges))
+        steps, dtype = self.ranges[stage.op.scan_axis][1], stage.op.scan_axis.var.dtype
+        body = self.insert_attached(stage, leaves[-1], NO_OP)
+        if not prove_less(step, steps, dom):
+            body = IfThenElse(O.lt(simplify_linear(step, dom).to_expr(dtype),
+                                   steps.to_expr(dtype)), body)
+        body = self.make_for(stage, leaves[-1], body, annotations=(("scan", stage.name),))
+        # "scan": the loops carry a recurrence; GPU code runs them on the host, around
+        # the kernels of each step
+        body = self.loops(stage, leaves[:-1], body, annotations=(("scan", stage.name),))
+        return AttrStmt(stage.name, "stage", E.IntImm(int32, 0), body)
 
     def leaf_value(self, stage, iv):
         extent = self.ranges[iv][1]
@@ -330,11 +375,11 @@ class _Lowering:
         return self.loops(stage, leaves[:first], seq(init, main))
 
     # -- loops -----------------------------------------------------------------------------
-    def loops(self, stage, leaves, body, copies=None, attach=True):
+    def loops(self, stage, leaves, body, copies=None, attach=True, annotations=()):
         for iv in reversed(leaves):
             if attach:
                 body = self.insert_attached(stage, iv, body)
-            body = self.make_for(stage, iv, body, copies)
+            body = self.make_for(stage, iv, body, copies, annotations)
         return body
 
     def insert_attached(self, stage, iv, body):
@@ -346,7 +391,7 @@ class _Lowering:
             body = self.allocate(p, body)
         return body
 
-    def make_for(self, stage, iv, body, copies=None):
+    def make_for(self, stage, iv, body, copies=None, annotations=()):
         extent = self.ranges[iv][1]
         attr = stage.iter_attrs.get(iv)
         thread = None if attr is None else attr.thread
@@ -361,8 +406,8 @@ class _Lowering:
                 f"factor and vectorize the inner part")
         if kind == ForKind.UNROLLED and not extent.is_const():
             kind = ForKind.SERIAL  # nothing to unroll without a known trip count
-        annotations = () if attr is None else tuple(
-            sorted((f"pragma_{k}", v) for k, v in attr.pragmas))
+        pragmas = [] if attr is None else [(f"pragma_{k}", v) for k, v in attr.pragmas]
+        annotations = tuple(sorted(pragmas + list(annotations)))
         return For(var, E.IntImm(var.dtype, 0), extent.to_expr(var.dtype), kind, body,
                    thread.thread_tag if thread is not None else "", annotations)
 

@@ -12,6 +12,8 @@ constant coefficients) over constant extents, so that the interval computed is t
 range it takes.  Reads that are masked are not checked: the branches of
 ``te.if_then_else`` (padding) and the source of a reduction with a ``where`` condition.
 Anything else (a data-dependent index, a symbolic extent, a division) is accepted.
+The stages a scan computes at each step are checked over the steps after the init (the
+update of ``s[t] = s[t - 1] + X[t]`` never runs at ``t = 0``).
 """
 from __future__ import annotations
 
@@ -25,18 +27,34 @@ def check_reads_in_bounds(schedule) -> None:
     """Raise :class:`LoweringError` for the first read of a computed stage of ``schedule``
     that its definition proves outside the tensor read."""
     seen: set = set()
+    steps: dict = {}   # id of an operation computed at each step of a scan -> first step
+    for stage in schedule.stages:
+        if stage.is_scan:
+            # te.scan checked that the stages of its body have time first; those that
+            # primitives made from them (rfactor, caches) read what those read, with
+            # time anywhere: they are not checked again
+            declared = stage.origin_op.body_ops
+            seen.update(id(op) for op in stage.op.body_ops if op not in declared)
+            first = stage.op.init_steps
+            for op in declared:
+                steps[id(op)] = first.value if isinstance(first, E.IntImm) else None
     for stage in schedule.stages:
         for op in (stage.origin_op, stage.op):
             if isinstance(op, ComputeOp) and id(op) not in seen:
                 seen.add(id(op))
-                check_operation(op)
+                if id(op) in steps and steps[id(op)] is None:
+                    continue  # the steps start at a symbolic time: nothing to prove
+                check_operation(op, steps.get(id(op)))
 
 
-def check_operation(op: ComputeOp) -> None:
-    """Check every unmasked read of ``op``'s body over its whole domain."""
+def check_operation(op: ComputeOp, first_step: int | None = None) -> None:
+    """Check every unmasked read of ``op``'s body over its whole domain (its first axis
+    from ``first_step`` on, for an operation a scan computes at each step)."""
     domain = {}
-    for iv in op.axis:
+    for d, iv in enumerate(op.axis):
         span = _constant_span(iv)
+        if d == 0 and first_step is not None and span is not None:
+            span = (max(span[0], first_step), span[1])
         if span is None:
             return  # a symbolic extent: nothing to prove against
         if span[1] < span[0]:

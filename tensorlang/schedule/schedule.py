@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from ..errors import ScheduleError
 from ..te.extern import ExternOp
-from ..te.graph import ComputeOp, Operation, Tensor, post_order_ops
+from ..te.graph import ComputeOp, Operation, ScanOp, Tensor, post_order_ops
 from ..tir import expr as E
 from ..tir.functor import Mutator
-from .stage import INLINE, Stage, installed
+from .stage import INLINE, ROOT, SCOPE, Stage, installed
 from .steps import Step, as_step, py_name, steps_from_json, steps_to_json
 
 
@@ -55,10 +55,12 @@ def rebuild_compute(op: ComputeOp, body) -> ComputeOp:
 
 
 def rebuild_reading(op, mapping: dict):
-    """A copy of ``op`` (a te.compute or te.extern operation) that reads ``mapping[t]``
-    wherever it read tensor ``t``."""
+    """A copy of ``op`` (a te.compute, te.scan or te.extern operation) that reads
+    ``mapping[t]`` wherever it read tensor ``t``."""
     if isinstance(op, ExternOp):
         return op.with_inputs([mapping.get(t, t) for t in op.inputs])
+    if isinstance(op, ScanOp):
+        return op.replace_inputs(mapping)   # the same scan axis: its loop stays
     mutator = ReplaceProducers(mapping)
     return rebuild_compute(op, [mutator.visit(b) for b in op.body])
 
@@ -85,6 +87,8 @@ class Schedule:
             self.add_stage(op, len(self.stages))
         for op in self.outputs:
             self.stage_map[op].is_output = True
+        self._check_scans()
+        self._attach_scan_bodies()
 
     # -- stages ------------------------------------------------------------------------
     def _unique_name(self, base: str) -> str:
@@ -184,6 +188,7 @@ class Schedule:
             self.set_stage_op(stage, new_op, keep_loops=True)
             for old, new in zip(op.outputs, new_op.outputs):
                 mapping[old] = new
+        self._attach_scan_bodies()
 
     def set_stage_op(self, stage: Stage, new_op, keep_loops: bool) -> None:
         """Point ``stage`` at ``new_op`` (same axes when ``keep_loops``)."""
@@ -194,6 +199,90 @@ class Schedule:
             stage.reset(new_op)
         self.stage_map[new_op] = stage
         self.outputs = [new_op if o is old else o for o in self.outputs]
+
+    # -- scans -------------------------------------------------------------------------
+    def scan_role(self, stage: Stage):
+        """``(role, scan stage)`` where ``stage`` belongs to a ``te.scan``: ``"scan"``
+        (the scan itself), ``"init"``, ``"update"``, ``"body"`` (computed at each step:
+        it reads the state) or ``"state"`` (a state placeholder); else None."""
+        op = stage.op
+        for scan in self.stages:
+            if not scan.is_scan:
+                continue
+            scan_op: ScanOp = scan.op
+            if scan is stage:
+                return "scan", scan
+            for role, tensors in (("init", scan_op.init), ("update", scan_op.update),
+                                  ("state", scan_op.state_placeholder)):
+                if any(op is t.op for t in tensors):
+                    return role, scan
+            if any(op is body for body in scan_op.body_ops):
+                return "body", scan
+        return None
+
+    def time_axis(self, stage: Stage):
+        """The axis of ``stage`` that runs over a scan's time steps, in order: the scan
+        axis of a scan, the first axis of a scan's update; else None."""
+        role = self.scan_role(stage)
+        if role is None:
+            return None
+        if role[0] == "scan":
+            return stage.op.scan_axis
+        return stage.op.axis[0] if role[0] == "update" else None
+
+    def _check_scans(self) -> None:
+        """Refuse graphs where a scan's state or update is read outside the scan (they
+        exist only while it runs), or where a tensor belongs to two scans."""
+        owner: dict = {}
+        for scan in (st for st in self.stages if st.is_scan):
+            for role, tensors in (("init", scan.op.init), ("update", scan.op.update),
+                                  ("state", scan.op.state_placeholder)):
+                for t in tensors:
+                    other = owner.setdefault(id(t.op), (role, scan))
+                    if other[1] is not scan:
+                        raise ScheduleError(
+                            f"create_schedule: '{t.name}' is the {other[0]} of scan "
+                            f"'{other[1].name}' and the {role} of scan '{scan.name}'; "
+                            f"give each scan its own tensors")
+        for stage in self.stages:
+            mine = self.scan_role(stage)
+            for t in getattr(stage.op, "input_tensors", ()):
+                role = owner.get(id(t.op))
+                if role is None or role[0] == "init" or stage.is_scan:
+                    continue
+                if mine is None or mine[1] is not role[1] or mine[0] not in ("update", "body"):
+                    raise ScheduleError(
+                        f"create_schedule: stage '{stage.name}' reads '{t.name}', the "
+                        f"{role[0]} of scan '{role[1].name}', but is not computed in the "
+                        f"scan's steps; it exists only while the scan runs: read the scan's "
+                        f"output '{role[1].op.output(0).name}' instead")
+        for op in self.outputs:
+            role = owner.get(id(op))
+            if role is not None:
+                raise ScheduleError(
+                    f"create_schedule: '{op.name}' is the {role[0]} of scan "
+                    f"'{role[1].name}', held in the scan's output; create the schedule from "
+                    f"the scan's output '{role[1].op.output(0).name}'")
+
+    def _attach_scan_bodies(self) -> None:
+        """Stages computed at each step of a scan start in the scan's innermost loop over
+        time (TVM's scan-update attachment); compute_at may move them into its update."""
+        for stage in self.stages:
+            if stage.attach_type != ROOT:
+                continue
+            role = self.scan_role(stage)
+            if role is not None and role[0] in ("update", "body"):
+                stage.attach_type = SCOPE
+                stage.attach_stage = role[1]
+                stage.attach_ivar = role[1].leaf_iter_vars[-1]
+
+    def follow_scan_loops(self, scan: Stage) -> None:
+        """After a split or fuse of the loops of ``scan``, the stages computed at a loop
+        that is no longer one move to its innermost loop: one step."""
+        for stage in self.stages:
+            if stage.attach_type == SCOPE and stage.attach_stage is scan and \
+                    scan.leaf_index(stage.attach_ivar) < 0:
+                stage.attach_ivar = scan.leaf_iter_vars[-1]
 
     # -- steps -------------------------------------------------------------------------
     @property

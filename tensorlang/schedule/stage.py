@@ -18,6 +18,7 @@ from typing import Callable
 
 from ..errors import InternalError, ScheduleError
 from ..te.extern import ExternOp
+from ..te.graph import PlaceholderOp, ScanOp
 from ..tir import expr as E
 from ..tir.analysis import free_vars
 from ..tir.buffer import SCOPES
@@ -130,7 +131,7 @@ class Stage:
     def reset(self, op) -> None:
         """Point the stage at ``op`` with fresh, unscheduled loops."""
         self.op = op
-        roots = list(getattr(op, "axis", ())) + list(getattr(op, "reduce_axis", ()))
+        roots = _root_iter_vars(op)
         self.all_iter_vars: list[E.IterVar] = list(roots)
         self.leaf_iter_vars: list[E.IterVar] = list(roots)
         self.relations: list = []
@@ -145,7 +146,12 @@ class Stage:
     # -- helpers --------------------------------------------------------------------
     @property
     def is_placeholder(self) -> bool:
-        return not hasattr(self.op, "body")
+        return isinstance(self.op, PlaceholderOp)
+
+    @property
+    def is_scan(self) -> bool:
+        """Whether this is the stage of a ``te.scan`` (its only loop: the scan axis)."""
+        return isinstance(self.op, ScanOp)
 
     @property
     def is_extern(self) -> bool:
@@ -154,7 +160,37 @@ class Stage:
 
     @property
     def root_iter_vars(self) -> list[E.IterVar]:
-        return list(self.op.axis) + list(self.op.reduce_axis)
+        return _root_iter_vars(self.op)
+
+    def is_time_loop(self, iv) -> bool:
+        """Whether ``iv`` runs over a scan's time steps, which must run in order: every
+        loop of a scan stage (its scan axis and the loops split from it), and the first
+        axis of a scan's update (each step computes the update at one time point)."""
+        if self.is_scan:
+            return any(iv is v for v in self.all_iter_vars)
+        time = self.schedule.time_axis(self)
+        return time is not None and iv is time
+
+    def require_not_time(self, iv, prim: str, action: str, scan_ok: bool = False) -> None:
+        """ScheduleError, naming ``prim``, where ``iv`` is a time loop
+        (:meth:`is_time_loop`); ``action`` says what was refused.  ``scan_ok``: the
+        primitive keeps the steps in order on a scan's own loops (split, fuse)."""
+        if not self.is_time_loop(iv) or (scan_ok and self.is_scan):
+            return
+        if self.is_scan:
+            updates = ", ".join(f"'{t.name}'" for t in self.op.update)
+            raise ScheduleError(
+                f"{prim} on stage '{self.name}': axis '{iv.var.name}' is a loop over the "
+                f"steps of scan '{self.name}', which cannot be {action}: step t reads the "
+                f"state of earlier "
+                f"steps, so the steps run one after another; schedule the loops of its "
+                f"update {updates} instead")
+        scan = self.schedule.scan_role(self)[1]
+        raise ScheduleError(
+            f"{prim} on stage '{self.name}': axis '{iv.var.name}' is the time axis of "
+            f"'{self.name}', the update of scan '{scan.name}', which cannot be {action}: "
+            f"each step of the scan computes '{self.name}' at one time point, in order; "
+            f"schedule its other axes instead")
 
     def __repr__(self) -> str:
         return f"Stage({self.name})"
@@ -259,6 +295,7 @@ class Stage:
         prim = f"split({_axis_name(parent)})"
         self.require_compute(prim)
         self.require_leaf(parent, prim)
+        self.require_not_time(parent, prim, "split", scan_ok=True)
         if (factor is None) == (nparts is None):
             raise ScheduleError(f"{prim} on stage '{self.name}': give exactly one of "
                                 f"factor= or nparts=")
@@ -267,6 +304,8 @@ class Stage:
         else:
             nparts = _check_int(nparts, "nparts", prim, self.name)
         outer, inner = self._split(parent, factor, nparts)
+        if self.is_scan:
+            self.schedule.follow_scan_loops(self)
         self.schedule.record(steps.Split(self.name, parent.var.name, factor, nparts,
                                          (outer.var.name, inner.var.name)))
         return outer, inner
@@ -298,6 +337,8 @@ class Stage:
             raise ScheduleError(f"fuse() on stage '{self.name}': give at least one axis")
         for iv in axes:
             self.require_leaf(iv, prim)
+            if len(axes) > 1:
+                self.require_not_time(iv, prim, "fused", scan_ok=True)
         positions = [self.leaf_index(iv) for iv in axes]
         for a, b, pa, pb in zip(axes, axes[1:], positions, positions[1:]):
             if a is b:
@@ -318,6 +359,8 @@ class Stage:
                                     f"is already {self.iter_attrs[iv].kind}; fuse before "
                                     f"annotating")
         fused = self._fuse(axes)
+        if self.is_scan:
+            self.schedule.follow_scan_loops(self)
         self.schedule.record(steps.Fuse(self.name, tuple(a.var.name for a in axes),
                                         (fused.var.name,)))
         return fused
@@ -350,6 +393,10 @@ class Stage:
             if any(x is iv for x in axes[:k]):
                 raise ScheduleError(f"{prim} on stage '{self.name}': axis '{iv.var.name}' "
                                     f"given twice")
+        positions = sorted(self.leaf_index(iv) for iv in axes)
+        for position, iv in zip(positions, axes):
+            if position != self.leaf_index(iv):
+                self.require_not_time(iv, prim, "reordered")
         self._reorder(axes)
         self.schedule.record(steps.Reorder(self.name, tuple(a.var.name for a in axes)))
 
@@ -364,6 +411,8 @@ class Stage:
         self.require_compute(prim)
         self.require_leaf(x_parent, prim)
         self.require_leaf(y_parent, prim)
+        self.require_not_time(x_parent, prim, "tiled")
+        self.require_not_time(y_parent, prim, "tiled")
         if x_parent is y_parent:
             raise ScheduleError(f"{prim} on stage '{self.name}': axis "
                                 f"'{x_parent.var.name}' given twice")
@@ -380,6 +429,10 @@ class Stage:
     def _annotate(self, iv, kind: str, prim: str, allow_reduce: bool) -> None:
         self.require_compute(prim)
         self.require_leaf(iv, prim)
+        if kind != ForKind.UNROLLED:
+            self.require_not_time(iv, prim, {ForKind.VECTORIZED: "vectorized",
+                                             ForKind.PARALLEL: "run in parallel",
+                                             ForKind.THREAD_BINDING: "bound to a thread"}[kind])
         if not allow_reduce and iv.iter_type == E.REDUCE:
             verb = {ForKind.VECTORIZED: "vectorized", ForKind.PARALLEL: "run in parallel",
                     ForKind.THREAD_BINDING: "bound to a thread"}.get(kind, kind)
@@ -498,6 +551,11 @@ class Stage:
         """Store this stage's result in memory scope ``scope``."""
         check_scope(scope, f"set_scope({scope!r})", self.name)
         self.require_compute(f"set_scope({scope!r})", extern_ok=True)
+        role = self.schedule.scan_role(self)
+        if role is not None and role[0] in ("scan", "init", "update"):
+            raise ScheduleError(
+                f"set_scope({scope!r}) on stage '{self.name}': the {role[0]} of scan "
+                f"'{role[1].name}' is stored in the scan's output, in global memory")
         self.scope = scope
         self.scope_given = True
         self.schedule.record(steps.SetScope(self.name, scope))
@@ -536,3 +594,11 @@ def _constant_extent_possible(stage: Stage, iv) -> bool:
     if stage.static_extent(iv) is not None:
         return True
     return not stage.is_output
+
+
+def _root_iter_vars(op) -> list[E.IterVar]:
+    """The loops a stage of ``op`` starts with: its axes then its reduction axes; the
+    scan axis alone for a scan (its spatial axes are opaque, as in TVM)."""
+    if isinstance(op, ScanOp):
+        return [op.scan_axis]
+    return list(getattr(op, "axis", ())) + list(getattr(op, "reduce_axis", ()))

@@ -34,6 +34,9 @@ def axis_ref(stage, name: str) -> str:
     for k, iv in enumerate(getattr(stage.op, "reduce_axis", ())):
         if iv.var.name == name:
             return f"s[{tensor}].op.reduce_axis[{k}]"
+    scan_axis = getattr(stage.op, "scan_axis", None)
+    if scan_axis is not None and scan_axis.var.name == name:
+        return f"s[{tensor}].op.scan_axis"
     return py_name(name)
 
 

@@ -8,7 +8,7 @@ from ..errors import TensorLangTypeError
 from ..tir import expr as E
 from ..tir.datatype import DataType
 from ..tir.functor import Visitor
-from ..tir.op import convert
+from ..tir.op import const, convert
 
 
 class Tensor:
@@ -192,6 +192,106 @@ class ComputeOp(Operation):
         return self._inputs
 
 
+class ScanOp(Operation):
+    """A recurrence over time (TVM's ``te.scan``, declared with :func:`te.scan
+    <tensorlang.te.scan.scan>`).
+
+    Output ``k`` has the shape of ``state_placeholder[k]``, whose first dimension is time.
+    Its first ``init[k].shape[0]`` steps are ``init[k]``; every later step ``t`` (the
+    ``scan_axis``) is ``update[k]`` at ``t``, which reads the steps before ``t`` through
+    ``state_placeholder[k]``.  One buffer holds all of it: the init and the update write
+    into the scan's output and the state placeholder reads from it.
+
+    The *body* of the scan (:attr:`body_ops`) is what is computed at each step: the update
+    operations and every operation between them and the states.  ``spatial_axis`` holds
+    the non-time dimensions of each state (opaque: the scan stage has the scan axis as its
+    only loop, as in TVM)."""
+
+    def __init__(self, name: str, tag: str, attrs: dict, scan_axis: E.IterVar, init,
+                 update, state_placeholder, inputs=(), spatial_axis=None):
+        super().__init__()
+        self.name = name
+        self.tag = tag
+        self.attrs = dict(attrs or {})
+        self.scan_axis = scan_axis
+        self.init: tuple[Tensor, ...] = tuple(init)
+        self.update: tuple[Tensor, ...] = tuple(update)
+        self.state_placeholder: tuple[Tensor, ...] = tuple(state_placeholder)
+        self.inputs: tuple[Tensor, ...] = tuple(inputs)
+        if spatial_axis is None:
+            spatial_axis = tuple(
+                E.IterVar(E.Var(f"{name}.out{k}.i{d}", dim.dtype),
+                          E.Range(const(0, dim.dtype), dim), E.OPAQUE)
+                for k, state in enumerate(self.state_placeholder)
+                for d, dim in enumerate(state.shape) if d > 0)
+        self.spatial_axis: tuple[E.IterVar, ...] = tuple(spatial_axis)
+        #: no spatial loops of its own: the scan stage loops over ``scan_axis`` only
+        self.axis: tuple = ()
+        self.reduce_axis: tuple = ()
+        names = [name] if len(self.update) == 1 else \
+            [f"{name}.v{k}" for k in range(len(self.update))]
+        self._outputs = tuple(Tensor(self, k, state.shape, upd.dtype, names[k])
+                              for k, (state, upd) in
+                              enumerate(zip(self.state_placeholder, self.update)))
+        self._body: tuple[Operation, ...] | None = None
+
+    @property
+    def input_tensors(self) -> tuple[Tensor, ...]:
+        """The init and update tensors (as TVM's): the states are read through them."""
+        return self.init + self.update
+
+    @property
+    def init_steps(self) -> E.PrimExpr:
+        """The number of time steps the init gives (``init[0].shape[0]``)."""
+        return self.scan_axis.dom.min
+
+    @property
+    def time_extent(self) -> E.PrimExpr:
+        """The number of time steps in all (``state_placeholder[0].shape[0]``)."""
+        return self.state_placeholder[0].shape[0]
+
+    @property
+    def body_ops(self) -> tuple[Operation, ...]:
+        """The operations computed at each step, producers first: those the updates
+        depend on that read a state, directly or through others (the updates included)."""
+        if self._body is None:
+            states = {id(t.op) for t in self.state_placeholder}
+            reads_state: dict[int, bool] = {}
+            body = []
+            for op in post_order_ops([t.op for t in self.update]):
+                found = any(id(t.op) in states or reads_state.get(id(t.op), False)
+                            for t in op.input_tensors)
+                reads_state[id(op)] = found
+                if found or any(op is t.op for t in self.update):
+                    body.append(op)
+            self._body = tuple(body)
+        return self._body
+
+    def output_of(self, tensor: Tensor) -> int | None:
+        """``k`` when ``tensor`` is ``init[k]``, ``update[k]`` or ``state_placeholder[k]``
+        (all held in output ``k``), else None."""
+        for group in (self.init, self.update, self.state_placeholder):
+            for k, t in enumerate(group):
+                if t is tensor:
+                    return k
+        return None
+
+    def replace_inputs(self, mapping: dict) -> "ScanOp":
+        """This scan reading ``mapping[t]`` for each init or update tensor ``t`` in
+        ``mapping`` (the same scan axis), or itself when none is."""
+        if not any(t in mapping for t in self.input_tensors):
+            return self
+        return ScanOp(self.name, self.tag, self.attrs, self.scan_axis,
+                      [mapping.get(t, t) for t in self.init],
+                      [mapping.get(t, t) for t in self.update], self.state_placeholder,
+                      self.inputs, self.spatial_axis)
+
+
+def scan_states(ops) -> set[int]:
+    """The ids of the state placeholders of the scans among ``ops``."""
+    return {id(t.op) for op in ops if isinstance(op, ScanOp) for t in op.state_placeholder}
+
+
 class _CollectProducers(Visitor):
     def __init__(self):
         self.found: dict[Tensor, None] = {}
@@ -245,7 +345,9 @@ def default_parameters(outputs) -> list[Tensor]:
     >>> default_parameters([C])         # [A, B, C]: mod(a, b, c) computes b - a
     """
     outputs = list(outputs)
-    placeholders = [op for op in post_order_ops([t.op for t in outputs])
-                    if isinstance(op, PlaceholderOp)]
+    ops = post_order_ops([t.op for t in outputs])
+    states = scan_states(ops)   # a scan's state is its own output, not an argument
+    placeholders = [op for op in ops
+                    if isinstance(op, PlaceholderOp) and id(op) not in states]
     placeholders.sort(key=lambda op: op.serial)
     return [op.output(0) for op in placeholders] + outputs

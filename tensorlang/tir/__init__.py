@@ -5,7 +5,7 @@ from .expr import (Node, ExprOp, PrimExpr, IntImm, FloatImm, StringImm, Var, Cas
                    BinaryOp, Add, Sub, Mul, Div, FloorDiv, FloorMod, Min, Max, CmpOp, EQ,
                    NE, LT, LE, GT, GE, And, Or, Not, Select, Let, Call, Ramp, Broadcast,
                    BufferLoad, BufferArg, ProducerLoad, Range, IterVar, CommReducer, Reduce,
-                   DATA_PAR, REDUCE, THREAD, OPAQUE)
+                   DATA_PAR, REDUCE, THREAD, OPAQUE, ORDERED)
 from .buffer import Buffer, decl_buffer, SCOPES  # noqa: F401
 from .stmt import (Stmt, ForKind, For, BufferStore, Allocate, IfThenElse, LetStmt,  # noqa: F401
                    SeqStmt, Evaluate, AttrStmt, PrimFunc, seq, is_no_op, NO_OP)

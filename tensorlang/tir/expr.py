@@ -113,8 +113,9 @@ class Range(Node):
         return Range(convert(lo), convert(extent))
 
 
-#: iteration-variable kinds
+#: iteration-variable kinds (ORDERED: a scan's time axis, whose steps run in order)
 DATA_PAR, REDUCE, THREAD, OPAQUE = "data_par", "reduce", "thread", "opaque"
+ORDERED = "ordered"
 
 
 @dataclass(frozen=True, slots=True, eq=False, repr=False)
@@ -179,4 +180,5 @@ __all__ = ["Node", "ExprOp", "PrimExpr", "IntImm", "FloatImm", "StringImm", "Var
            "BinaryOp", "Add", "Sub", "Mul", "Div", "FloorDiv", "FloorMod", "Min", "Max",
            "CmpOp", "EQ", "NE", "LT", "LE", "GT", "GE", "And", "Or", "Not", "Select", "Let",
            "Call", "Ramp", "Broadcast", "BufferLoad", "BufferArg", "ProducerLoad", "Range",
-           "IterVar", "CommReducer", "Reduce", "DATA_PAR", "REDUCE", "THREAD", "OPAQUE"]
+           "IterVar", "CommReducer", "Reduce", "DATA_PAR", "REDUCE", "THREAD", "OPAQUE",
+           "ORDERED"]

@@ -3,8 +3,8 @@ what the numpy reference evaluation of the unscheduled tensor expressions comput
 
 The schedules are drawn by the strategies of ``schedule_strategies`` (the ones the
 interpreter property test uses): matmul (plain, cache_write, rfactor), conv2d with a
-padding stage, softmax with its producer stages and a reduction factored with rfactor
-after nested splits, under random splits, fuses, reorders, vectorize / unroll / parallel
+padding stage, softmax with its producer stages, a reduction factored with rfactor
+after nested splits and a te.scan (two stages or an RNN step per step), under random splits, fuses, reorders, vectorize / unroll / parallel
 and attachments.  Each is lowered and compiled
 with ``tl.build(..., target="llvm")``; some draws are built with ``bounds_check=True``,
 under which any out-of-bounds access would raise ``IndexError`` instead of passing
@@ -26,6 +26,7 @@ from schedule_strategies import (draw_conv2d_schedule, draw_layout, draw_matmul_
                                  draw_reduction_schedule, draw_softmax_schedule, event,
                                  extent_value, note_text, property_settings, random_inputs,
                                  unscheduled_workloads)
+from scan_strategies import draw_scan_schedule
 
 # 3 workloads x 70 draws: the 200-odd compiled schedules CI checks on every run
 COMPILED_SETTINGS = property_settings(examples_per_workload=70)
@@ -91,6 +92,12 @@ def test_compiled_random_softmax_schedules(data):
 def test_compiled_random_rfactor_schedules(data):
     """Nested splits of two reduction axes, rfactor at any level, more steps after."""
     _run(data, draw_reduction_schedule(data, REDUCTION_SHAPES))
+
+
+@property_settings(examples_per_workload=40)
+@given(data=st.data())
+def test_compiled_random_scan_schedules(data):
+    run_compiled(draw_scan_schedule(data), data=data)
 
 
 def test_compiled_unscheduled_workloads_match_the_reference():

@@ -31,8 +31,9 @@ from ...tir.functor import Visitor
 from ...tir.interpreter import runtime
 from ...tir.interpreter.codegen import Translator, GeneratedFunction
 from ...tir.interpreter.expressions import ATOM, Fragment, full_range
+from ...tir.transform.launch_arguments import bind_arguments
 from ...tir.transform.split_kernels import (BLOCK_TAGS, THREAD_TAGS, DeviceProgram, Kernel, Limits,
-                      allocation_bytes, bind_arguments, evaluate_int, is_hardware_thread_loop,
+                      allocation_bytes, evaluate_int, is_hardware_thread_loop,
                       launch_dimensions, split_kernels)
 from ...tir.transform.inject_syncthreads import SYNC_OP
 
@@ -164,7 +165,9 @@ class _KernelTranslator(Translator):
         for buffer in kernel.buffers:
             names.append(self.unique("b_" + _safe(buffer.name)))
         for var in kernel.scalars:
-            if var.dtype.is_integer and var.dtype.lanes == 1:
+            # size variables are constants of one translation; host loop variables change
+            # from launch to launch
+            if var.dtype.is_integer and var.dtype.lanes == 1 and var not in kernel.host_vars:
                 value = int(self.env[var])
                 self.var_ranges[var] = (value, value)
         shared_names = [self.unique("s_" + _safe(b.name)) for b in kernel.shared]
@@ -334,13 +337,14 @@ class Emulator:
             shape = tuple(evaluate_int(d, env) for d in buffer.shape)
             values[buffer] = np.zeros(shape, buffer.dtype.numpy_dtype)
         with np.errstate(all="ignore"):
-            for kernel in program.kernels:
-                self.run(kernel, env, values)
+            for kernel, launch_env in program.launches(env):
+                self.run(kernel, launch_env, values)
         for original, work in copies:
             original[...] = work
 
     def compiled(self, kernel: Kernel, env: dict) -> _CompiledKernel:
-        key = (kernel.name, tuple(env.get(v) for v in kernel.scalars),
+        constants = (v for v in kernel.scalars if v not in kernel.host_vars)
+        key = (kernel.name, tuple(env.get(v) for v in constants),
                tuple(evaluate_int(e, env) for e in kernel.extents.values()))
         found = self._cache.get(key)
         if found is None:

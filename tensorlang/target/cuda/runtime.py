@@ -19,8 +19,8 @@ from ...settings import settings
 from ...tir.buffer import Buffer
 from ..target import Target
 from .emulate import Emulator
-from ...tir.transform.split_kernels import (DeviceProgram, bind_arguments, evaluate_int,
-                                            launch_dimensions)
+from ...tir.transform.launch_arguments import bind_arguments
+from ...tir.transform.split_kernels import DeviceProgram, evaluate_int, launch_dimensions
 from .nvcc import compile_cuda
 
 _NO_GPU_HINT = ("install tensorlang[cuda] and run on a machine with an NVIDIA GPU, or set "
@@ -194,14 +194,15 @@ class _Launch:
             self.allocations.append(memory)
             self.pointers[buffer] = int(memory)
         self.functions = module.kernel_functions(driver)
+        function_of = {kernel.name: f for kernel, f in zip(program.kernels, self.functions)}
         self.launches = []
-        for kernel, function in zip(program.kernels, self.functions):
-            grid, block = launch_dimensions(kernel, self.env, module.options.limits)
+        for kernel, env in program.launches(self.env):   # a scan: its kernels per step
+            grid, block = launch_dimensions(kernel, env, module.options.limits)
             if 0 in grid or 0 in block:
                 continue  # an empty launch does nothing (and CUDA rejects it)
             values = [np.uintp(self.pointers[b]) for b in kernel.buffers]
-            values.extend(scalar_argument(var, self.env[var]) for var in kernel.scalars)
-            self.launches.append((function, values, grid, block))
+            values.extend(scalar_argument(var, env[var]) for var in kernel.scalars)
+            self.launches.append((function_of[kernel.name], values, grid, block))
 
     def run(self, synchronize: bool = True) -> None:
         for function, values, grid, block in self.launches:

@@ -29,7 +29,7 @@ from ..datatype import DataType
 from ..functor import Visitor
 from ..structural import structural_equal
 from .substitute import substitute
-from .split_kernels import THREAD_TAGS, is_hardware_thread_loop
+from .split_kernels import THREAD_TAGS, is_hardware_thread_loop, is_host_loop
 
 SYNC_OP = "tl.syncthreads"
 
@@ -211,6 +211,11 @@ class _Planner:
 
     def plan_loop(self, loop: S.For, state: _State) -> tuple[S.Stmt, _State]:
         self.enter_loop(loop)
+        if is_host_loop(loop):
+            # a scan's steps: each iteration launches its own kernels, and shared memory
+            # lives within one launch, so nothing carries from one step into the next
+            body, _ = self.plan(loop.body, _State())
+            return loop.replace(body=body), _State()
         if is_hardware_thread_loop(loop):
             # every thread runs the body once: nothing is carried between iterations
             body, after = self.plan(loop.body, state)

@@ -11,22 +11,22 @@ says to bind it.
 Inside a kernel, every loop bound to the same thread tag must have the same extent (it is
 the same hardware index), the block may hold at most ``max_threads_per_block`` threads,
 and the shared allocations at most ``max_shared_memory`` bytes.
+
+The loop of a scan over its steps (a loop annotated ``"scan"``) stays on the host: it is
+a :class:`HostLoop` that launches the kernels of one step per iteration, in order (the
+end of a launch is the barrier between steps), passing its variable to them.
 """
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
 
-import numpy as np
-
 from ...errors import BuildError, InternalError
 from .. import expr as E
 from .. import stmt as S
 from ..analysis import free_vars
 from ..buffer import Buffer
-from ..datatype import BFLOAT16_ARRAYS, is_bfloat16_array
 from ..functor import Visitor
-from ..index_width import dimension_overflow
 from ..structural import structural_equal
 
 #: the hardware thread indices, in the order of the launch triple
@@ -76,12 +76,26 @@ class Kernel:
     shared_bytes: int
     #: global buffers the kernel stores to
     written: set = field(default_factory=set)
+    #: variables of the host loops around the kernel (among ``scalars``): a new value
+    #: every launch, so they are not constants of the kernel's code
+    host_vars: tuple = ()
 
     def grid(self) -> tuple[E.PrimExpr | int, ...]:
         return tuple(self.extents.get(tag, 1) for tag in BLOCK_TAGS)
 
     def block(self) -> tuple[E.PrimExpr | int, ...]:
         return tuple(self.extents.get(tag, 1) for tag in THREAD_TAGS)
+
+
+@dataclass
+class HostLoop:
+    """A serial loop the host runs around kernel launches (the steps of a scan): ``body``
+    holds kernels and inner host loops in launch order."""
+    loop_var: E.Var
+    min: E.PrimExpr
+    extent: E.PrimExpr
+    stage: str
+    body: list = field(default_factory=list)
 
 
 @dataclass
@@ -92,10 +106,27 @@ class DeviceProgram:
     temporaries: list[Buffer]
     #: scalar parameters and symbolic dimensions of the parameters' shapes
     size_vars: list[E.Var]
+    #: the launches in order: kernels and host loops around kernels (None: ``kernels``)
+    plan: list | None = None
 
     @property
     def written(self) -> set:
         return set().union(*(k.written for k in self.kernels)) if self.kernels else set()
+
+    def launches(self, env: dict):
+        """``(kernel, env)`` for each launch of a call, in order, where ``env`` holds the
+        size variables; a host loop's variable is bound in the ``env`` of its launches."""
+        yield from _launches(self.kernels if self.plan is None else self.plan, env)
+
+
+def _launches(steps, env: dict):
+    for step in steps:
+        if isinstance(step, Kernel):
+            yield step, env
+            continue
+        first = evaluate_int(step.min, env)
+        for value in range(first, first + evaluate_int(step.extent, env)):
+            yield from _launches(step.body, {**env, step.loop_var: value})
 
 
 # ---------------------------------------------------------------------------------------
@@ -110,6 +141,10 @@ class _Host:
     temporaries: list = field(default_factory=list)
     #: kernel-scope allocations made on the host: buffer -> number of kernels using it
     hoisted_uses: dict = field(default_factory=dict)
+    #: where launches go: the program's plan, or the body of the host loop being split
+    plan: list = field(default_factory=list)
+    #: variables of the host loops being split, outermost first
+    host_vars: list = field(default_factory=list)
 
 
 def split_kernels(func: S.PrimFunc, limits: Limits | None = None) -> DeviceProgram:
@@ -124,7 +159,8 @@ def split_kernels(func: S.PrimFunc, limits: Limits | None = None) -> DeviceProgr
                 f"and used by {count} of them; {buffer.scope} memory lives inside one kernel: "
                 f"compute_at the stage of '{buffer.name}' inside the loops bound to "
                 f"blockIdx/threadIdx")
-    return DeviceProgram(func, host.kernels, host.temporaries, size_variables(func))
+    return DeviceProgram(func, host.kernels, host.temporaries, size_variables(func),
+                         host.plan)
 
 
 def size_variables(func: S.PrimFunc) -> list[E.Var]:
@@ -165,6 +201,14 @@ def _split(host: _Host, stmt: S.Stmt, stage: str, wrappers: tuple) -> None:
         if stmt.else_case is not None:
             negated = E.Not(stmt.condition, stmt.condition.dtype)
             _split(host, stmt.else_case, stage, wrappers + (S.IfThenElse(negated, S.NO_OP),))
+    elif t is S.For and is_host_loop(stmt):
+        loop = HostLoop(stmt.loop_var, stmt.min, stmt.extent, stage)
+        host.plan.append(loop)
+        outer_plan, host.plan = host.plan, loop.body
+        host.host_vars.append(stmt.loop_var)
+        _split(host, stmt.body, stage, wrappers)
+        host.host_vars.pop()
+        host.plan = outer_plan
     elif t is S.For:
         if not is_hardware_thread_loop(stmt):
             what = f"bound to '{stmt.thread_tag}' (a virtual thread)" if stmt.thread_tag \
@@ -179,6 +223,12 @@ def _split(host: _Host, stmt: S.Stmt, stage: str, wrappers: tuple) -> None:
         return
     else:
         _add_kernel(host, stmt, stage, wrappers)
+
+
+def is_host_loop(node) -> bool:
+    """A scan's loop over its steps: serial, run by the host around the kernels."""
+    return isinstance(node, S.For) and node.kind in (S.ForKind.SERIAL, S.ForKind.UNROLLED) \
+        and any(key == "scan" for key, _ in node.annotations)
 
 
 def _stage_name(node) -> str:
@@ -217,6 +267,7 @@ def _add_kernel(host: _Host, root: S.Stmt, stage: str, wrappers: tuple) -> None:
                     [], [], analysis.shared, 0, analysis.written)
     _check_kernel(host, kernel, analysis)
     host.kernels.append(kernel)
+    host.plan.append(kernel)
 
 
 # ---------------------------------------------------------------------------------------
@@ -334,7 +385,7 @@ def allocation_bytes(buffer: Buffer) -> int:
 
 
 def _check_kernel(host: _Host, kernel: Kernel, analysis: _KernelAnalysis) -> None:
-    func_vars = size_variables(host.func)
+    func_vars = size_variables(host.func) + list(host.host_vars)
     allowed = set(func_vars)
     for tag, extent in kernel.extents.items():
         for var in free_vars(extent):
@@ -382,6 +433,7 @@ def _check_kernel(host: _Host, kernel: Kernel, analysis: _KernelAnalysis) -> Non
             raise InternalError(f"kernel '{kernel.name}' uses the variable '{var.name}', "
                                 f"which is neither defined in it nor a function argument")
     kernel.scalars = [v for v in func_vars if v in needed]
+    kernel.host_vars = tuple(v for v in host.host_vars if v in needed)
 
 
 def _site(analysis: _KernelAnalysis, buffer: Buffer) -> str:
@@ -466,85 +518,3 @@ def launch_dimensions(kernel: Kernel, env: dict, limits: Limits | None = None
             raise BuildError(f"stage '{kernel.stage}': {grid[dim]} blocks along '{tag}' "
                              f"exceed the CUDA limit of {_GRID_LIMITS[dim]}")
     return grid, block
-
-
-# ---------------------------------------------------------------------------------------
-# arguments
-
-
-def bind_arguments(func: S.PrimFunc, args, is_array=None) -> dict:
-    """Check ``args`` against ``func.params`` and return the value of every size variable
-    (scalar parameters and symbolic dimensions).
-
-    ``is_array`` tells which objects count as arrays (numpy by default; the runtime also
-    accepts GPU arrays); each needs ``shape`` and ``dtype``.  Raises TypeError/ValueError
-    naming the parameter."""
-    is_array = is_array or (lambda a: isinstance(a, np.ndarray))
-    if len(args) != len(func.params):
-        names = ", ".join(p.name for p in func.params)
-        raise TypeError(f"function '{func.name}' takes {len(func.params)} argument(s) "
-                        f"({names}), got {len(args)}")
-    env: dict = {}
-    origin: dict = {}
-    for param, arg in zip(func.params, args):
-        if isinstance(param, E.Var):
-            env[param] = _scalar(func, param, arg)
-            origin[param] = f"argument '{param.name}'"
-    for param, arg in zip(func.params, args):
-        if not isinstance(param, Buffer):
-            continue
-        where = f"argument '{param.name}' of '{func.name}'"
-        if not is_array(arg):
-            raise TypeError(f"{where} must be an array of {param.dtype}, got "
-                            f"{type(arg).__name__}")
-        expected = param.dtype.numpy_dtype
-        if param.dtype.kind == "bfloat" and is_bfloat16_array(arg):
-            pass   # ml_dtypes' bfloat16: the same 16-bit patterns
-        elif np.dtype(arg.dtype) != expected:
-            if param.dtype.kind == "bfloat":
-                raise TypeError(f"{where} is bfloat16, got an array of {arg.dtype}; pass "
-                                f"{BFLOAT16_ARRAYS}")
-            raise TypeError(f"{where} must have dtype {expected}, got {arg.dtype}")
-        shape = tuple(arg.shape)
-        if len(shape) != param.ndim:
-            raise ValueError(f"{where} must have {param.ndim} dimension(s), got shape {shape}")
-        for d, (dim, size) in enumerate(zip(param.shape, shape)):
-            if isinstance(dim, E.Var) and dim not in env:
-                if not dim.dtype.min_value() <= size <= dim.dtype.max_value():
-                    raise ValueError(dimension_overflow(param.name, d, size, dim))
-                env[dim] = size
-                origin[dim] = f"dimension {d} of '{param.name}'"
-        for d, (dim, size) in enumerate(zip(param.shape, shape)):
-            try:
-                expected_size = evaluate_int(dim, env)
-            except InternalError:
-                raise ValueError(f"{where}: cannot determine dimension {d} ({dim}) from the "
-                                 f"other arguments") from None
-            if expected_size != size:
-                source = f" ({origin[dim]} gives {expected_size})" if dim in origin else ""
-                raise ValueError(f"{where}: dimension {d} must be {dim} = {expected_size}"
-                                 f"{source}, got {size} (shape {shape})")
-    return env
-
-
-def _scalar(func: S.PrimFunc, var: E.Var, arg):
-    where = f"argument '{var.name}' of '{func.name}'"
-    if isinstance(arg, np.ndarray) and arg.ndim == 0:
-        arg = arg[()]
-    dtype = var.dtype
-    if dtype.is_integer:
-        if isinstance(arg, (bool, np.bool_)) or not isinstance(arg, (int, np.integer)):
-            raise TypeError(f"{where} must be an int ({dtype}), got {type(arg).__name__}")
-        if not dtype.min_value() <= int(arg) <= dtype.max_value():
-            raise ValueError(f"{where} is {int(arg)}, which does not fit in {dtype}")
-        return int(arg)
-    if dtype.is_float:
-        if isinstance(arg, (bool, np.bool_)) or not isinstance(
-                arg, (int, float, np.integer, np.floating)):
-            raise TypeError(f"{where} must be a number ({dtype}), got {type(arg).__name__}")
-        return float(arg)
-    if dtype.is_bool:
-        if not isinstance(arg, (bool, np.bool_)):
-            raise TypeError(f"{where} must be a bool, got {type(arg).__name__}")
-        return bool(arg)
-    raise TypeError(f"{where} has type {dtype}, which a GPU kernel cannot take")
