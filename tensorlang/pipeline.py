@@ -26,6 +26,7 @@ from .settings import settings
 from .tir.transform.split_kernels import split_kernels
 from .tir.transform.cross_thread_reduction import lower_cross_thread_reduction
 from .tir.transform.inject_syncthreads import inject_syncthreads
+from .tir.intrin_rules import lower_intrinsics
 from .tir.stmt import PrimFunc
 from .tir.transform.loop_partition import partition_loops
 from .tir.transform.remove_no_op import remove_no_op
@@ -52,8 +53,18 @@ def vectorize_masked(func: PrimFunc) -> PrimFunc:
     return vectorize_loops(func, masked_selects=True)
 
 
+def lower_intrinsics_llvm(func: PrimFunc) -> PrimFunc:
+    """Intrinsic calls rewritten by the lowering rules registered for llvm."""
+    return lower_intrinsics(func, "llvm")
+
+
+def lower_intrinsics_cuda(func: PrimFunc) -> PrimFunc:
+    """Intrinsic calls rewritten by the lowering rules registered for cuda."""
+    return lower_intrinsics(func, "cuda")
+
+
 #: before llvm code generation
-llvm_passes = [vectorize_masked, unroll_loops, simplify]
+llvm_passes = [lower_intrinsics_llvm, vectorize_masked, unroll_loops, simplify]
 
 
 def cuda_passes(inject_sync: bool = True, limits=None) -> list:
@@ -61,7 +72,8 @@ def cuda_passes(inject_sync: bool = True, limits=None) -> list:
     (a ``DeviceProgram``) within ``limits``."""
     def split_into_kernels(func: PrimFunc):
         return split_kernels(func, limits)
-    passes = [lower_cross_thread_reduction,  # across threadIdx: shared-memory trees
+    passes = [lower_intrinsics_cuda,         # users' rules for intrinsics (register_intrin)
+              lower_cross_thread_reduction,  # across threadIdx: shared-memory trees
               vectorize_loops,               # Ramp accesses, float2/float4 where aligned
               unroll_loops,
               simplify]

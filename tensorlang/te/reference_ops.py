@@ -11,6 +11,9 @@ import numpy as np
 from ..errors import TensorLangValueError
 from ..tir import expr as E
 from ..tir.datatype import DataType
+from ..tir.extern_calls import extern_call, host_function
+from ..tir.intrin_rules import apply_rule, reference_rule
+from ..tir.intrin_table import is_declared
 from .graph import ComputeOp, Tensor
 
 # Upper bound on the elements of one index grid (spatial x reduce points); larger
@@ -188,6 +191,19 @@ class Evaluator:
     def call(self, node: E.Call, ctx: Context) -> np.ndarray:
         if node.op == "tl.likely":  # a hint to loop partitioning: the condition itself
             return self.expr(node.args[0], ctx)
+        called = extern_call(node)
+        if called is not None:   # the C function itself, through ctypes
+            symbol, operands = called
+            function = host_function(symbol, node.dtype, tuple(a.dtype for a in operands))
+            return finish(function(*(self.expr(a, ctx) for a in operands)), node.dtype)
+        if node.op not in _INTRINSICS and is_declared(node.op):
+            rule = reference_rule(node.op)
+            if rule is None:
+                raise TensorLangValueError(
+                    f"reference evaluation of '{ctx.consumer}': the intrinsic '{node.op}' "
+                    f"has no lowering rule; register one with "
+                    f"tir.register_intrin_lowering('{node.op}', 'llvm', f)")
+            return self.expr(apply_rule(node, "llvm", rule), ctx)
         function = _INTRINSICS.get(node.op)
         if function is None:
             raise TensorLangValueError(

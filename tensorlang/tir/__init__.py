@@ -11,7 +11,9 @@ from .stmt import (Stmt, ForKind, For, BufferStore, Allocate, IfThenElse, LetStm
                    SeqStmt, Evaluate, AttrStmt, PrimFunc, seq, is_no_op, NO_OP)
 from .op import (const, convert, cast, var, select, call_intrin, call_builtin,  # noqa: F401
                  ramp, broadcast, is_const_int, as_const_int)
-from .packed import call_packed, call_extern  # noqa: F401
+from .packed import call_packed  # noqa: F401
+from .extern_calls import call_extern, call_pure_extern  # noqa: F401
+from .intrin_rules import register_intrin, register_intrin_lowering  # noqa: F401
 from .registry import (register_func, get_global_func, remove_global_func,  # noqa: F401
                        list_global_func_names)
 from .functor import Visitor, Mutator, post_order_visit  # noqa: F401

@@ -19,6 +19,7 @@ import numpy as np
 from ..errors import TensorLangTypeError
 from . import datatype as dt
 from .datatype import DataType
+from .intrin_table import INTRINSICS, check_declared_call, is_declared
 from .node import Node
 from .structural import structural_equal
 
@@ -274,11 +275,6 @@ class Broadcast(PrimExpr):
 # constants and conversion
 
 #: intrinsic name -> number of arguments; all take and return floats
-INTRINSICS = {"exp": 1, "log": 1, "sqrt": 1, "rsqrt": 1, "tanh": 1, "sigmoid": 1,
-              "erf": 1, "fabs": 1, "floor": 1, "ceil": 1, "round": 1, "pow": 2,
-              "exp2": 1, "log2": 1, "log10": 1, "sin": 1, "cos": 1, "trunc": 1}
-
-
 def const(value, dtype=None) -> PrimExpr:
     """A typed constant; ``dtype`` defaults to int32 / float32 / bool from the value."""
     if isinstance(value, PrimExpr):
@@ -572,10 +568,17 @@ def power(a, b) -> PrimExpr:
     return call_intrin("pow", a, b)
 
 
-def call_intrin(name: str, *args) -> PrimExpr:
-    """Call the math intrinsic ``name`` (``exp``, ``log``, ...) on float arguments."""
+def call_intrin(name: str, *args, dtype=None) -> PrimExpr:
+    """Call the math intrinsic ``name`` (``exp``, ``log``, ...) on float arguments, or an
+    intrinsic declared with ``tir.register_intrin`` (of type ``dtype``, by default its
+    first argument's)."""
+    if name not in INTRINSICS and is_declared(name):
+        args = tuple(convert(a) for a in args)
+        check_declared_call(name, len(args), dtype)
+        return Call(dt.dtype(dtype) if dtype is not None else args[0].dtype, name, args)
     if name not in INTRINSICS:
-        raise TensorLangTypeError(f"unknown intrinsic {name!r}; known: {sorted(INTRINSICS)}")
+        raise TensorLangTypeError(f"unknown intrinsic {name!r}; known: {sorted(INTRINSICS)} "
+                                  f"and those declared with tir.register_intrin")
     if len(args) != INTRINSICS[name]:
         raise TensorLangTypeError(f"{name} takes {INTRINSICS[name]} argument(s), "
                                   f"got {len(args)}")

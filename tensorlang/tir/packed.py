@@ -6,8 +6,8 @@ callee gets the whole buffer, with its shape and strides), every other argument 
 expression (int, float, bool) or a string constant.  The function is looked up in
 :mod:`tensorlang.tir.registry` when the call runs.
 
-TVM's ``call_extern`` (a C symbol called by name) is not supported: tensorlang calls
-Python functions, registered with ``tl.register_func``.
+Calls of C functions on scalars (``tir.call_extern``, ``tir.call_pure_extern``) are in
+:mod:`tensorlang.tir.extern_calls`.
 """
 from __future__ import annotations
 
@@ -58,14 +58,6 @@ def _argument(name: str, position: int, arg):
     return value
 
 
-def call_extern(dtype, func_name, *args):
-    """TVM's call of a C function by symbol: not supported (refused with what to do)."""
-    raise NotImplementedError(
-        f"tir.call_extern('{func_name}'): tensorlang does not call C symbols from "
-        f"generated code; register a Python function with tl.register_func(name, f) (it "
-        f"may call the library through ctypes) and call it with tir.call_packed(name, ...)")
-
-
 def packed_call(expr) -> tuple[str, tuple] | None:
     """``(name, args)`` of a packed call expression, else None."""
     if isinstance(expr, E.Call) and expr.op == CALL_PACKED and expr.args and \
@@ -97,5 +89,5 @@ def called_names(node) -> list[str]:
     return list(dict.fromkeys(packed_call(c)[0] for c in find_packed_calls(node)))
 
 
-__all__ = ["CALL_PACKED", "call_packed", "call_extern", "packed_call", "find_packed_calls",
+__all__ = ["CALL_PACKED", "call_packed", "packed_call", "find_packed_calls",
            "called_names"]

@@ -29,6 +29,8 @@ from . import op as _op
 from .arith.analyzer import Analyzer
 from .op import INTRINSICS
 from .packed import CALL_PACKED
+from .extern_calls import EXTERN_CALLS
+from .intrin_table import is_declared
 
 #: at most this many problems are listed in an InternalError message
 _MAX_REPORTED = 10
@@ -201,13 +203,14 @@ class _WellFormed(Visitor):
     def visit_Call(self, node: E.Call):
         for arg in node.args:
             self.visit(arg)
-        if node.op == CALL_PACKED:
+        if node.op == CALL_PACKED or node.op in EXTERN_CALLS:
             if not node.args or not isinstance(node.args[0], E.StringImm):
-                self.fail(node, "a packed call must start with the name of the function")
+                self.fail(node, "a packed or extern call must start with the name of the "
+                                "function")
             return
         arity = INTRINSICS.get(node.op)
         if arity is None:
-            if not node.op.startswith("tl."):
+            if not node.op.startswith("tl.") and not is_declared(node.op):
                 self.fail(node, f"unknown intrinsic {node.op!r}")
             return
         if len(node.args) != arity:

@@ -82,5 +82,5 @@ def test_decl_buffer_for_extern_buffers():
     assert B.op.input_placeholders == (Ab,)
     with pytest.raises(NotImplementedError, match=r"decl_buffer\(strides=...\)"):
         tvm.tir.decl_buffer((8,), "float32", strides=[1])
-    with pytest.raises(NotImplementedError, match="does not call C symbols"):
-        tvm.tir.call_extern("float32", "vadd", 1)
+    with pytest.raises(TypeError, match="argument 1 is a buffer.*tir.call_packed"):
+        tvm.tir.call_extern("float32", "vadd", Ab)

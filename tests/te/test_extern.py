@@ -136,8 +136,9 @@ def test_call_packed_and_call_extern_arguments():
         tir.call_packed(3)
     with pytest.raises(TensorLangTypeError, match="argument 1 is list"):
         tir.call_packed("f", [1, 2])
-    with pytest.raises(NotImplementedError, match="does not call C symbols.*call_packed"):
-        tir.call_extern("float32", "vadd", 1)
+    B = tir.decl_buffer((4,), "float32", name="B")
+    with pytest.raises(TensorLangTypeError, match="argument 1 is a buffer.*tir.call_packed"):
+        tir.call_extern("float32", "vadd", B)
 
 
 # -- the reference ------------------------------------------------------------------------

@@ -21,6 +21,7 @@ import warnings as _warnings
 from ...errors import TensorLangError as _TensorLangError
 from . import contrib, target, testing  # noqa: F401
 from .driver import IRModule, build, lower  # noqa: F401
+from .intrin import ir  # noqa: F401
 from .namespaces import make_te, make_tir
 from .registry import (get_global_func, list_global_func_names,  # noqa: F401
                        register_func, remove_global_func)
@@ -35,6 +36,7 @@ tir = make_tir()
 runtime = _types.ModuleType("tvm.runtime", "tvm.runtime over tensorlang's modules")
 runtime.load_module = load_module
 runtime.ndarray = nd
+ir.IRModule = IRModule
 runtime.Module = Module
 runtime.convert = te.const
 ndarray = nd
@@ -92,7 +94,8 @@ def _install() -> None:
                "tvm.contrib.cblas": contrib.cblas,
                "tvm.autotvm": autotvm, "tvm.topi": topi, "tvm.topi.testing": topi.testing,
                "tvm.target": target, "tvm.runtime": runtime, "tvm.nd": nd,
-               "tvm.transform": transform, "tvm.error": error, "tvm.te.schedule": te.schedule}
+               "tvm.transform": transform, "tvm.error": error, "tvm.ir": ir,
+               "tvm.te.schedule": te.schedule}
     _sys.modules.update(modules)
 
 

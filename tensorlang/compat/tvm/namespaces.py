@@ -11,6 +11,7 @@ from ... import te as _te
 from ... import tir as _tir
 from ...schedule import Schedule, Stage, create_schedule
 from ...schedule.stage import Fuse, Split
+from . import intrin
 
 
 class ForwardingModule(types.ModuleType):
@@ -113,6 +114,7 @@ def make_tir() -> ForwardingModule:
     # tvm.tir.max / min / sum are te's reducers (two operands: element-wise)
     extras.update(indexdiv=_te.floordiv, indexmod=_te.floormod, max=_te.max, min=_te.min,
                   sum=_te.sum, comm_reducer=_te.comm_reducer, Select=Select,
-                  decl_buffer=decl_buffer)
+                  decl_buffer=decl_buffer, call_intrin=intrin.call_intrin,
+                  CallEffectKind=intrin.CallEffectKind)
     return ForwardingModule("tvm.tir", "TVM's tvm.tir over tensorlang.tir", _tir, extras,
                             TIR_UNSUPPORTED)

@@ -26,7 +26,7 @@ from __future__ import annotations
 import math
 import re
 
-from ...errors import InternalError
+from ...errors import BuildError, InternalError
 from ...tir import expr as E
 from ...tir import op
 from ...tir import stmt as S
@@ -34,6 +34,9 @@ from ...tir.naming import NameSupply
 from ...tir.arith.const_int_bound import POS_INF, BoundEvaluator, ConstIntBound
 from ...tir.buffer import Buffer
 from ...tir.datatype import DataType
+from ...tir.extern_calls import extern_call
+from ...tir.intrin_rules import unlowered
+from ...tir.intrin_table import is_declared
 from ...tir.functor import ExprFunctor
 from ...tir.index_width import flat_index_type
 from ...tir.transform.substitute import substitute
@@ -294,6 +297,11 @@ class CudaCodegen(ExprFunctor):
     def visit_Call(self, e: E.Call) -> str:
         if e.op in self.IDENTITY_BUILTINS:
             return self.expr(e.args[0])
+        called = extern_call(e)
+        if called is not None:   # a device function called by name (__expf, powf, ...)
+            return f"{called[0]}({', '.join(self.expr(a) for a in called[1])})"
+        if is_declared(e.op):
+            raise BuildError(unlowered(e.op, "cuda"))
         table = self.MATH_DOUBLE if e.dtype.bits == 64 else self.MATH_FLOAT
         fn = table.get(e.op)
         if fn is None:

@@ -89,7 +89,9 @@ def build(func: S.PrimFunc, target: Target | str | None = None, options=None,
 
     key = None
     if options.use_cache:
-        key = cache.make_key(_ir_key(func), target.cache_key(), options.key())
+        # keyed by the IR after the intrinsics' lowering rules: a changed rule compiles anew
+        key = cache.make_key(_ir_key(pipeline.lower_intrinsics_llvm(func)),
+                             target.cache_key(), options.key())
         entry = cache.load(key)
         if entry is not None:
             object_code, header, ir_text = entry

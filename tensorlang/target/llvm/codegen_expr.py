@@ -12,6 +12,9 @@ import llvmlite.ir as ir
 from ...errors import BuildError, InternalError
 from ...tir import expr as E
 from ...tir.datatype import DataType
+from ...tir.extern_calls import extern_call, find_symbol
+from ...tir.intrin_rules import unlowered
+from ...tir.intrin_table import is_declared
 from ...tir.functor import Visitor
 from .fallback_math import emit_fallback_math
 from .types import I1, I32, const_of, float_compute_type, value_type
@@ -375,8 +378,12 @@ class ExprCodeGen(Visitor):
     def visit_Call(self, node: E.Call):
         if node.op in ("tl.likely", "tl.assume_value"):
             return self.visit(node.args[0])
+        if extern_call(node) is not None:
+            return self.extern_call(node)
         from ...tir.op import INTRINSICS
         if node.op not in INTRINSICS:
+            if is_declared(node.op):
+                raise BuildError(unlowered(node.op, "llvm"))
             hint = " (build for cuda, or remove it)" if node.op.startswith("tl.") else ""
             raise BuildError(f"the llvm target cannot compile the call '{node}'{hint}")
         dtype = node.dtype
@@ -391,6 +398,38 @@ class ExprCodeGen(Visitor):
         if result is None:
             result = emit_fallback_math(self.builder, node.op, args, compute)
         return self.convert(result, compute, dtype)
+
+    def extern_call(self, node: E.Call):
+        """A call of the C function the node names, one per lane; the symbol must be
+        loaded in this process (libm is), as the JIT resolves it here."""
+        symbol, args = extern_call(node)
+        if find_symbol(symbol) is None:
+            raise BuildError(
+                f"the call '{node}' names the C function '{symbol}', which is not loaded "
+                f"in this process; load its library first with ctypes.CDLL(path, "
+                f"mode=ctypes.RTLD_GLOBAL)")
+        module = self.builder.module
+        element = value_type(node.dtype.element_of())
+        arg_types = [value_type(a.dtype.element_of()) for a in args]
+        function_type = ir.FunctionType(element, arg_types)
+        function = module.globals.get(symbol)
+        if function is None:
+            function = ir.Function(module, function_type, symbol)
+            function.attributes.add("nounwind")
+        elif function.function_type != function_type:
+            raise BuildError(f"the C function '{symbol}' is called with two signatures: "
+                             f"{function.function_type} and {function_type}")
+        values = [self.visit(a) for a in args]
+        if node.dtype.lanes == 1:
+            return self.builder.call(function, values)
+        result = ir.Constant(value_type(node.dtype), ir.Undefined)
+        for lane in range(node.dtype.lanes):
+            index = ir.Constant(I32, lane)
+            lane_args = [self.builder.extract_element(v, index) if a.dtype.lanes > 1 else v
+                         for a, v in zip(args, values)]
+            result = self.builder.insert_element(
+                result, self.builder.call(function, lane_args), index)
+        return result
 
     def visit_Reduce(self, node):
         raise InternalError(f"reduction '{node}' reached code generation; it must be lowered "

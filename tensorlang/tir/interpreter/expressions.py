@@ -24,6 +24,7 @@ from ...errors import InternalError
 from .. import expr as E
 from ..datatype import DataType
 from ..functor import ExprFunctor
+from ..extern_calls import extern_call, host_function
 from ..op import INTRINSICS
 from . import runtime
 
@@ -316,6 +317,8 @@ class ExpressionTranslator(ExprFunctor):
         return Fragment(f"{numpy_scalar_name(target)}({value.code})")
 
     def visit_Call(self, e: E.Call) -> Fragment:
+        if extern_call(e) is not None:
+            return self.extern_call(e, [self.expr(a) for a in e.args[1:]])
         args = [self.expr(a) for a in e.args]
         if e.dtype.lanes == 1:
             return self.scalar_call(e.op, e.dtype, args)
@@ -324,6 +327,16 @@ class ExpressionTranslator(ExprFunctor):
         if e.op not in INTRINSICS:
             raise InternalError(f"the interpreter does not know the builtin {e.op!r}")
         name = self.helper(f"_v{e.op}_{e.dtype.element_of()}", "vector", e.op, e.dtype)
+        return Fragment(f"{name}({', '.join(a.code for a in args)})")
+
+    def extern_call(self, e: E.Call, args: list[Fragment]) -> Fragment:
+        """A C function called by symbol, through ctypes (on every lane of vectors)."""
+        symbol, operands = extern_call(e)
+        types = tuple(a.dtype.element_of() for a in operands)
+        result = e.dtype.element_of()
+        name = f"_extern_{symbol}_{result}_{'_'.join(map(str, types))}"
+        if name not in self.helpers:
+            self.helpers[name] = host_function(symbol, result, types)
         return Fragment(f"{name}({', '.join(a.code for a in args)})")
 
     def scalar_call(self, op: str, dtype: DataType, args: list[Fragment]) -> Fragment:
@@ -390,6 +403,9 @@ class _LaneOf(ExprFunctor):
                                   e.dtype.element_of())
 
     def visit_Call(self, e: E.Call) -> Fragment:
+        if extern_call(e) is not None:
+            return self.t.extern_call(E.Call(e.dtype.element_of(), e.op, e.args),
+                                      [self.t.lane(a, self.k) for a in e.args[1:]])
         return self.t.scalar_call(e.op, e.dtype.element_of(),
                                   [self.t.lane(a, self.k) for a in e.args])
 
