@@ -122,7 +122,11 @@ def _spatial_loops(stage, prim: str):
 
 def cache_write(schedule, tensor, scope: str) -> Tensor:
     """``CC = s.cache_write(C, "local")``: ``C``'s computation moves to a new stage
-    ``CC`` writing a buffer in ``scope``; ``C``'s stage then copies ``CC`` out."""
+    ``CC`` writing a buffer in ``scope``; ``C``'s stage then copies ``CC`` out.  For an
+    operation of several outputs, ``s.cache_write([C0, C1], "local")`` gives the caches
+    of the tensors listed, in order (every output of the operation is cached)."""
+    if isinstance(tensor, (list, tuple)):
+        return _cache_write_outputs(schedule, list(tensor), scope)
     name = getattr(tensor, "name", repr(tensor))
     prim = f"cache_write({name}, {scope!r})"
     _tensor_arg(schedule, tensor, prim)
@@ -166,3 +170,18 @@ def cache_write(schedule, tensor, scope: str) -> Tensor:
                               skip=(cache_stage, stage))
     schedule.record(CacheWrite(stage.name, tensor.value_index, scope, (cache_stage.name,)))
     return cache_op.output(tensor.value_index)
+
+
+def _cache_write_outputs(schedule, tensors: list, scope: str) -> list[Tensor]:
+    names = ", ".join(getattr(t, "name", repr(t)) for t in tensors)
+    prim = f"cache_write([{names}], {scope!r})"
+    if not tensors:
+        raise ScheduleError(f"{prim}: give the outputs of one operation to cache")
+    current = [_tensor_arg(schedule, t, prim) for t in tensors]
+    stages = {id(schedule[t]): schedule[t] for t in current}
+    if len(stages) != 1:
+        raise ScheduleError(f"{prim}: the tensors belong to the stages "
+                            f"{sorted(s.name for s in stages.values())}; one cache_write "
+                            f"caches the outputs of one operation (call it per stage)")
+    first = cache_write(schedule, current[0], scope)
+    return [first.op.output(t.value_index) for t in current]

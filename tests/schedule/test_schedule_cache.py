@@ -120,3 +120,35 @@ def test_set_scope(check):
     s[B].set_scope("local")
     func = check(s, [A], [C])
     assert allocations(func)["B"].scope == "local"
+
+
+def test_cache_write_of_several_outputs_of_one_operation(check):
+    """TVM's ``s.cache_write([B0, B1], "local")``: the caches of the tensors listed, in
+    their order; the copy-out keeps its splits; the result runs against the reference."""
+    A = te.placeholder((13, 17), name="A")
+    B0, B1 = te.compute((13, 17), lambda i, j: (A[i, j] + 1.0, A[i, j] * 2.0), name="B")
+    s = tl.create_schedule([B0, B1])
+    B1c, B0c = s.cache_write([B1, B0], "local")
+    assert (B0c.name, B1c.name) == ("B.v0.local", "B.v1.local")
+    assert B0c.op is B1c.op and s[B0c].scope == "local"
+    jo, ji = s[B0].split(s[B0].op.axis[1], factor=4)
+    s[B0c].compute_at(s[B0], jo)
+    func = check(s, [A], [B0, B1])
+    assert [e.value for e in allocations(func)["B.v0.local"].shape] == [1, 4]
+    replayed = tl.create_schedule([B0, B1])
+    for step in s.steps:
+        step.apply(replayed)
+    assert str(tl.lower(replayed, [A, B0, B1])) == str(func)
+
+
+def test_cache_write_of_tensors_of_two_operations_is_refused():
+    import pytest
+    from tensorlang.errors import ScheduleError
+    A = te.placeholder((4,), name="A")
+    B = te.compute((4,), lambda i: A[i] + 1.0, name="B")
+    C = te.compute((4,), lambda i: B[i] * 2.0, name="C")
+    s = tl.create_schedule(C)
+    with pytest.raises(ScheduleError, match=r"stages \['B', 'C'\]; one cache_write"):
+        s.cache_write([B, C], "local")
+    with pytest.raises(ScheduleError, match="give the outputs"):
+        s.cache_write([], "local")
