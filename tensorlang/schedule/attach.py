@@ -50,7 +50,19 @@ def compute_at(stage: Stage, parent, axis) -> None:
     stage.attach_type = SCOPE
     stage.attach_stage = parent
     stage.attach_ivar = axis
+    stage.carried_by, stage.placed = None, True
+    _carry_companions(stage)
     schedule.record(ComputeAt(stage.name, parent.name, axis.var.name))
+
+
+def _carry_companions(stage: Stage) -> None:
+    """The hidden reduction stages of ``stage`` (``te.sum(...) / n``) go where it goes,
+    unless they were placed themselves: computed at the same loop, before it."""
+    for companion in stage.companions:
+        if not companion.placed or companion.carried_by is stage:
+            companion.attach_type, companion.attach_stage, companion.attach_ivar = \
+                stage.attach_type, stage.attach_stage, stage.attach_ivar
+            companion.carried_by = stage if stage.attach_type == SCOPE else None
 
 
 def compute_inline(stage: Stage) -> None:
@@ -106,6 +118,8 @@ def compute_root(stage: Stage) -> None:
     stage.attach_type = ROOT
     stage.attach_stage = None
     stage.attach_ivar = None
+    stage.carried_by, stage.placed = None, True
+    _carry_companions(stage)
     stage.schedule.record(ComputeRoot(stage.name))
 
 

@@ -2,6 +2,8 @@
 steps applied so far (a schedule is plain data), and :func:`replay` of steps."""
 from __future__ import annotations
 
+import re
+
 from ..errors import ScheduleError
 from ..te.extern import ExternOp
 from ..te.graph import ComputeOp, Operation, ScanOp, Tensor, post_order_ops
@@ -87,6 +89,10 @@ class Schedule:
             self.add_stage(op, len(self.stages))
         for op in self.outputs:
             self.stage_map[op].is_output = True
+        for stage in self.stages:
+            stage.companions = [self.stage_map[h] for h in
+                                getattr(stage.op, "hidden_reductions", ())
+                                if h in self.stage_map]
         self._check_scans()
         self._attach_scan_bodies()
 
@@ -298,7 +304,12 @@ class Schedule:
     def to_python(self) -> str:
         """The schedule as the Python code that rebuilds it."""
         outputs = ", ".join(py_name(self.stage_map[op].name) for op in self.initial_outputs)
-        return "\n".join([f"s = tl.create_schedule([{outputs}])"] + self._lines)
+        # the hidden reduction stages (te.sum(...) inside a larger expression) a step
+        # names, from the tensors whose expressions hold them
+        hidden = [f"{py_name(c.name)} = {py_name(stage.name)}.op.hidden_reductions[{k}]"
+                  for stage in self.stages for k, c in enumerate(stage.companions)
+                  if any(re.search(rf"\b{py_name(c.name)}\b", line) for line in self._lines)]
+        return "\n".join([f"s = tl.create_schedule([{outputs}])"] + hidden + self._lines)
 
     def __str__(self) -> str:
         return self.to_python()

@@ -126,6 +126,13 @@ class Stage:
         self.attach_stage: Stage | None = None
         self.attach_ivar: E.IterVar | None = None
         self.storage_aligns: list[tuple[int, int, int]] = []
+        #: the stages of reductions inside this stage's expression (``<name>_red``): they
+        #: follow its compute_at unless placed themselves (``placed``: compute_at or
+        #: compute_root was called on the stage); ``carried_by``: the stage whose
+        #: compute_at placed this one
+        self.companions: list[Stage] = []
+        self.carried_by: Stage | None = None
+        self.placed = False
         self.reset(op)
 
     def reset(self, op) -> None:
@@ -225,6 +232,12 @@ class Stage:
                 why = "it was already split or fused; use the axes that returned"
             elif self.is_placeholder:
                 why = "placeholders have no loops to schedule"
+            elif any(any(x is iv for x in c.all_iter_vars) for c in self.companions):
+                k = next(k for k, c in enumerate(self.companions)
+                         if any(x is iv for x in c.all_iter_vars))
+                why = (f"it is an axis of stage '{self.companions[k].name}', the reduction "
+                       f"written inside the expression of '{self.name}'; schedule it there: "
+                       f"s[{self.name}.op.hidden_reductions[{k}]]")
             else:
                 why = ("it belongs to another stage or to an earlier operation of this "
                        "stage (after cache_write/rfactor use s[...].op.axis)")

@@ -140,7 +140,8 @@ def compute(shape, fcompute, name: str = "compute", tag: str = "", attrs=None,
 
     ``fcompute`` may return a tuple for a multi-output operation (a tuple of tensors is
     returned).  A reduction inside a larger expression gets a stage of its own named
-    ``<name>_red``."""
+    ``<name>_red`` (``C.op.hidden_reductions`` holds its operation), which follows ``C``
+    where ``C`` is computed (``compute_at``) unless it is scheduled itself."""
     if not isinstance(name, str):
         raise TensorLangTypeError(f"te.compute: name must be a string, got {name!r}")
     if not callable(fcompute):
@@ -161,9 +162,10 @@ def compute(shape, fcompute, name: str = "compute", tag: str = "", attrs=None,
         raise TensorLangTypeError(f"compute '{name}': fcompute returned nothing")
     body = [_to_expr(b, name) for b in body]
     _check_reduce_axis_use(body, name)
-    body = _split_nested_reductions(body, shape, axis, name)
+    body, hidden = _split_nested_reductions(body, shape, axis, name)
     _check_reductions(body, name)
     op = ComputeOp(name, tag or current_tag(), attrs, axis, body)
+    op.hidden_reductions = hidden
     return op.output(0) if op.num_outputs == 1 else op.outputs
 
 
@@ -262,13 +264,13 @@ class _ReplaceReduce(Mutator):
 def _split_nested_reductions(body, shape, axis, name):
     """Give each reduction that sits inside a larger expression a stage of its own."""
     if all(isinstance(b, E.Reduce) for b in body):
-        return body
+        return body, ()
     finder = _FindReduce()
     for b in body:
         if not isinstance(b, E.Reduce):
             finder.visit(b)
     if not finder.found:
-        return body
+        return body, ()
     from ..tir.transform.substitute import substitute
     mapping = {}
     # One stage per reducer call: the outputs of one tuple-reducer call share their
@@ -297,4 +299,5 @@ def _split_nested_reductions(body, shape, axis, name):
             t = produced[red.value_index if len(first.source) > 1 else 0]
             mapping[red] = t[tuple(iv.var for iv in axis)]
     replacer = _ReplaceReduce(mapping)
-    return [replacer.visit(b) for b in body]
+    hidden = tuple(dict.fromkeys(load.producer.op for load in mapping.values()))
+    return [replacer.visit(b) for b in body], hidden

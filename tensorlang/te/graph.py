@@ -159,6 +159,25 @@ class PlaceholderOp(Operation):
         self.reduce_axis: tuple = ()
 
 
+class _NoReduceAxis(tuple):
+    """The empty ``reduce_axis`` of an operation without a reduction of its own; indexing
+    it says where a reduction written inside its expression went."""
+
+    def __new__(cls, op):
+        self = super().__new__(cls)
+        self.op = op
+        return self
+
+    def __getitem__(self, index):
+        if isinstance(index, int):
+            hidden = getattr(self.op, "hidden_reductions", ())
+            where = (f"; its reduction (te.sum(...) inside a larger expression) is the "
+                     f"operation '{hidden[0].name}': use "
+                     f"{self.op.name}.op.hidden_reductions[0].reduce_axis") if hidden else ""
+            raise IndexError(f"'{self.op.name}' has no reduction axis{where}")
+        return super().__getitem__(index)
+
+
 class ComputeOp(Operation):
     """``out[axis] = body`` for every point of the spatial ``axis``; ``body`` holds one
     expression per output (Reduce nodes for reductions over ``reduce_axis``)."""
@@ -172,7 +191,7 @@ class ComputeOp(Operation):
         self.body: tuple[E.PrimExpr, ...] = tuple(body)
         first = self.body[0]
         self.reduce_axis: tuple[E.IterVar, ...] = \
-            tuple(first.axis) if isinstance(first, E.Reduce) else ()
+            tuple(first.axis) if isinstance(first, E.Reduce) else _NoReduceAxis(self)
         shape = tuple(iv.dom.extent for iv in self.axis)
         if output_names is None:
             output_names = [name] if len(self.body) == 1 else \
@@ -180,6 +199,9 @@ class ComputeOp(Operation):
         self._outputs = tuple(Tensor(self, k, shape, b.dtype, output_names[k])
                               for k, b in enumerate(self.body))
         self._inputs: tuple[Tensor, ...] | None = None
+        #: the operations of reductions written inside a larger expression of this one
+        #: (``te.sum(...) / n``), each a stage ``<name>_red`` of its own
+        self.hidden_reductions: tuple[Operation, ...] = ()
 
     @property
     def is_reduction(self) -> bool:
