@@ -78,8 +78,10 @@ class _Inline(Mutator):
         return substitute(body, dict(zip(axis_vars, indices)))
 
 
-def inline_bodies(schedule) -> dict:
-    """The body of every computed, non-inlined stage with inlined producers substituted."""
+def inline_bodies(schedule, stored=()) -> dict:
+    """The body of every computed, non-inlined stage with inlined producers substituted;
+    of the inlined stages in ``stored`` too (inlined into their consumers, and stored
+    because the function's arguments hold them)."""
     inlined: dict = {}
     bodies: dict = {}
     mutator = _Inline(schedule, inlined)
@@ -92,7 +94,7 @@ def inline_bodies(schedule) -> dict:
         body = [mutator.visit(b) for b in stage.op.body]
         if stage.attach_type == INLINE:
             inlined[stage] = ([iv.var for iv in stage.op.axis], body[0])
-        else:
+        if stage.attach_type != INLINE or stage in stored:
             bodies[stage] = body
     return bodies
 

@@ -57,7 +57,13 @@ class _Lowering:
     def __init__(self, schedule, args):
         check_reads_in_bounds(schedule)
         self.schedule = schedule
-        self.bodies = inline_bodies(schedule)
+        # inlined tensors among the arguments are inlined into their consumers and also
+        # stored, in full, at the root: the caller gets their values
+        self.stored_inline = {schedule.stage_map[t.op] for t in
+                              (args if isinstance(args, (list, tuple)) else ())
+                              if isinstance(t, Tensor) and t.op in schedule.stage_map
+                              and schedule.stage_map[t.op].attach_type == INLINE}
+        self.bodies = inline_bodies(schedule, self.stored_inline)
         self.bounds = infer_bounds(schedule, self.bodies)
         self.ranges = self.bounds.ranges
         self.global_dom = self.bounds.loop_dom
@@ -105,10 +111,6 @@ class _Lowering:
                 if key in seen:
                     raise LoweringError(f"lower: tensor '{arg.name}' appears twice in args")
                 seen.add(key)
-                if stage.attach_type == INLINE:
-                    raise LoweringError(
-                        f"lower: tensor '{arg.name}' is inlined (compute_inline), so it is "
-                        f"never stored; remove it from args or call compute_root on it")
                 buf = Buffer(arg.name, tuple(arg.shape), arg.dtype)
                 self.buffers[key] = buf
                 self.arg_stages.add(key)
@@ -174,7 +176,8 @@ class _Lowering:
             if stage.is_scan:
                 stmts.append(self.scan_stmt(stage))
                 allocated.append(stage)
-            elif stage in self.bodies and stage.attach_type == ROOT:
+            elif stage in self.bodies and (stage.attach_type == ROOT
+                                           or stage in self.stored_inline):
                 stmts.append(self.stage_stmt(stage))
                 allocated.append(stage)
         body = seq(*stmts)

@@ -177,3 +177,26 @@ def test_cache_write_after_scheduling_the_reduction_is_refused():
     with pytest.raises(ScheduleError, match="call cache_write before scheduling the "
                                             "reduction of 'C'"):
         s.cache_write(C, "local")
+
+
+def test_an_inlined_tensor_in_the_arguments_is_stored_too():
+    """TVM's ``tvm.lower(s, [A, B, C])`` with B inlined: B is inlined into C and also
+    written in full, so the caller's B holds its values (never left unwritten)."""
+    n = te.var("n")
+    A = te.placeholder((n,), name="A")
+    B = te.compute((n,), lambda i: A[i] + 1.0, name="B")
+    C = te.compute((n,), lambda i: B[i] * 2.0, name="C")
+    D = te.compute((n,), lambda i: C[i] - B[i], name="D")
+    s = te.create_schedule(D.op)
+    s[B].compute_inline()
+    io, ii = s[D].split(D.op.axis[0], factor=4)
+    s[C].compute_at(s[D], io)
+    text = str(tl.lower(s, [A, B, D]))
+    assert "B[i] = A[i] + T.float32(1.0)" in text   # stored ...
+    assert "(A[" in text and "+ T.float32(1.0)) * T.float32(2.0)" in text   # ... and inlined
+    mod = tl.build(s, [A, B, D])
+    a = np.random.default_rng(0).random(11).astype("float32")
+    b, d = np.full_like(a, np.nan), np.full_like(a, np.nan)
+    mod(a, b, d)
+    np.testing.assert_allclose(b, a + 1, rtol=1e-6)
+    np.testing.assert_allclose(d, (a + 1) * 2 - (a + 1), rtol=1e-6)
