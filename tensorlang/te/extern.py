@@ -21,7 +21,9 @@ from ..tir import expr as E
 from ..tir import stmt as S
 from ..tir.buffer import Buffer, decl_buffer
 from ..tir.datatype import dtype as to_dtype
+from ..tir.datatype import int32
 from ..tir.functor import Mutator
+from ..tir.op import mul as op_mul
 from ..tir.packed import find_packed_calls, packed_call
 from ..tir.registry import call_registered
 from ..tir.structural import structural_equal
@@ -110,7 +112,10 @@ def extern(shape, inputs, fcompute, name: str = "extern", dtype=None, in_buffers
                 f"{what}: buffer '{buf.name}' is bfloat16, which extern stages do not take "
                 f"(compiled code holds bfloat16 as bit patterns, the numpy reference as "
                 f"float32); cast to float32 around the stage")
+    strides = _bind_strides(in_placeholders + out_placeholders, what)
     body = _statement(fcompute(list(in_placeholders), list(out_placeholders)), what)
+    if strides:   # calls that pass a declared stride pass its value
+        body = _StrideValues(strides).visit(body)
     body = _mark_access(body, in_placeholders, out_placeholders, what)
     op = ExternOp(name, tag or current_tag(), attrs, inputs, in_placeholders,
                   out_placeholders, body)
@@ -174,12 +179,53 @@ def _placeholders(given, expected: list, what_arg: str, what: str) -> list[Buffe
                 f"{what}: {what_arg}[{k}] '{buf.name}' is {buf.dtype} of shape "
                 f"{tuple(str(d) for d in buf.shape)}, but its tensor is {dtype} of shape "
                 f"{tuple(str(d) for d in shape)}")
-        if buf.strides:
-            raise TensorLangValueError(
-                f"{what}: {what_arg}[{k}] '{buf.name}' has explicit strides; the called "
-                f"function receives every buffer as a numpy array that carries its own "
-                f"strides, so declare the buffer without them")
     return list(given)
+
+
+class _StrideValues(Mutator):
+    """Stride variables replaced by their values in the calls' scalar arguments (the
+    buffers passed stay the declared ones: lowering swaps them for the real ones)."""
+
+    def __init__(self, values):
+        self.values = values
+
+    def visit_Var(self, node):
+        return self.values.get(node, node)
+
+    def visit_BufferArg(self, node):
+        return node
+
+
+def _compact_strides(shape) -> list:
+    strides, step = [], E.IntImm(shape[-1].dtype if shape else int32, 1)
+    for extent in reversed(shape):
+        strides.append(step)
+        step = op_mul(step, extent)
+    return list(reversed(strides))
+
+
+def _bind_strides(buffers, what: str) -> dict:
+    """The values of the stride variables of ``buffers``: the strides of the compact
+    buffers the stage is given.  A constant stride must be the compact one."""
+    from ..tir.arith.analyzer import Analyzer
+    analyzer, bound = Analyzer(), {}
+    for buf in buffers:
+        if not buf.strides:
+            continue
+        for dim, (given, compact) in enumerate(zip(buf.strides, _compact_strides(buf.shape))):
+            if isinstance(given, E.Var):
+                if given in bound and not analyzer.can_prove_equal(bound[given], compact):
+                    raise TensorLangValueError(
+                        f"{what}: stride variable '{given.name}' stands for two different "
+                        f"strides ('{bound[given]}' and '{compact}')")
+                bound[given] = compact
+            elif not analyzer.can_prove_equal(given, compact):
+                raise TensorLangValueError(
+                    f"{what}: buffer '{buf.name}' declares stride {dim} as '{given}', but "
+                    f"the tensors given to an extern stage are compact (stride {dim} is "
+                    f"'{compact}'); declare the stride as a variable (te.var) or as the "
+                    f"compact one")
+    return bound
 
 
 def _statement(result, what: str) -> S.Stmt:

@@ -52,11 +52,24 @@ class Buffer(Node):
         raise TensorLangTypeError(f"buffer '{self.name}' is not iterable; index it")
 
 
-def decl_buffer(shape, dtype="float32", name="buf", scope="global") -> Buffer:
-    """Declare a buffer (shape entries are ints or expressions)."""
+def decl_buffer(shape, dtype="float32", name="buf", scope="global", strides=None) -> Buffer:
+    """Declare a buffer (shape entries are ints or expressions).  ``strides``, one per
+    dimension in elements, are ints or variables (``te.var("s0")``): a variable stands
+    for the stride of the buffer bound to this one (a te.extern stage's input or output)."""
     if scope not in SCOPES:
         raise TensorLangTypeError(f"buffer '{name}': unknown memory scope {scope!r}; "
                                   f"use one of {SCOPES}")
     if isinstance(shape, (int, ExprOp)):
         shape = (shape,)
-    return Buffer(name, tuple(convert(s) for s in shape), to_dtype(dtype), scope)
+    shape = tuple(convert(s) for s in shape)
+    if strides:
+        strides = (strides,) if isinstance(strides, (int, ExprOp)) else tuple(strides)
+        if len(strides) != len(shape):
+            raise TensorLangTypeError(f"buffer '{name}': {len(strides)} strides for "
+                                      f"{len(shape)} dimensions")
+        strides = tuple(convert(s) for s in strides)
+        for stride in strides:
+            if not stride.dtype.is_integer:
+                raise TensorLangTypeError(f"buffer '{name}': stride '{stride}' is not an "
+                                          f"integer")
+    return Buffer(name, shape, to_dtype(dtype), scope, tuple(strides or ()))

@@ -80,7 +80,42 @@ def test_decl_buffer_for_extern_buffers():
         "test.compat.copy", ins[0], outs[0]), in_buffers=[Ab],
         name="B")
     assert B.op.input_placeholders == (Ab,)
-    with pytest.raises(NotImplementedError, match=r"decl_buffer\(strides=...\)"):
-        tvm.tir.decl_buffer((8,), "float32", strides=[1])
+    with pytest.raises(NotImplementedError, match=r"decl_buffer\(data=...\)"):
+        tvm.tir.decl_buffer((8,), "float32", data=te.var("p"))
+    with pytest.raises(NotImplementedError, match=r"decl_buffer\(elem_offset=...\)"):
+        tvm.tir.decl_buffer((8,), "float32", elem_offset=3)
     with pytest.raises(TypeError, match="argument 1 is a buffer.*tir.call_packed"):
         tvm.tir.call_extern("float32", "vadd", Ab)
+
+
+def test_strided_buffer_declarations_bind_to_the_compact_strides():
+    """TVM's ``decl_buffer(strides=[s0, 1], offset_factor=1, elem_offset=v)``: the
+    stride variables stand for the strides of the buffers given (compact ones), and a
+    call passing a stride passes its value."""
+    n, m = te.var("n"), te.var("m")
+    A = te.placeholder((n, m), name="A")
+    s0 = te.var("s0")
+    Ab = tvm.tir.decl_buffer(A.shape, A.dtype, name="Ab", strides=[s0, 1], offset_factor=1,
+                             elem_offset=te.var("off"))
+    seen = []
+
+    @tvm.register_func("test.compat.rows_of")
+    def rows_of(x, y, stride):
+        seen.append(stride)
+        y.copyfrom(x.numpy() * 2)
+    try:
+        B = te.extern(A.shape, [A], lambda ins, outs: tvm.tir.call_packed(
+            "test.compat.rows_of", ins[0], outs[0], ins[0].strides[0]), in_buffers=[Ab],
+            name="B")
+        f = tvm.build(te.create_schedule(B.op), [A, B], "llvm")
+        a = np.random.default_rng(1).random((3, 5)).astype("float32")
+        b = tvm.nd.array(np.zeros_like(a))
+        f(tvm.nd.array(a), b)
+    finally:
+        tvm.remove_global_func("test.compat.rows_of")
+    np.testing.assert_allclose(b.numpy(), 2 * a)
+    assert seen == [5]
+    bad = tvm.tir.decl_buffer(A.shape, A.dtype, name="bad", strides=[7, 1])
+    with pytest.raises(ValueError, match="compact.*stride 0 is 'm'"):
+        te.extern(A.shape, [A], lambda ins, outs: tvm.tir.call_packed(
+            "test.compat.rows_of", ins[0], outs[0], 0), in_buffers=[bad], name="C")

@@ -184,3 +184,20 @@ def test_reference_passes_symbolic_scalars_and_raises_named_errors():
         with pytest.raises(ExternCallError, match="'test.te.fill' raised KeyError") as info:
             evaluate([B], {A: np.zeros(5, "float32")})
     assert isinstance(info.value.__cause__, KeyError)
+
+
+def test_declared_strides_bind_to_the_compact_buffers():
+    from tensorlang.errors import TensorLangValueError as ValueErr
+    n = te.var("n")
+    A = te.placeholder((n, 4, 3), name="A")
+    s0, s1 = te.var("s0"), te.var("s1")
+    Ab = tir.decl_buffer(A.shape, A.dtype, name="Ab", strides=[s0, s1, 1])
+    B = te.extern(A.shape, [A], lambda ins, outs: tir.call_packed(
+        "f", ins[0], outs[0], ins[0].strides[0], ins[0].strides[1]), in_buffers=[Ab],
+        name="B")
+    assert [str(a) for a in B.op.body.value.args[3:]] == ["12", "3"]
+    with pytest.raises(ValueErr, match="stride 1 is '3'"):
+        te.extern(A.shape, [A], lambda ins, outs: tir.call_packed("f", ins[0], outs[0]),
+                  in_buffers=[tir.decl_buffer(A.shape, A.dtype, strides=[12, 4, 1])])
+    with pytest.raises(TensorLangTypeError, match="2 strides for 3 dimensions"):
+        tir.decl_buffer(A.shape, A.dtype, strides=[s0, 1])

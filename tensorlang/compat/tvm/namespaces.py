@@ -65,18 +65,24 @@ def decl_buffer(shape, dtype=None, name: str = "buffer", data=None, strides=None
                 elem_offset=None, scope: str = "", data_alignment: int = -1,
                 offset_factor: int = 0, buffer_type: str = "", axis_separators=None):
     """TVM's ``tir.decl_buffer`` (the buffers ``te.extern`` passes its fcompute): shape,
-    dtype, name and scope; the alignment and offset factors are accepted (tensorlang
-    buffers start at their data, aligned to their element); data, strides, element
-    offsets and buffer types are refused, naming the argument."""
-    given = {"data": data, "strides": strides, "elem_offset": elem_offset,
-             "buffer_type": buffer_type, "axis_separators": axis_separators}
-    refused = sorted(key for key, value in given.items() if value)
+    dtype, name, scope and strides (variables, or the compact strides: tensorlang's
+    buffers are compact); the alignment and offset factors and an ``elem_offset``
+    variable are accepted (tensorlang's buffers start at their data, offset 0, aligned to
+    their element); data and buffer types are refused, naming the argument."""
+    given = {"data": data, "buffer_type": buffer_type, "axis_separators": axis_separators}
+    refused = sorted(key for key, value in given.items()
+                     if value is not None and not (isinstance(value, str) and not value))
+    if elem_offset is not None and not isinstance(elem_offset, _tir.Var) and \
+            not (isinstance(elem_offset, int) and elem_offset == 0):
+        refused.append("elem_offset")
     if refused:
         raise NotImplementedError(
             f"tvm.tir.decl_buffer({', '.join(refused)}=...): tensorlang's buffers are "
-            f"compact, start at their data and a called function receives each as a numpy "
-            f"array with its own strides; declare the buffer by shape, dtype and name")
-    return _tir.decl_buffer(shape, dtype or "float32", name, scope or "global")
+            f"compact, start at their data (element offset 0) and a called function "
+            f"receives each as a numpy array with its own strides; declare the buffer by "
+            f"shape, dtype, name and, if needed, strides")
+    return _tir.decl_buffer(shape, dtype or "float32", name, scope or "global",
+                            strides=strides)
 
 
 TE_UNSUPPORTED = {
