@@ -114,7 +114,7 @@ class Schedule:
         return stage
 
     def __getitem__(self, key) -> Stage:
-        if isinstance(key, Stage):
+        if isinstance(key, Stage) or getattr(key, "is_group", False):
             return key
         op = key.op if isinstance(key, Tensor) else key
         stage = self.stage_map.get(op) if isinstance(op, Operation) else None
@@ -174,10 +174,19 @@ class Schedule:
         return self
 
     def create_group(self, outputs, inputs, include_inputs: bool = False):
-        """TVM's stage groups are not built yet."""
-        raise NotImplementedError(
-            "Schedule.create_group is not built yet in tensorlang: compute_at each stage of "
-            "the group at the loop of its consumer instead")
+        """``g = s.create_group(outputs=D, inputs=A)``: the stages computing ``D`` from
+        ``A``, placed together by ``s[g].compute_at(s[E], i)`` (TVM's stage groups)."""
+        return installed("create_group")(self, outputs, inputs, include_inputs)
+
+    def reserve_stage_name(self, base: str) -> str:
+        """A name no stage or group of this schedule has, now taken."""
+        name = self._unique_name(base)
+        self._stage_names[name] = None
+        return name
+
+    def register_group(self, group) -> None:
+        """Make ``group`` reachable by its name (``stage_by_name``) and as ``s[group]``."""
+        self._stage_names[group.name] = group
 
     def replace_dataflow(self, mapping: dict[Tensor, Tensor], skip=()) -> None:
         """Make every stage read ``mapping[t]`` instead of ``t``; rebuilt operations are

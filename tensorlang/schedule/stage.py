@@ -131,8 +131,10 @@ class Stage:
         #: compute_root was called on the stage); ``carried_by``: the stage whose
         #: compute_at placed this one
         self.companions: list[Stage] = []
-        self.carried_by: Stage | None = None
+        self.carried_by = None   # a Stage, or a group (schedule/group.py)
         self.placed = False
+        #: the group (s.create_group) the stage belongs to
+        self.group = None
         self.reset(op)
 
     def reset(self, op) -> None:

@@ -406,9 +406,36 @@ class Rfactor(Step):
 
 
 #: every kind of step, by the ``"primitive"`` of its JSON form
+@dataclass(frozen=True)
+class CreateGroup(Step):
+    """``g = s.create_group(outputs=[...], inputs=[...])``; ``stage`` names the group."""
+    primitive: ClassVar[str] = "create_group"
+    stage_last: ClassVar[bool] = False
+    group_outputs: tuple[str, ...]
+    group_inputs: tuple[str, ...]
+    include_inputs: int
+
+    def apply(self, schedule):
+        def tensors(names):
+            return [t for n in names for t in schedule.stage_by_name(n).op.outputs]
+        group = schedule.create_group(tensors(self.group_outputs), tensors(self.group_inputs),
+                                      bool(self.include_inputs))
+        if group.name != self.stage:
+            raise ScheduleError(f"replay: the group made is '{group.name}', the steps name "
+                                f"'{self.stage}'; the steps do not match this schedule")
+        return group
+
+    def to_python(self, schedule):
+        outs = ", ".join(py_name(n) for n in self.group_outputs)
+        ins = ", ".join(py_name(n) for n in self.group_inputs)
+        return (f"{py_name(self.stage)} = s.create_group(outputs=[{outs}], inputs=[{ins}], "
+                f"include_inputs={bool(self.include_inputs)})")
+
+
 PRIMITIVES: dict[str, type[Step]] = {cls.primitive: cls for cls in (
     Split, Fuse, Reorder, Tile, Vectorize, Unroll, Parallel, Bind, Pragma, StorageAlign,
-    SetScope, ComputeAt, ComputeInline, ComputeRoot, CacheRead, CacheWrite, Rfactor)}
+    SetScope, ComputeAt, ComputeInline, ComputeRoot, CacheRead, CacheWrite, Rfactor,
+    CreateGroup)}
 
 
 def as_step(step) -> Step:

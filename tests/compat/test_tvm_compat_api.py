@@ -145,8 +145,6 @@ def test_normalize_keeps_the_schedule():
     s[B].split(B.op.axis[0], factor=3)
     before = str(tvm.lower(s, [A, B]))
     assert s.normalize() is s and str(tvm.lower(s, [A, B])) == before
-    with pytest.raises(NotImplementedError, match="create_group is not built yet"):
-        s.create_group(outputs=B, inputs=A)
 
 
 def test_tvm_errors_and_schedule_classes():

@@ -259,7 +259,7 @@ def test_lower_rules():
     with pytest.raises(tl.LoweringError, match="tensor 'A' is read but is not in args"):
         tl.lower(s, [C])
     s[B].compute_inline()
-    with pytest.raises(tl.LoweringError, match="tensor 'B' is inlined"):
-        tl.lower(s, [A, B, C])
+    # an inlined tensor among the arguments is stored too (test_tvm_schedule_rules.py)
+    assert "stage B" in str(tl.lower(s, [A, B, C]))
     with pytest.raises(tl.LoweringError, match="appears twice"):
         tl.lower(s, [A, A, C])
