@@ -421,14 +421,23 @@ REDUCTION_SHAPES = [(3, 16, 1), (2, 11, 3), (4, 5, 4), (1, 23, 2)]
 
 def draw_reduction_schedule(data, shapes=tuple(REDUCTION_SHAPES)) -> DrawnSchedule:
     """A sum or max over the two last axes of a (rows, r1, r2) input, factored with
-    rfactor after nested splits of its reduction axes (:func:`schedule_rfactor`)."""
+    rfactor after nested splits of its reduction axes (:func:`schedule_rfactor`); the
+    "max from i" reducer starts from a value that depends on the output's axis (its
+    identity uses ``i``, as TVM's loop-dependent reducers do)."""
     rows, n1, n2 = data.draw(st.sampled_from(list(shapes)), label="shape (rows, r1, r2)")
-    kind = data.draw(st.sampled_from(["sum", "max"]), label="reducer")
+    kind = data.draw(st.sampled_from(["sum", "max", "max from i"]), label="reducer")
     a = te.placeholder((rows, n1, n2), name="A")
     r1 = te.reduce_axis((0, n1), name="r1")
     r2 = te.reduce_axis((0, n2), name="r2")
-    reducer = te.sum if kind == "sum" else te.max
-    c = te.compute((rows,), lambda i: reducer(a[i, r1, r2] * 2.0, axis=[r1, r2]), name="C")
+
+    def body(i):
+        if kind == "max from i":
+            reducer = te.comm_reducer(lambda x, y: te.max(x, y),
+                                      lambda dtype: i.astype(dtype) * 0.5 - 1.0, name="top")
+        else:
+            reducer = te.sum if kind == "sum" else te.max
+        return reducer(a[i, r1, r2] * 2.0, axis=[r1, r2])
+    c = te.compute((rows,), body, name="C")
     log: list[str] = [f"# {kind} over the last two axes of a {rows}x{n1}x{n2} input"]
     sched = tl.create_schedule(c)
     schedule_rfactor(data, sched, c, "C", log)

@@ -5,6 +5,7 @@ from ..errors import ScheduleError
 from ..te.graph import ComputeOp, Tensor
 from ..tir import expr as E
 from ..tir.functor import Mutator
+from ..tir.transform.substitute import substitute
 from ..tir.op import const
 from .schedule import rebuild_reading
 from .stage import INLINE, SCOPE, Stage, check_scope
@@ -79,15 +80,25 @@ class _RenameAxes(Mutator):
 
     def visit_Reduce(self, node):
         changed = self.generic_visit(node)
-        return E.Reduce(node.combiner, changed.source, tuple(self.iv_map[a] for a in node.axis),
+        combiner = node.combiner
+        # a reducer's combination and identity may use the axes (te.comm_reducer over
+        # lambda x, y: te.max(x + y, n)): they are renamed with the body
+        result, identity = self.visit_tuple(combiner.result), self.visit_tuple(combiner.identity)
+        if result is not combiner.result or identity is not combiner.identity:
+            combiner = combiner.replace(result=result, identity=identity)
+        return E.Reduce(combiner, changed.source, tuple(self.iv_map[a] for a in node.axis),
                         changed.condition, node.value_index, node.dtype, changed.init)
 
 
 def copy_with_new_axes(op: ComputeOp, name: str, suffix: str = ""):
-    """The body of ``op`` over fresh axes: ``(axes, reduce_axes, body)``."""
+    """The body of ``op`` over fresh axes: ``(axes, reduce_axes, body)``; the reduce axes'
+    ranges, which may use the spatial axes (``te.reduce_axis((0, i))``), follow."""
     axes = tuple(E.IterVar(E.Var(iv.var.name + suffix, iv.var.dtype), iv.dom, E.DATA_PAR)
                  for iv in op.axis)
-    red = tuple(E.IterVar(E.Var(iv.var.name, iv.var.dtype), iv.dom, E.REDUCE)
+    spatial = {old.var: new.var for old, new in zip(op.axis, axes)}
+    red = tuple(E.IterVar(E.Var(iv.var.name, iv.var.dtype),
+                          E.Range(substitute(iv.dom.min, spatial),
+                                  substitute(iv.dom.extent, spatial)), E.REDUCE)
                 for iv in op.reduce_axis)
     var_map = {old.var: new.var for old, new in zip(op.axis + op.reduce_axis, axes + red)}
     iv_map = dict(zip(op.reduce_axis, red))

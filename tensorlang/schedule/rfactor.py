@@ -8,6 +8,7 @@ from ..tir import expr as E
 from ..tir import op as O
 from ..tir.arith import LinearSum, linear, prove_less
 from ..tir.op import const
+from ..tir.analysis import free_vars
 from ..tir.transform.substitute import substitute
 from .bound import pass_down
 from .stage import SCOPE, Split
@@ -43,6 +44,15 @@ def rfactor(schedule, tensor, axis, factor_axis: int = 0) -> Tensor:
         if other.attach_type == SCOPE and other.attach_stage is stage:
             raise ScheduleError(f"{prim} on stage '{stage.name}': stage '{other.name}' is "
                                 f"computed at an axis of '{stage.name}'; call rfactor first")
+    spatial_vars = {iv.var for iv in op.axis}
+    for iv in op.reduce_axis:
+        if any(v in spatial_vars for v in free_vars((iv.dom.min, iv.dom.extent))):
+            raise ScheduleError(
+                f"{prim} on stage '{stage.name}': the range of reduction axis "
+                f"'{iv.var.name}' depends on the axes of '{stage.name}' "
+                f"({iv.dom.min}, {iv.dom.extent}), so its parts have no common extent to "
+                f"factor out; write the reduction over a fixed range with a where= "
+                f"condition instead")
     # leaf extents over the full domain
     ranges = {iv: (linear(iv.dom.min), linear(iv.dom.extent))
               for iv in op.axis + op.reduce_axis}
@@ -93,12 +103,16 @@ def rfactor(schedule, tensor, axis, factor_axis: int = 0) -> Tensor:
     condition = O.logical_and(substitute(first.condition, var_map), condition)
     sources = tuple(substitute(s, var_map) for s in first.source)
     rf_axes = spatial[:factor_axis] + (factor_iv,) + spatial[factor_axis:]
+    # a reducer whose combination or identity uses the axes uses the new ones
+    rf_combiner = first.combiner.replace(
+        result=tuple(substitute(r, var_map) for r in first.combiner.result),
+        identity=tuple(substitute(i, var_map) for i in first.combiner.identity))
     if new_reduce:
-        rf_body = [E.Reduce(first.combiner, sources, tuple(new_reduce), condition, k,
+        rf_body = [E.Reduce(rf_combiner, sources, tuple(new_reduce), condition, k,
                             s.dtype) for k, s in enumerate(sources)]
     else:
         rf_body = [O.select(condition, s, ident)
-                   for s, ident in zip(sources, first.combiner.identity)]
+                   for s, ident in zip(sources, rf_combiner.identity)]
     rf_names = [f"{t.name}.rf" for t in op.outputs]
     rf_op = ComputeOp(f"{op.name}.rf", op.tag, op.attrs, rf_axes, rf_body, rf_names)
     # the final reduction over the factored axis

@@ -312,21 +312,41 @@ class OpEvaluator:
         return outputs
 
     # -- reductions ----------------------------------------------------------------
+    def spatial_env(self, spatial, ndim: int) -> dict:
+        """The scalars and the spatial axes as index grids of ``ndim`` dimensions (the
+        spatial ones first): what a reducer's identity, combination or reduce domain
+        may use (``te.reduce_axis((0, i))``, ``lambda x, y: te.max(x + y, i)``)."""
+        env = dict(self.scalars)
+        for dim, (iv, (lo, extent)) in enumerate(zip(self.op.axis, spatial)):
+            env[iv.var] = _grid_vector(extent, lo, dim, ndim, storage_dtype(iv.var.dtype))
+        return env
+
     def reduce(self, spatial, shape) -> list[np.ndarray]:
         op = self.op
         first: E.Reduce = op.body[0]
         combiner = first.combiner
-        reduce_dom = [(self.scalar(iv.dom.min), self.scalar(iv.dom.extent))
-                      for iv in first.axis]
-        nspatial, nreduce = len(shape), len(reduce_dom)
+        nspatial, nreduce = len(shape), len(first.axis)
         ndim = nspatial + nreduce
         start_values = self.start_values(first, spatial)
-        if any(extent <= 0 for _, extent in reduce_dom) or 0 in shape:
+        if 0 in shape:
             return self.outputs(start_values, shape)
-
-        env = dict(self.scalars)
-        for dim, (iv, (lo, extent)) in enumerate(zip(op.axis, spatial)):
-            env[iv.var] = _grid_vector(extent, lo, dim, ndim, storage_dtype(iv.var.dtype))
+        env = self.spatial_env(spatial, ndim)
+        # each reduce axis's range, per spatial point where it depends on the axes: the
+        # grid covers the union, and points outside a point's own range are masked
+        bounds, reduce_dom = [], []
+        dom_ctx = Context(env, consumer=op.name)
+        for iv in first.axis:
+            lo = np.asarray(self.evaluator.expr(iv.dom.min, dom_ctx))
+            extent = np.asarray(self.evaluator.expr(iv.dom.extent, dom_ctx))
+            if lo.ndim == 0 and extent.ndim == 0:
+                reduce_dom.append((int(lo), int(extent)))
+                bounds.append(None)
+                continue
+            low, high = int(lo.min()), int((lo + np.maximum(extent, 0)).max())
+            reduce_dom.append((low, max(high - low, 0)))
+            bounds.append((lo, lo + extent))
+        if any(extent <= 0 for _, extent in reduce_dom):
+            return self.outputs(start_values, shape)
         # Chunk the first reduce axis so that one grid stays below _GRID_LIMIT points.
         points = math.prod(shape) * math.prod(extent for _, extent in reduce_dom)
         first_lo, first_extent = reduce_dom[0]
@@ -336,43 +356,44 @@ class OpEvaluator:
         accumulated = None
         for begin in range(0, first_extent, chunk):
             size = min(chunk, first_extent - begin)
+            inside = None
             for r, (iv, (lo, extent)) in enumerate(zip(first.axis, reduce_dom)):
                 if r == 0:
                     lo, extent = first_lo + begin, size
-                env[iv.var] = _grid_vector(extent, lo, nspatial + r, ndim,
-                                           storage_dtype(iv.var.dtype))
-            partial = self.fold_grid(first, env, shape)
+                grid = _grid_vector(extent, lo, nspatial + r, ndim, storage_dtype(iv.var.dtype))
+                env[iv.var] = grid
+                if bounds[r] is not None:
+                    own = (grid >= bounds[r][0]) & (grid < bounds[r][1])
+                    inside = own if inside is None else inside & own
+            partial = self.fold_grid(first, env, shape, inside)
             accumulated = partial if accumulated is None else \
-                self.combine(combiner, accumulated, partial)
-        final = self.combine(combiner, start_values, accumulated)
+                self.combine(combiner, accumulated, partial, self.spatial_env(spatial,
+                                                                              nspatial))
+        final = self.combine(combiner, start_values, accumulated,
+                             self.spatial_env(spatial, nspatial))
         return self.outputs(final, shape)
 
     def start_values(self, reduce: E.Reduce, spatial) -> list[np.ndarray]:
         """The init values of the accumulators: ``init=`` when given, else the identity."""
         shape = tuple(extent for _, extent in spatial)
-        ctx = Context(self.scalars, consumer=self.op.name)
-        if reduce.init:
-            env = dict(self.scalars)
-            for dim, (iv, (lo, extent)) in enumerate(zip(self.op.axis, spatial)):
-                env[iv.var] = _grid_vector(extent, lo, dim, len(shape),
-                                           storage_dtype(iv.var.dtype))
-            ctx = Context(env, consumer=self.op.name)
-            starts = reduce.init
-        else:
-            starts = reduce.combiner.identity
+        ctx = Context(self.spatial_env(spatial, len(shape)), consumer=self.op.name)
+        starts = reduce.init if reduce.init else reduce.combiner.identity
         return [np.broadcast_to(finish(self.evaluator.expr(s, ctx), s.dtype), shape)
                 for s in starts]
 
     def outputs(self, results, shape) -> list[np.ndarray]:
         return [_materialize(results[body.value_index], shape) for body in self.op.body]
 
-    def fold_grid(self, reduce: E.Reduce, env, shape) -> list[np.ndarray]:
-        """Fold the reduce dimensions of one grid; masked points hold the identity."""
+    def fold_grid(self, reduce: E.Reduce, env, shape, inside=None) -> list[np.ndarray]:
+        """Fold the reduce dimensions of one grid; masked points (the condition false, or
+        ``inside`` false: outside a point's own reduce range) hold the identity."""
         nspatial = len(shape)
         full = tuple(shape) + tuple(env[iv.var].shape[nspatial + r]
                                     for r, iv in enumerate(reduce.axis))
         ctx = Context(env, consumer=self.op.name)
         condition = self.evaluator.expr(reduce.condition, ctx)
+        if inside is not None:
+            condition = np.logical_and(condition, inside)
         masked = not (condition.ndim == 0 and bool(condition))
         source_ctx = ctx.masked(condition) if masked else ctx
         values = []
@@ -387,22 +408,30 @@ class OpEvaluator:
         if fast is not None:
             dtype = storage_dtype(reduce.source[0].dtype)
             return [finish(fast.reduce(values[0], axis=reduce_axes, dtype=dtype),
-                            reduce.source[0].dtype)]
+                           reduce.source[0].dtype)]
         # Generic commutative reducer: pairwise tree over the flattened reduce points,
-        # keeping earlier points on the left (argmax-style tie-breaking stays stable).
+        # keeping earlier points on the left (argmax-style tie-breaking stays stable);
+        # the spatial grids take one trailing dimension for the flattened points.
+        flat_env = dict(env)
+        for iv in self.op.axis:
+            grid = env[iv.var]
+            flat_env[iv.var] = grid.reshape(grid.shape[:nspatial] + (1,))
+        identity_ctx = Context(flat_env, consumer=self.op.name)
         flat = [v.reshape(tuple(shape) + (-1,)) for v in values]
         while flat[0].shape[-1] > 1:
             if flat[0].shape[-1] % 2:
                 flat = [np.concatenate(
-                    [v, np.broadcast_to(finish(self.evaluator.expr(i, ctx), i.dtype),
-                                        v.shape[:-1] + (1,))], axis=-1)
+                    [v, np.broadcast_to(finish(self.evaluator.expr(i, identity_ctx),
+                                               i.dtype), v.shape[:-1] + (1,))], axis=-1)
                     for v, i in zip(flat, reduce.combiner.identity)]
             flat = self.combine(reduce.combiner, [v[..., 0::2] for v in flat],
-                                [v[..., 1::2] for v in flat])
+                                [v[..., 1::2] for v in flat], flat_env)
         return [v[..., 0] for v in flat]
 
-    def combine(self, combiner: E.CommReducer, left, right) -> list[np.ndarray]:
-        env = {**self.scalars, **dict(zip(combiner.lhs, left)),
+    def combine(self, combiner: E.CommReducer, left, right, env=None) -> list[np.ndarray]:
+        """``combiner`` on ``left`` and ``right``; ``env`` gives the spatial axes in the
+        values' layout where the combination uses them."""
+        env = {**(self.scalars if env is None else env), **dict(zip(combiner.lhs, left)),
                **dict(zip(combiner.rhs, right))}
         ctx = Context(env, consumer=self.op.name)
         shape = np.broadcast_shapes(*[np.shape(v) for v in (*left, *right)])
