@@ -7,9 +7,10 @@ Halide's ``user_assert`` / ``internal_assert``.
 """
 
 
-class TensorLangError(Exception):
+class TensorLangError(RuntimeError):
     """Base class of the errors that report a user's mistake (every tensorlang error but
-    :class:`InternalError`)."""
+    :class:`InternalError`).  A ``RuntimeError``, as TVM's ``TVMError`` is, so code that
+    catches those catches these."""
 
 
 class TensorLangTypeError(TensorLangError, TypeError):

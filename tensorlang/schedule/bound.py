@@ -120,6 +120,12 @@ def collect_reads(exprs) -> list[E.ProducerLoad]:
 def _ceildiv(extent: LinearSum, factor: int) -> LinearSum:
     if extent.is_const():
         return LinearSum.of_const(-(-extent.const // factor))
+    if all(coef % factor == 0 for _, coef in extent.terms.values()):
+        # (f * a + c) / f rounded up is a + ceil(c / f): split(8 * m, 8) has m steps
+        exact = LinearSum(extent.dtype, -(-extent.const // factor))
+        for key, (atom, coef) in extent.terms.items():
+            exact.add_term(key, atom, coef // factor)
+        return exact
     return linear(O.floordiv(extent.plus(factor - 1).to_expr(int32), factor))
 
 
@@ -145,13 +151,26 @@ def pass_down(stage, ranges: dict) -> None:
             extent = ranges[rel.parent][1]
             if rel.factor is not None:
                 outer, inner = _ceildiv(extent, rel.factor), LinearSum.of_const(rel.factor)
+                if extent.is_const() and extent.const < rel.factor and \
+                        not _thread_bound(stage, rel.inner):
+                    # a factor past the extent: one step of the whole axis, no guard (a
+                    # loop bound to threads keeps the launch's size the schedule gave)
+                    outer, inner = LinearSum.of_const(1), LinearSum.of_const(extent.const)
             else:
                 outer, inner = LinearSum.of_const(rel.nparts), _ceildiv(extent, rel.nparts)
+                if extent.is_const() and extent.const < rel.nparts and \
+                        not _thread_bound(stage, rel.outer):
+                    outer = LinearSum.of_const(extent.const)
             ranges[rel.outer] = (zero, outer)
             ranges[rel.inner] = (zero, inner)
         else:
             ranges[rel.fused] = (zero, _times(ranges[rel.outer][1], ranges[rel.inner][1],
                                               rel.fused.var.dtype))
+
+
+def _thread_bound(stage, iv) -> bool:
+    attr = stage.iter_attrs.get(iv)
+    return attr is not None and attr.thread is not None
 
 
 def _full(extent: LinearSum):

@@ -32,8 +32,9 @@ def cache_read(schedule, tensor, scope: str, readers) -> Tensor:
     current = _tensor_arg(schedule, tensor, prim)
     producer = schedule[tensor]
     check_scope(scope, prim, producer.name)
-    if isinstance(readers, (Tensor, Stage)) or not isinstance(readers, (list, tuple)) \
-            or not readers:
+    if isinstance(readers, (Tensor, Stage)):
+        readers = [readers]   # TVM accepts one reader without a list
+    if not isinstance(readers, (list, tuple)) or not readers:
         raise ScheduleError(f"{prim}: readers must be a non-empty list of tensors or stages "
                             f"that read '{name}', got {readers!r}")
     reader_stages: list[Stage] = []

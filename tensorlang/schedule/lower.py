@@ -13,6 +13,7 @@ from __future__ import annotations
 from ..errors import InternalError, LoweringError
 from ..te.graph import Tensor
 from ..tir import expr as E
+from ..tir.analysis import free_vars
 from ..tir import op as O
 from ..tir.arith import (LinearSum, linear, prove_at_least, prove_less, simplify_linear,
                          upper_bound)
@@ -183,7 +184,24 @@ class _Lowering:
         body = seq(*stmts)
         for stage in reversed(allocated):
             body = self.allocate(stage, body)
+        self._check_shape_vars()
         return PrimFunc(name, tuple(self.params), body, (("global_symbol", name),))
+
+    def _check_shape_vars(self) -> None:
+        """A variable in an argument's shape is known when the call gives it: as an
+        argument, or as a whole dimension of an argument (``(n, 8)``); one only inside a
+        dimension (``(8 * m,)``) must be an argument itself."""
+        known = {p for p in self.params if isinstance(p, E.Var)}
+        buffers = [p for p in self.params if not isinstance(p, E.Var)]
+        known.update(d for b in buffers for d in b.shape if isinstance(d, E.Var))
+        for buf in buffers:
+            for dim in buf.shape:
+                missing = [v for v in free_vars(dim) if v not in known]
+                if missing:
+                    raise LoweringError(
+                        f"lower: the shape of '{buf.name}' uses '{missing[0].name}' in "
+                        f"'{dim}', which no argument gives (it is not a whole dimension of "
+                        f"any argument): add {missing[0].name} to args")
 
     def allocate(self, stage, body):
         for k in reversed(range(stage.op.num_outputs)):

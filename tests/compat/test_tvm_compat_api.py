@@ -159,3 +159,36 @@ def test_tvm_errors_and_schedule_classes():
     assert tuple(s[T].leaf_iter_vars) == (fused,)
     with pytest.raises(tvm.error.TVMError, match="given twice"):
         s[T].reorder(fused, fused)
+
+
+def test_infer_bound_truncdiv_topi_submodules_and_runtime_errors():
+    """TVM's tvm.te.schedule.InferBound, tir.truncdiv / truncmod, ``from tvm.topi.nn.pooling
+    import pool2d``, ``topi.utils.get_const_tuple``, one cache_read reader without a list,
+    and ``except RuntimeError`` catching tensorlang's errors as it catches TVMError."""
+    from tvm.topi.nn.pooling import pool2d  # noqa: F401
+    from tvm.topi.utils import get_const_tuple
+    m = te.var("m")
+    A = te.placeholder((8 * m, 8), name="A")
+    B = te.compute(A.shape, lambda i, j: A[i, j] * 2.0, name="B")
+    s = te.create_schedule(B.op)
+    xo, xi = s[B].split(B.op.axis[0], factor=8)
+    yo, yi = s[B].split(B.op.axis[1], factor=32)
+    bounds = tvm.te.schedule.InferBound(s)
+    assert str(bounds[xo].extent) == "m" and bounds[xi].extent.value == 8
+    assert bounds[yo].extent.value == 1 and bounds[yi].extent.value == 8   # not 32
+    assert get_const_tuple(B.shape)[1] == 8
+    C = te.placeholder((9,), name="C", dtype="int32")
+    D = te.compute((9,), lambda i: tvm.tir.truncdiv(C[i], 4) * 100 + tvm.tir.truncmod(C[i], 4),
+                   name="D")
+    sd = te.create_schedule(D.op)
+    f = tvm.build(sd, [C, D])
+    c = np.array([-9, -8, -5, -1, 0, 1, 5, 8, 9], "int32")
+    d = tvm.nd.array(np.zeros(9, "int32"))
+    f(tvm.nd.array(c), d)
+    np.testing.assert_array_equal(d.numpy(), np.trunc(c / 4).astype(int) * 100 + np.fmod(c, 4))
+    E = te.compute((9,), lambda i: C[i] + 1, name="E")
+    se = te.create_schedule(E.op)
+    CC = se.cache_read(C, "local", E)
+    assert CC.name == "C.local"
+    with pytest.raises(RuntimeError):
+        se[E].split(xo, factor=2)

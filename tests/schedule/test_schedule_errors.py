@@ -263,3 +263,14 @@ def test_lower_rules():
     assert "stage B" in str(tl.lower(s, [A, B, C]))
     with pytest.raises(tl.LoweringError, match="appears twice"):
         tl.lower(s, [A, A, C])
+
+
+def test_a_shape_variable_only_inside_a_dimension_must_be_an_argument():
+    m = te.var("m")
+    A = te.placeholder((8, 8 * m), name="A")
+    C = te.compute((8,), lambda i: A[i, 0] * 2.0, name="C")
+    s = tl.create_schedule(C)
+    with pytest.raises(tl.LoweringError, match=r"shape of 'A' uses 'm' in '8 \* m'.*add m "
+                                               r"to args"):
+        tl.lower(s, [A, C])
+    assert tl.lower(s, [A, C, m]).params[-1] is m

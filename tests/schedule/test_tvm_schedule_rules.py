@@ -200,3 +200,28 @@ def test_an_inlined_tensor_in_the_arguments_is_stored_too():
     mod(a, b, d)
     np.testing.assert_allclose(b, a + 1, rtol=1e-6)
     np.testing.assert_allclose(d, (a + 1) * 2 - (a + 1), rtol=1e-6)
+
+
+def test_a_split_past_the_extent_is_one_step_without_a_guard():
+    """split(8, factor=32) runs 8 iterations, not 32 guarded ones (TVM's bounds); a
+    divisible symbolic split runs m steps; thread-bound loops keep the size given."""
+    m = te.var("m")
+    A = te.placeholder((8, 8 * m), name="A")
+    B = te.compute(A.shape, lambda i, j: A[i, j] + 1.0, name="B")
+    s = te.create_schedule(B.op)
+    io, ii = s[B].split(B.op.axis[0], factor=32)
+    jo, ji = s[B].split(B.op.axis[1], factor=8)
+    text = str(tl.lower(s, [A, B, m]))   # m is no whole dimension: an argument
+    assert "range(8)" in text and "range(32)" not in text and "if " not in text
+    assert "range(m)" in text
+    a = np.random.default_rng(1).random((8, 24)).astype("float32")
+    b = np.zeros_like(a)
+    tl.build(s, [A, B, m])(a, b, 3)
+    np.testing.assert_allclose(b, a + 1)
+    X = te.placeholder((8,), name="X")
+    C = te.compute((8,), lambda i: X[i] * 2.0, name="C")
+    sc = te.create_schedule(C.op)
+    bo, bi = sc[C].split(C.op.axis[0], factor=32)
+    sc[C].bind(bo, te.thread_axis("blockIdx.x"))
+    sc[C].bind(bi, te.thread_axis("threadIdx.x"))
+    assert "T.thread_binding(32" in str(tl.lower(sc, [X, C]))

@@ -92,7 +92,7 @@ def _install() -> None:
     modules = {"tvm": this, "tvm.te": te, "tvm.tir": tir, "tvm.testing": testing,
                "tvm.contrib": contrib, "tvm.contrib.utils": contrib.utils,
                "tvm.contrib.cblas": contrib.cblas,
-               "tvm.autotvm": autotvm, "tvm.topi": topi, "tvm.topi.testing": topi.testing,
+               "tvm.autotvm": autotvm, "tvm.topi": topi, **topi.SUBMODULES,
                "tvm.target": target, "tvm.runtime": runtime, "tvm.nd": nd,
                "tvm.transform": transform, "tvm.error": error, "tvm.ir": ir,
                "tvm.te.schedule": te.schedule}

@@ -100,15 +100,38 @@ TIR_UNSUPPORTED = {
 }
 
 
+def infer_bound(sch) -> dict:
+    """TVM's ``tvm.te.schedule.InferBound(s)``: the range of every loop and axis of the
+    schedule (``bounds[xo].extent``), from tensorlang's bound inference."""
+    from ...schedule.bound import infer_bounds, inline_bodies
+    bounds = infer_bounds(sch, inline_bodies(sch))
+    return {iv: _tir.Range(low.to_expr(iv.var.dtype), extent.to_expr(iv.var.dtype))
+            for iv, (low, extent) in bounds.ranges.items()}
+
+
 def make_te() -> ForwardingModule:
     schedule = types.ModuleType("tvm.te.schedule", "tvm.te.schedule: the schedule classes")
     schedule.Schedule, schedule.Stage, schedule.Split, schedule.Fuse = \
         Schedule, Stage, Split, Fuse
     schedule.create_schedule = create_schedule
+    schedule.InferBound = infer_bound
     return ForwardingModule("tvm.te", "TVM's tvm.te over tensorlang.te", _te,
                             {"create_schedule": create_schedule, "Schedule": Schedule,
                              "Stage": Stage, "size_var": size_var, "schedule": schedule},
                             TE_UNSUPPORTED)
+
+
+def truncdiv(a, b):
+    """C's integer division (towards zero): TVM's ``tir.truncdiv``."""
+    a, b = _tir.convert(a), _tir.convert(b)
+    floor = _te.floordiv(a, b)
+    inexact = _te.floormod(a, b) != 0
+    return _te.if_then_else(inexact & ((a < 0) != (b < 0)), floor + 1, floor)
+
+
+def truncmod(a, b):
+    """The remainder of :func:`truncdiv` (the sign of ``a``): TVM's ``tir.truncmod``."""
+    return _tir.convert(a) - truncdiv(a, b) * b
 
 
 def make_tir() -> ForwardingModule:
@@ -121,6 +144,7 @@ def make_tir() -> ForwardingModule:
     extras.update(indexdiv=_te.floordiv, indexmod=_te.floormod, max=_te.max, min=_te.min,
                   sum=_te.sum, comm_reducer=_te.comm_reducer, Select=Select,
                   decl_buffer=decl_buffer, call_intrin=intrin.call_intrin,
+                  truncdiv=truncdiv, truncmod=truncmod,
                   CallEffectKind=intrin.CallEffectKind)
     return ForwardingModule("tvm.tir", "TVM's tvm.tir over tensorlang.tir", _tir, extras,
                             TIR_UNSUPPORTED)

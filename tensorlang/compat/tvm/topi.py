@@ -116,3 +116,29 @@ testing = types.ModuleType("tvm.topi.testing", "numpy references of topi operato
 testing.conv2d_nchw_python = conv2d_nchw_python
 testing.softmax_python = softmax_python
 testing.dense_python = dense_python
+
+
+def get_const_tuple(in_tuple) -> tuple:
+    """TVM's ``topi.utils.get_const_tuple``: the ints of a shape of constants (a shape
+    variable stays as it is)."""
+    return tuple(int(x.value) if hasattr(x, "value") and isinstance(x.value, int) else
+                 x if not isinstance(x, (int, float)) else int(x) for x in in_tuple)
+
+
+def get_const_int(expr) -> int:
+    """TVM's ``topi.utils.get_const_int``."""
+    value = getattr(expr, "value", expr)
+    if not isinstance(value, int):
+        raise ValueError(f"topi.utils.get_const_int: '{expr}' is not a constant integer")
+    return value
+
+
+utils = types.ModuleType("tvm.topi.utils", "topi.utils: constant shapes")
+utils.get_const_tuple, utils.get_const_int = get_const_tuple, get_const_int
+nn.pooling = types.ModuleType("tvm.topi.nn.pooling", "topi.nn.pooling")
+nn.pooling.pool2d = pool2d
+
+#: the submodules a ``from tvm.topi.nn.pooling import pool2d`` finds in sys.modules
+SUBMODULES = {"tvm.topi.nn": nn, "tvm.topi.nn.pooling": nn.pooling, "tvm.topi.utils": utils,
+              "tvm.topi.testing": testing}
+
