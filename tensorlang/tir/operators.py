@@ -23,6 +23,9 @@ from .node import Node
 from .structural import structural_equal
 
 
+BITWISE_OPERATORS: dict = {}  # Python operator -> builder, set by tensorlang.tir.bitwise
+
+
 class ExprOp:
     """Python operators for anything usable as an expression (PrimExpr, IterVar)."""
 
@@ -54,11 +57,18 @@ class ExprOp:
     def __ge__(self, other): return ge(self, other)
     def __eq__(self, other): return eq(self, other)  # type: ignore[override]
     def __ne__(self, other): return ne(self, other)  # type: ignore[override]
-    def __and__(self, other): return logical_and(self, other)
-    def __rand__(self, other): return logical_and(other, self)
-    def __or__(self, other): return logical_or(self, other)
-    def __ror__(self, other): return logical_or(other, self)
-    def __invert__(self): return logical_not(self)
+    # & | ~: logical on booleans, bitwise on integers; >> << ^: integers (tir.bitwise)
+    def __and__(self, other): return BITWISE_OPERATORS["&"](self, other)
+    def __rand__(self, other): return BITWISE_OPERATORS["&"](other, self)
+    def __or__(self, other): return BITWISE_OPERATORS["|"](self, other)
+    def __ror__(self, other): return BITWISE_OPERATORS["|"](other, self)
+    def __xor__(self, other): return BITWISE_OPERATORS["^"](self, other)
+    def __rxor__(self, other): return BITWISE_OPERATORS["^"](other, self)
+    def __rshift__(self, other): return BITWISE_OPERATORS[">>"](self, other)
+    def __rrshift__(self, other): return BITWISE_OPERATORS[">>"](other, self)
+    def __lshift__(self, other): return BITWISE_OPERATORS["<<"](self, other)
+    def __rlshift__(self, other): return BITWISE_OPERATORS["<<"](other, self)
+    def __invert__(self): return BITWISE_OPERATORS["~"](self)
     __hash__ = object.__hash__
 
     def __repr__(self) -> str:
@@ -67,14 +77,6 @@ class ExprOp:
     def astype(self, dtype) -> "PrimExpr":
         """Cast to ``dtype`` (``A[i].astype("float16")``)."""
         return cast(self, dtype)
-
-    def _bitwise(self, *unused):
-        raise NotImplementedError(
-            f"integer bitwise operators (>> << ^, and & | ~ on integers) are not built yet "
-            f"in tensorlang: write x >> k as x // 2**k and x << k as x * 2**k for "
-            f"non-negative x ('{self._as_expr()}')")
-
-    __rshift__ = __rrshift__ = __lshift__ = __rlshift__ = __xor__ = __rxor__ = _bitwise
 
     def __getitem__(self, index):
         raise TensorLangTypeError(f"'{self._as_expr()}' is a scalar value, not a tensor: it "
