@@ -56,5 +56,5 @@ def test_bitwise_expressions_agree_across_engines(expression, seed):
         np.testing.assert_array_equal(out, want, err_msg=name)
 
 
-def test_the_strategy_draws_every_operator():
+def test_the_mixed_operators_are_the_strategy_s():
     assert set(MIXED) <= set(OPERATORS)
