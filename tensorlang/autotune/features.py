@@ -100,7 +100,10 @@ def _const_int(expr) -> int | None:
 # arithmetic counting
 _BINARY_KIND = {E.Add: "add_sub", E.Sub: "add_sub", E.Mul: "mul", E.Div: "div",
                 E.FloorDiv: "div_mod", E.FloorMod: "div_mod", E.Min: "min_max",
-                E.Max: "min_max"}
+                E.Max: "min_max",
+                # bitwise operators cost what an add costs (one ALU instruction)
+                E.ShiftRight: "add_sub", E.ShiftLeft: "add_sub", E.BitwiseAnd: "add_sub",
+                E.BitwiseOr: "add_sub", E.BitwiseXor: "add_sub"}
 
 
 def _binary_slot(cls, dtype) -> int:

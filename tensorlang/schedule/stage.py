@@ -13,76 +13,19 @@ on them, and reach the methods of the core through :func:`install_primitives`.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import Callable
-
-from ..errors import InternalError, ScheduleError
+from ..errors import ScheduleError
 from ..te.extern import ExternOp
 from ..te.graph import PlaceholderOp, ScanOp
 from ..tir import expr as E
 from ..tir.analysis import free_vars
-from ..tir.buffer import SCOPES
 from ..tir.datatype import int64
 from ..tir.index_width import extent_bound, fits
 from ..tir.stmt import ForKind
 from . import steps
 
 
-@dataclass(eq=False)
-class Split:
-    """``parent = outer * factor + inner`` (``factor`` or ``nparts`` given)."""
-    parent: E.IterVar
-    outer: E.IterVar
-    inner: E.IterVar
-    factor: int | None
-    nparts: int | None
-
-
-@dataclass(eq=False)
-class Fuse:
-    """``fused = outer * extent(inner) + inner``."""
-    outer: E.IterVar
-    inner: E.IterVar
-    fused: E.IterVar
-
-
-@dataclass(eq=False)
-class IterAttr:
-    """Annotations of a leaf loop."""
-    kind: str = ForKind.SERIAL
-    thread: E.IterVar | None = None
-    pragmas: list = field(default_factory=list)
-
-
-ROOT, INLINE, SCOPE = "root", "inline", "scope"
-
-#: the primitives of modules built on the core, by name (see :func:`install_primitives`)
-_INSTALLED: dict[str, Callable] = {}
-
-
-def install_primitives(*functions: Callable) -> None:
-    """Make the Stage and Schedule methods of the same names call ``functions`` (with the
-    stage or schedule first): ``compute_at`` ... of attach.py, ``cache_read`` ... of
-    cache.py, ``rfactor``.  ``tensorlang.schedule`` installs them when imported, so the
-    core imports none of the modules built on it."""
-    for function in functions:
-        _INSTALLED[function.__name__] = function
-
-
-def installed(name: str) -> Callable:
-    """The implementation of primitive ``name`` given to :func:`install_primitives`."""
-    function = _INSTALLED.get(name)
-    if function is None:
-        raise InternalError(f"schedule primitive '{name}' is not installed; "
-                            f"tensorlang.schedule installs it when imported")
-    return function
-
-
-def check_scope(scope, prim: str, stage_name: str) -> None:
-    """Raise unless ``scope`` is a memory scope a stage can be stored in."""
-    if scope not in SCOPES:
-        raise ScheduleError(f"{prim} on stage '{stage_name}': unknown memory scope "
-                            f"{scope!r}; use one of {', '.join(SCOPES)}")
+from .stage_parts import (INLINE, ROOT, SCOPE, Fuse, IterAttr, Split,  # noqa: F401
+                          check_scope, install_primitives, installed)
 
 
 def _wide(iv) -> E.IterVar:

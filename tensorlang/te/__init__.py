@@ -13,6 +13,8 @@ from .math import (exp, log, sqrt, rsqrt, tanh, sigmoid, erf, fabs, floor, ceil,
                    round, power, abs, maximum, minimum, if_then_else, select, all, any, likely,
                    const, exp2, log2, log10, sin, cos, trunc, floordiv, floormod,
                    min_value, max_value)
+from ..tir.bitwise import (shift_right, shift_left, bitwise_and, bitwise_or,  # noqa: F401
+                           bitwise_xor, bitwise_not)
 from .scan import scan  # noqa: F401
 from .extern import extern, ExternOp  # noqa: F401
 from . import reference  # noqa: F401  (te.reference.evaluate: the numpy oracle)

@@ -91,7 +91,9 @@ _BINARY = {E.Add: np.add, E.Sub: np.subtract, E.Mul: np.multiply, E.Div: np.true
            E.FloorDiv: np.floor_divide, E.FloorMod: np.mod, E.Min: np.minimum,
            E.Max: np.maximum, E.EQ: np.equal, E.NE: np.not_equal, E.LT: np.less,
            E.LE: np.less_equal, E.GT: np.greater, E.GE: np.greater_equal,
-           E.And: np.logical_and, E.Or: np.logical_or}
+           E.And: np.logical_and, E.Or: np.logical_or, E.ShiftRight: np.right_shift,
+           E.ShiftLeft: np.left_shift, E.BitwiseAnd: np.bitwise_and,
+           E.BitwiseOr: np.bitwise_or, E.BitwiseXor: np.bitwise_xor}
 
 # Combiners recognised as one numpy reduction: result is ``lhs <op> rhs``.
 _FAST_REDUCE = {E.Add: np.add, E.Mul: np.multiply, E.Max: np.maximum, E.Min: np.minimum}

@@ -4,6 +4,7 @@ from .datatype import DataType, dtype, promote, SUPPORTED_DTYPES  # noqa: F401
 from .expr import (Node, ExprOp, PrimExpr, IntImm, FloatImm, StringImm, Var, Cast,  # noqa: F401
                    BinaryOp, Add, Sub, Mul, Div, FloorDiv, FloorMod, Min, Max, CmpOp, EQ,
                    NE, LT, LE, GT, GE, And, Or, Not, Select, Let, Call, Ramp, Broadcast,
+                   BitwiseOp, ShiftRight, ShiftLeft, BitwiseAnd, BitwiseOr, BitwiseXor,
                    BufferLoad, BufferArg, ProducerLoad, Range, IterVar, CommReducer, Reduce,
                    DATA_PAR, REDUCE, THREAD, OPAQUE, ORDERED)
 from .buffer import Buffer, decl_buffer, SCOPES  # noqa: F401
@@ -11,6 +12,8 @@ from .stmt import (Stmt, ForKind, For, BufferStore, Allocate, IfThenElse, LetStm
                    SeqStmt, Evaluate, AttrStmt, PrimFunc, seq, is_no_op, NO_OP)
 from .op import (const, convert, cast, var, select, call_intrin, call_builtin,  # noqa: F401
                  ramp, broadcast, is_const_int, as_const_int)
+from .bitwise import (shift_right, shift_left, bitwise_and, bitwise_or,  # noqa: F401
+                      bitwise_xor, bitwise_not)
 from .packed import call_packed  # noqa: F401
 from .extern_calls import call_extern, call_pure_extern  # noqa: F401
 from .intrin_rules import register_intrin, register_intrin_lowering  # noqa: F401

@@ -1,8 +1,8 @@
 """Expression nodes of the loop IR (TIR).
 
 Every node is an immutable dataclass.  Python operators on expressions build new nodes
-through :mod:`tensorlang.tir.operators` (which holds the arithmetic nodes, re-exported
-here), checking and promoting types.  Nodes hash by identity (``==`` builds an
+through :mod:`tensorlang.tir.operators` and :mod:`tensorlang.tir.bitwise` (which hold the
+arithmetic and bitwise nodes, re-exported here), checking and promoting types.  Nodes hash by identity (``==`` builds an
 :class:`EQ` node, as in TVM); structural comparison lives in
 :mod:`tensorlang.tir.structural`.  ``node.replace(**fields)`` returns ``node`` itself when
 nothing changed, so passes can tell cheaply whether they did anything.  ``str(node)`` is
@@ -20,6 +20,7 @@ from .operators import (
     Add, And, Broadcast, BinaryOp, Call, Cast, CmpOp, Div, EQ, ExprOp, FloatImm, FloorDiv,
     FloorMod, GE, GT, IntImm, LE, LT, Max, Min, Mul, NE, Not, Or, PrimExpr, Select, Sub,
     convert)
+from .bitwise import BitwiseAnd, BitwiseOp, BitwiseOr, BitwiseXor, ShiftLeft, ShiftRight
 
 
 # ---------------------------------------------------------------------------------------
@@ -179,6 +180,7 @@ class Reduce(PrimExpr):
 __all__ = ["Node", "ExprOp", "PrimExpr", "IntImm", "FloatImm", "StringImm", "Var", "Cast",
            "BinaryOp", "Add", "Sub", "Mul", "Div", "FloorDiv", "FloorMod", "Min", "Max",
            "CmpOp", "EQ", "NE", "LT", "LE", "GT", "GE", "And", "Or", "Not", "Select", "Let",
+           "BitwiseOp", "ShiftRight", "ShiftLeft", "BitwiseAnd", "BitwiseOr", "BitwiseXor",
            "Call", "Ramp", "Broadcast", "BufferLoad", "BufferArg", "ProducerLoad", "Range",
            "IterVar", "CommReducer", "Reduce", "DATA_PAR", "REDUCE", "THREAD", "OPAQUE",
            "ORDERED"]

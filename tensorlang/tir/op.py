@@ -1,12 +1,14 @@
 """Building expressions: the builders of :mod:`tensorlang.tir.operators` (conversion of
 Python values, type checks and promotion, constant folding of the Python operators,
-intrinsics) and the rest: min/max, truncated division, conjunctions, buffer loads, ramps,
-broadcasts and variables.
+intrinsics) and of :mod:`tensorlang.tir.bitwise`, and the rest: min/max, truncated
+division, conjunctions, buffer loads, ramps, broadcasts and variables.
 """
 from __future__ import annotations
 
 from ..errors import TensorLangTypeError
 from . import datatype as dt
+from .bitwise import (bitwise_and, bitwise_not, bitwise_or,  # noqa: F401  (part of this API)
+                      bitwise_xor, shift_left, shift_right)
 from .expr import BufferLoad, Ramp, Var
 from .operators import (  # noqa: F401  (the operators' builders are part of this API)
     INTRINSICS, Broadcast, Call, CmpOp, IntImm, Max, Min, PrimExpr, abs, add, as_condition,
@@ -139,4 +141,6 @@ __all__ = ["const", "convert", "cast", "add", "sub", "mul", "neg", "div", "floor
            "floormod", "truncdiv", "minimum", "maximum", "lt", "le", "gt", "ge", "eq",
            "ne", "logical_and", "logical_or", "logical_not", "all_of", "any_of", "select",
            "abs", "power", "call_intrin", "call_builtin", "likely", "buffer_load", "ramp",
-           "broadcast", "var", "is_const_int", "as_const_int", "INTRINSICS", "CmpOp"]
+           "broadcast", "var", "is_const_int", "as_const_int", "INTRINSICS", "CmpOp",
+           "shift_right", "shift_left", "bitwise_and", "bitwise_or", "bitwise_xor",
+           "bitwise_not"]

@@ -24,6 +24,9 @@ from .node import Node
 from .structural import structural_equal
 
 
+BITWISE_OPERATORS: dict = {}  # Python operator -> builder, set by tensorlang.tir.bitwise
+
+
 class ExprOp:
     """Python operators for anything usable as an expression (PrimExpr, IterVar)."""
 
@@ -55,11 +58,18 @@ class ExprOp:
     def __ge__(self, other): return ge(self, other)
     def __eq__(self, other): return eq(self, other)  # type: ignore[override]
     def __ne__(self, other): return ne(self, other)  # type: ignore[override]
-    def __and__(self, other): return logical_and(self, other)
-    def __rand__(self, other): return logical_and(other, self)
-    def __or__(self, other): return logical_or(self, other)
-    def __ror__(self, other): return logical_or(other, self)
-    def __invert__(self): return logical_not(self)
+    # & | ~: logical on booleans, bitwise on integers; >> << ^: integers (tir.bitwise)
+    def __and__(self, other): return BITWISE_OPERATORS["&"](self, other)
+    def __rand__(self, other): return BITWISE_OPERATORS["&"](other, self)
+    def __or__(self, other): return BITWISE_OPERATORS["|"](self, other)
+    def __ror__(self, other): return BITWISE_OPERATORS["|"](other, self)
+    def __xor__(self, other): return BITWISE_OPERATORS["^"](self, other)
+    def __rxor__(self, other): return BITWISE_OPERATORS["^"](other, self)
+    def __rshift__(self, other): return BITWISE_OPERATORS[">>"](self, other)
+    def __rrshift__(self, other): return BITWISE_OPERATORS[">>"](other, self)
+    def __lshift__(self, other): return BITWISE_OPERATORS["<<"](self, other)
+    def __rlshift__(self, other): return BITWISE_OPERATORS["<<"](other, self)
+    def __invert__(self): return BITWISE_OPERATORS["~"](self)
     __hash__ = object.__hash__
 
     def __repr__(self) -> str:
@@ -68,14 +78,6 @@ class ExprOp:
     def astype(self, dtype) -> "PrimExpr":
         """Cast to ``dtype`` (``A[i].astype("float16")``)."""
         return cast(self, dtype)
-
-    def _bitwise(self, *unused):
-        raise NotImplementedError(
-            f"integer bitwise operators (>> << ^, and & | ~ on integers) are not built yet "
-            f"in tensorlang: write x >> k as x // 2**k and x << k as x * 2**k for "
-            f"non-negative x ('{self._as_expr()}')")
-
-    __rshift__ = __rrshift__ = __lshift__ = __rlshift__ = __xor__ = __rxor__ = _bitwise
 
     def __getitem__(self, index):
         raise TensorLangTypeError(f"'{self._as_expr()}' is a scalar value, not a tensor: it "
@@ -569,16 +571,14 @@ def power(a, b) -> PrimExpr:
 
 
 def call_intrin(name: str, *args, dtype=None) -> PrimExpr:
-    """Call the math intrinsic ``name`` (``exp``, ``log``, ...) on float arguments, or an
-    intrinsic declared with ``tir.register_intrin`` (of type ``dtype``, by default its
-    first argument's)."""
+    """Call the math intrinsic ``name`` (``exp``, ``log``, ...) on float arguments, or one
+    declared with ``tir.register_intrin`` (of type ``dtype``, else its first argument's)."""
     if name not in INTRINSICS and is_declared(name):
         args = tuple(convert(a) for a in args)
         check_declared_call(name, len(args), dtype)
         return Call(dt.dtype(dtype) if dtype is not None else args[0].dtype, name, args)
     if name not in INTRINSICS:
-        raise TensorLangTypeError(f"unknown intrinsic {name!r}; known: {sorted(INTRINSICS)} "
-                                  f"and those declared with tir.register_intrin")
+        raise TensorLangTypeError(f"unknown intrinsic {name!r}; known: {sorted(INTRINSICS)}")
     if len(args) != INTRINSICS[name]:
         raise TensorLangTypeError(f"{name} takes {INTRINSICS[name]} argument(s), "
                                   f"got {len(args)}")

@@ -20,15 +20,20 @@ import numpy as np
 from . import expr as E
 from . import stmt as S
 from .arith import Analyzer
+from .bitwise import is_not
 from .buffer import Buffer
 from .naming import NameSupply
 from .node import set_text_form
 from .op import add
 
-_BINARY = {E.Add: ("+", 5), E.Sub: ("-", 5), E.Mul: ("*", 6), E.Div: ("/", 6),
-           E.FloorDiv: ("//", 6), E.FloorMod: ("%", 6), E.EQ: ("==", 4), E.NE: ("!=", 4),
-           E.LT: ("<", 4), E.LE: ("<=", 4), E.GT: (">", 4), E.GE: (">=", 4),
-           E.And: ("and", 2), E.Or: ("or", 1)}
+#: precedences of Python's operators (higher binds tighter)
+_OR, _AND, _NOT, _CMP, _BOR, _BXOR, _BAND, _SHIFT, _ADD, _MUL, _UNARY, _ATOM = range(1, 13)
+_BINARY = {E.Add: ("+", _ADD), E.Sub: ("-", _ADD), E.Mul: ("*", _MUL), E.Div: ("/", _MUL),
+           E.FloorDiv: ("//", _MUL), E.FloorMod: ("%", _MUL), E.EQ: ("==", _CMP),
+           E.NE: ("!=", _CMP), E.LT: ("<", _CMP), E.LE: ("<=", _CMP), E.GT: (">", _CMP),
+           E.GE: (">=", _CMP), E.And: ("and", _AND), E.Or: ("or", _OR),
+           E.ShiftRight: (">>", _SHIFT), E.ShiftLeft: ("<<", _SHIFT),
+           E.BitwiseAnd: ("&", _BAND), E.BitwiseXor: ("^", _BXOR), E.BitwiseOr: ("|", _BOR)}
 _LOOP_SPELLING = {S.ForKind.SERIAL: "range", S.ForKind.PARALLEL: "T.parallel",
                   S.ForKind.VECTORIZED: "T.vectorized", S.ForKind.UNROLLED: "T.unroll",
                   S.ForKind.THREAD_BINDING: "T.thread_binding"}
@@ -100,64 +105,66 @@ class Printer:
     def _expr(self, e) -> tuple[str, int]:  # noqa: C901 - one case per node kind
         t = type(e)
         if t is E.Var:
-            return self.name_of(e, e.name), 9
+            return self.name_of(e, e.name), _ATOM
         if t is E.IterVar:
-            return self.name_of(e.var, e.var.name), 9
+            return self.name_of(e.var, e.var.name), _ATOM
         if t is E.IntImm:
             if e.dtype.is_bool:
-                return ("True" if e.value else "False"), 9
+                return ("True" if e.value else "False"), _ATOM
             if str(e.dtype) == "int32":
-                return (str(e.value), 9) if e.value >= 0 else (str(e.value), 7)
-            return f"T.{e.dtype}({e.value})", 9
+                return (str(e.value), _ATOM) if e.value >= 0 else (str(e.value), _UNARY)
+            return f"T.{e.dtype}({e.value})", _ATOM
         if t is E.FloatImm:
-            return f"T.{e.dtype}({float_text(e.value, e.dtype)})", 9
+            return f"T.{e.dtype}({float_text(e.value, e.dtype)})", _ATOM
         if t is E.StringImm:
-            return _quote(e.value), 9
+            return _quote(e.value), _ATOM
+        if is_not(e):
+            return f"~{self.expr(e.a, _UNARY)}", _UNARY
         if t in _BINARY:
             sym, prec = _BINARY[t]
             if t is E.Sub and isinstance(e.a, (E.IntImm, E.FloatImm)) and e.a.value == 0 \
                     and e.dtype.lanes == 1:
-                return f"-{self.expr(e.b, 8)}", 7
+                return f"-{self.expr(e.b, _UNARY + 1)}", _UNARY
             # left-associative: right operand needs parentheses at equal precedence
             return f"{self.expr(e.a, prec)} {sym} {self.expr(e.b, prec + 1)}", prec
         if t is E.Not:
-            return f"not {self.expr(e.a, 3)}", 3
+            return f"not {self.expr(e.a, _NOT)}", _NOT
         if t is E.Min or t is E.Max:
-            return f"T.{t.__name__.lower()}({self.expr(e.a)}, {self.expr(e.b)})", 9
+            return f"T.{t.__name__.lower()}({self.expr(e.a)}, {self.expr(e.b)})", _ATOM
         if t is E.Cast:
-            return f"T.Cast(\"{e.dtype}\", {self.expr(e.value)})", 9
+            return f"T.Cast(\"{e.dtype}\", {self.expr(e.value)})", _ATOM
         if t is E.Select:
             return (f"T.if_then_else({self.expr(e.condition)}, {self.expr(e.true_value)}, "
-                    f"{self.expr(e.false_value)})"), 9
+                    f"{self.expr(e.false_value)})"), _ATOM
         if t is E.Let:
             return (f"T.let({self.name_of(e.var, e.var.name)}, {self.expr(e.value)}, "
-                    f"{self.expr(e.body)})"), 9
+                    f"{self.expr(e.body)})"), _ATOM
         if t is E.Call:
             args = ", ".join(self.expr(a) for a in e.args)
             name = e.op if e.op.startswith("tl.") else f"T.{e.op}"
-            return f"{name}({args})", 9
+            return f"{name}({args})", _ATOM
         if t is E.Ramp:
-            return f"T.Ramp({self.expr(e.base)}, {self.expr(e.stride)}, {e.lanes})", 9
+            return f"T.Ramp({self.expr(e.base)}, {self.expr(e.stride)}, {e.lanes})", _ATOM
         if t is E.Broadcast:
-            return f"T.Broadcast({self.expr(e.value)}, {e.lanes})", 9
+            return f"T.Broadcast({self.expr(e.value)}, {e.lanes})", _ATOM
         if t is E.BufferLoad:
-            return f"{self.buffer_name(e.buffer)}[{self.indices(e.indices)}]", 9
+            return f"{self.buffer_name(e.buffer)}[{self.indices(e.indices)}]", _ATOM
         if t is E.BufferArg:
-            return self.buffer_name(e.buffer), 9
+            return self.buffer_name(e.buffer), _ATOM
         if t is E.ProducerLoad:
-            return f"{self.name_of(e.producer, e.producer.name)}[{self.indices(e.indices)}]", 9
+            return f"{self.name_of(e.producer, e.producer.name)}[{self.indices(e.indices)}]", _ATOM
         if t is E.Reduce:
             axes = ", ".join(self.name_of(a.var, a.var.name) for a in e.axis)
             src = ", ".join(self.expr(s) for s in e.source)
             where = "" if (isinstance(e.condition, E.IntImm) and e.condition.value) \
                 else f", where={self.expr(e.condition)}"
             index = "" if len(e.source) == 1 else f", value_index={e.value_index}"
-            return f"T.reduce({e.combiner.name}, {src}, axis=[{axes}]{where}{index})", 9
+            return f"T.reduce({e.combiner.name}, {src}, axis=[{axes}]{where}{index})", _ATOM
         if t is E.Range:
-            return f"range({self.expr(e.min)}, {self.expr(e.min)} + {self.expr(e.extent)})", 9
+            return f"range({self.expr(e.min)}, {self.expr(e.min)} + {self.expr(e.extent)})", _ATOM
         if isinstance(e, Buffer):
-            return self.buffer_name(e), 9
-        return repr(e), 9
+            return self.buffer_name(e), _ATOM
+        return repr(e), _ATOM
 
     def indices(self, indices) -> str:
         return ", ".join(self.expr(i) for i in indices)

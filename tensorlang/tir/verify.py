@@ -155,6 +155,8 @@ class _WellFormed(Visitor):
                                 f"{a.dtype}")
             if a.dtype.is_bool or a.dtype.is_handle:
                 self.fail(node, f"arithmetic on {a.dtype} operands")
+            elif isinstance(node, E.BitwiseOp) and not a.dtype.is_integer:
+                self.fail(node, f"bitwise operator on non-integer type {a.dtype}")
             elif (kind is E.FloorDiv or kind is E.FloorMod) and not a.dtype.is_integer:
                 self.fail(node, f"floor division / modulo on non-integer type {a.dtype}")
 

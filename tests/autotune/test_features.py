@@ -107,3 +107,20 @@ def test_batch_stacks_rows():
     matrix = extract_features_batch(funcs)
     assert matrix.shape == (3, len(FEATURE_NAMES))
     np.testing.assert_array_equal(matrix[0], matrix[2])
+
+
+def test_bitwise_operators_count_as_integer_work():
+    def features(body):
+        n = 64
+        A = tl.te.placeholder((n,), "int32", "A")
+        B = tl.te.compute((n,), lambda i: body(A[i]), name="B")
+        s = tl.create_schedule(B)
+        _, inner = s[B].split(B.op.axis[0], factor=8)
+        s[B].vectorize(inner)
+        return extract_features(tl.lower(s, [A, B]))
+
+    copy = features(lambda a: a)
+    bits = features(lambda a: ((a >> 3) & 7) ^ (a << 1))
+    assert np.all(np.isfinite(bits))
+    slot = INDEX["main.ops.int_add_sub"]
+    assert bits[slot] > copy[slot]

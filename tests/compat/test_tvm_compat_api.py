@@ -12,6 +12,7 @@ import pytest
 from tensorlang.compat import tvm
 from tvm import te, topi  # noqa: E402
 from tensorlang.errors import TensorLangError  # noqa: E402
+from tensorlang.tir.structural import structural_equal  # noqa: E402
 
 
 def test_import_installs_the_tvm_modules():
@@ -130,12 +131,16 @@ def test_topi_operators_match_the_topi_testing_references():
         rtol=1e-5, atol=1e-6)
 
 
-def test_constructs_not_built_yet_say_so():
+def test_integer_bitwise_operators_and_their_tir_spellings():
     n = te.var("n")
-    with pytest.raises(NotImplementedError, match=r"write x >> k as x // 2\*\*k"):
-        n >> 1
-    with pytest.raises(NotImplementedError, match="bitwise operators"):
-        1 << n
+    assert structural_equal(tvm.tir.shift_right(n, 1), n >> 1)
+    assert structural_equal(tvm.tir.shift_left(1, n), 1 << n)
+    assert structural_equal(tvm.tir.bitwise_and(n, 7), n & 7)
+    assert structural_equal(tvm.tir.bitwise_or(n, 7), n | 7)
+    assert structural_equal(tvm.tir.bitwise_xor(n, 7), n ^ 7)
+    assert structural_equal(tvm.tir.bitwise_not(n), ~n)
+    with pytest.raises(TypeError, match=r"astype\("):
+        te.placeholder((4,), name="F")[0] >> 1
 
 
 def test_normalize_keeps_the_schedule():

@@ -30,7 +30,9 @@ def evaluate(e, env):
             tir.LT: lambda: int(a < b), tir.LE: lambda: int(a <= b),
             tir.GT: lambda: int(a > b), tir.GE: lambda: int(a >= b),
             tir.EQ: lambda: int(a == b), tir.NE: lambda: int(a != b),
-            tir.And: lambda: int(a and b), tir.Or: lambda: int(a or b)}[t]()
+            tir.And: lambda: int(a and b), tir.Or: lambda: int(a or b),
+            tir.BitwiseAnd: lambda: a & b, tir.BitwiseOr: lambda: a | b,
+            tir.BitwiseXor: lambda: a ^ b, tir.ShiftRight: lambda: a >> b}[t]()
 
 
 leaves = st.one_of(st.sampled_from(VARS), st.integers(-20, 20).map(tir.const))
@@ -38,11 +40,14 @@ nonzero = st.integers(-9, 9).filter(lambda c: c != 0)
 
 
 def _extend(children):
-    binary = st.tuples(st.sampled_from(["+", "-", "*", "min", "max"]), children, children)
+    binary = st.tuples(st.sampled_from(["+", "-", "*", "min", "max", "&", "|", "^"]),
+                       children, children)
     by_const = st.tuples(st.sampled_from(["//", "%", "*c"]), children, nonzero)
+    # masks and shifts by constants: the bound rules of x & c and x >> c
+    bitwise = st.tuples(st.sampled_from(["&c", ">>c"]), children, st.integers(0, 9))
     selects = st.tuples(st.just("select"), st.tuples(st.sampled_from(["<", "<=", "=="]),
                                                      children, children), children, children)
-    return st.one_of(binary, by_const, selects).map(_build)
+    return st.one_of(binary, by_const, bitwise, selects).map(_build)
 
 
 def _build(spec):
@@ -57,8 +62,11 @@ def _build(spec):
         return op.mul(a, b) if isinstance(b, (tir.IntImm, tir.Var)) else op.add(a, b)
     if kind == "*c":
         return op.mul(a, b)
+    if kind == "&c":
+        return op.bitwise_and(a, (1 << b) - 1 if b % 2 else b)
     return {"+": op.add, "-": op.sub, "min": op.minimum, "max": op.maximum,
-            "//": op.floordiv, "%": op.floormod}[kind](a, b)
+            "//": op.floordiv, "%": op.floormod, "&": op.bitwise_and, "|": op.bitwise_or,
+            "^": op.bitwise_xor, ">>c": op.shift_right}[kind](a, b)
 
 
 expressions = st.recursive(leaves, _extend, max_leaves=12)

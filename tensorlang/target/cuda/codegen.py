@@ -85,6 +85,8 @@ class CudaCodegen(ExprFunctor):
                    "cos": "cos", "pow": "pow"}
     BINARY = {E.Add: "+", E.Sub: "-", E.Mul: "*", E.Div: "/", E.EQ: "==", E.NE: "!=",
               E.LT: "<", E.LE: "<=", E.GT: ">", E.GE: ">=", E.And: "&&", E.Or: "||"}
+    BITWISE = {E.ShiftRight: ">>", E.ShiftLeft: "<<", E.BitwiseAnd: "&", E.BitwiseOr: "|",
+               E.BitwiseXor: "^"}
     #: integer floor division / modulo: (helper, operator when operands are >= 0)
     FLOOR_OPS = {E.FloorDiv: ("tl_floordiv", "/"), E.FloorMod: ("tl_floormod", "%")}
     MIN_MAX = {E.Min: "min", E.Max: "max"}
@@ -228,11 +230,23 @@ class CudaCodegen(ExprFunctor):
             if e.dtype.is_float:
                 fn = self.FLOAT_MIN_MAX[t][e.dtype.bits == 64]
             return f"{fn}({self.expr(e.a)}, {self.expr(e.b)})"
+        if t in self.BITWISE:
+            return self.bitwise(e)
         if t in self.BINARY:
             code = f"({self.expr(e.a)} {self.BINARY[t]} {self.expr(e.b)})"
             return code if isinstance(e, E.CmpOp) or t in (E.And, E.Or) \
                 else self.rounded(e.dtype, code)
         return self.unsupported(e)
+
+    def bitwise(self, e) -> str:
+        """C's operators; C computes narrow types in ``int``, where only ``<<`` can leave
+        the type, and a signed ``<<`` that overflows is undefined: that one shifts the
+        unsigned bits and converts back (two's complement, as the other engines wrap)."""
+        a, b = self.expr(e.a), self.expr(e.b)
+        if type(e) is not E.ShiftLeft or (e.dtype.is_uint and e.dtype.bits >= 32):
+            return f"({a} {self.BITWISE[type(e)]} {b})"
+        unsigned = self.TYPES["uint64" if e.dtype.bits == 64 else "uint32"]
+        return f"(({self.storage_type(e.dtype)})(({unsigned}){a} << {b}))"
 
     def visit_Not(self, e: E.Not) -> str:
         return f"(!{self.expr(e.a)})"

@@ -27,6 +27,9 @@ except ImportError:  # pragma: no cover - depends on the math library being pres
 #: integer arithmetic; the bool says whether signed overflow is undefined (nsw), which
 #: lets LLVM widen 32-bit index arithmetic to 64-bit addresses as C compilers do
 _INT_BINARY = {E.Add: "add", E.Sub: "sub", E.Mul: "mul"}
+#: integer bitwise operators (``>>`` picks ashr or lshr by signedness)
+_BITWISE_BINARY = {E.ShiftLeft: "shl", E.BitwiseAnd: "and_", E.BitwiseOr: "or_",
+                   E.BitwiseXor: "xor"}
 _FLOAT_BINARY = {E.Add: "fadd", E.Sub: "fsub", E.Mul: "fmul", E.Div: "fdiv"}
 _COMPARE = {E.EQ: "==", E.NE: "!=", E.LT: "<", E.LE: "<=", E.GT: ">", E.GE: ">="}
 #: NaN-propagating float min/max (numpy's np.minimum/np.maximum) by compare operator
@@ -115,6 +118,10 @@ class ExprCodeGen(Visitor):
             divisor, is_zero = self._safe_divisor(node, a, b)
             quotient = (self.builder.sdiv if dtype.is_int else self.builder.udiv)(a, divisor)
             return self._zero_where(is_zero, quotient)
+        if cls in _BITWISE_BINARY:
+            return getattr(self.builder, _BITWISE_BINARY[cls])(a, b)
+        if cls is E.ShiftRight:
+            return (self.builder.ashr if dtype.is_int else self.builder.lshr)(a, b)
         if cls not in _INT_BINARY:
             raise InternalError(f"no code generation for {cls.__name__}")
         flags = ("nsw",) if dtype.is_int and dtype.bits >= 32 else ()

@@ -143,6 +143,22 @@ def bound_floormod(a: ConstIntBound, b: ConstIntBound) -> ConstIntBound:
     return ConstIntBound(NEG_INF, POS_INF)
 
 
+def bound_bitwise_and(a: ConstIntBound, b: ConstIntBound) -> ConstIntBound:
+    """``x & y`` keeps only bits of a non-negative operand: it lies in [0, that one]."""
+    tops = [x.max_value for x in (a, b) if x.min_value >= 0]
+    return ConstIntBound(0, min(tops)) if tops else ConstIntBound(NEG_INF, POS_INF)
+
+
+def bound_shift_right(a: ConstIntBound, b: ConstIntBound) -> ConstIntBound:
+    """``x >> s`` for ``s >= 0`` is ``x // 2**s``: monotone in ``x``, and towards 0 (or -1)
+    as ``s`` grows, so the corners bound it."""
+    if b.min_value < 0:
+        return ConstIntBound(NEG_INF, POS_INF)
+    low, high = b.min_value, min(b.max_value, 128)  # past 128 bits every value is 0 or -1
+    return ConstIntBound(min(a.min_value >> low, a.min_value >> high),
+                         max(a.max_value >> low, a.max_value >> high))
+
+
 def bound_union(a: ConstIntBound, b: ConstIntBound) -> ConstIntBound:
     return ConstIntBound(min(a.min_value, b.min_value), max(a.max_value, b.max_value))
 
@@ -191,6 +207,10 @@ class BoundEvaluator:
             return bound_floordiv(self(e.a), self(e.b))
         if t is E.FloorMod:
             return bound_floormod(self(e.a), self(e.b))
+        if t is E.BitwiseAnd:
+            return bound_bitwise_and(self(e.a), self(e.b))
+        if t is E.ShiftRight:
+            return bound_shift_right(self(e.a), self(e.b))
         if t is E.Min:
             a, b = self(e.a), self(e.b)
             return ConstIntBound(min(a.min_value, b.min_value), min(a.max_value, b.max_value))

@@ -275,6 +275,13 @@ class _IntervalEvaluator:
         if not self.uses_domain(e):
             e = a.simplify(e)
             return IntervalSet(e, e)
+        if t is E.ShiftRight and type(e.b) is E.IntImm and e.dtype.lanes == 1 \
+                and 0 <= e.b.value < e.dtype.bits - 1:
+            # x >> k is x // 2**k (for negative x too: both round towards minus infinity)
+            divisor = IntervalSet.point(E.IntImm(e.dtype, 1 << e.b.value))
+            return self.floordiv(e, self(e.a), divisor)
+        if t is E.BitwiseAnd and type(e.b) is E.IntImm and e.b.value >= 0:
+            return IntervalSet(E.IntImm(e.dtype, 0), e.b)  # only the bits of the mask
         return self.type_range(e)
 
     def type_range(self, e) -> IntervalSet:

@@ -117,6 +117,11 @@ def _atom_interval(e, dom):  # noqa: C901 - one case per node kind
             fn = _op.floordiv if t is E.FloorDiv else _op.floormod
             return _point(linear(fn(a[0].to_expr(e.dtype), b[0].to_expr(e.dtype))))
         return (None, None)
+    if t is E.ShiftRight and type(e.b) is E.IntImm and 0 <= e.b.value < e.dtype.bits - 1:
+        # x >> k rounds x / 2**k towards minus infinity, as x // 2**k does
+        return _atom_interval(E.FloorDiv(e.a, E.IntImm(e.dtype, 1 << e.b.value), e.dtype), dom)
+    if t is E.BitwiseAnd and type(e.b) is E.IntImm and e.b.value >= 0:
+        return (LinearSum.of_const(0), LinearSum.of_const(e.b.value))  # the mask's bits
     if t is E.Min or t is E.Max:
         a = _expr_interval(e.a, dom)
         b = _expr_interval(e.b, dom)

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import math
 
+from .. import bitwise as _bitwise
 from .. import expr as E
 from .. import op as _op
 from ..datatype import bool_
@@ -500,6 +501,27 @@ class ExprSimplifier(Functor):
     def visit_Ramp(self, e):
         base, stride = self(e.base), self(e.stride)
         return e.replace(base=base, stride=stride)
+
+    def visit_BitwiseOp(self, e):
+        """Constants fold (as the builders fold them); ``x & (2**k - 1) -> x`` and
+        ``x >> k -> 0`` where the bounds of ``x`` show that the mask keeps every bit or
+        the shift drops them all."""
+        a, b = self(e.a), self(e.b)
+        t = type(e)
+        if e.dtype.lanes > 1:
+            if type(a) is E.Broadcast and type(b) is E.Broadcast:
+                return self._broadcast(_bitwise.fold(t, a.value, b.value, a.value.dtype),
+                                       e.dtype.lanes)
+            return e.replace(a=a, b=b)
+        if type(b) is E.IntImm and type(a) is not E.IntImm:
+            c, bound = b.value, self.bound(a)
+            if t is E.BitwiseAnd and c >= 0 and c & (c + 1) == 0 \
+                    and 0 <= bound.min_value and bound.max_value <= c:
+                return a
+            if t is E.ShiftRight and 0 <= c < e.dtype.bits \
+                    and 0 <= bound.min_value and bound.max_value < 1 << c:
+                return int_const(0, e.dtype)
+        return _bitwise.fold(t, a, b, e.dtype)
 
     def visit_Div(self, e):
         return self._vector_or_fold(e, self(e.a), self(e.b), _op.div)

@@ -29,11 +29,13 @@ from ..op import INTRINSICS
 from . import runtime
 
 # Python operator precedences (higher binds tighter)
-COND, OR, AND, NOT, CMP, BOR, BAND = 1, 2, 3, 4, 5, 6, 8
+COND, OR, AND, NOT, CMP, BOR, BXOR, BAND, SHIFT = 1, 2, 3, 4, 5, 6, 7, 8, 9
 ADD, MUL, UNARY, ATOM = 10, 11, 12, 14
 
 _ARITH = {E.Add: ("+", ADD), E.Sub: ("-", ADD), E.Mul: ("*", MUL), E.FloorDiv: ("//", MUL),
           E.FloorMod: ("%", MUL)}
+_BITWISE = {E.ShiftRight: (">>", SHIFT), E.ShiftLeft: ("<<", SHIFT),
+            E.BitwiseAnd: ("&", BAND), E.BitwiseXor: ("^", BXOR), E.BitwiseOr: ("|", BOR)}
 _COMPARE = {E.EQ: "==", E.NE: "!=", E.LT: "<", E.LE: "<=", E.GT: ">", E.GE: ">="}
 #: builtins that compute a value (``tl.likely(c)`` is ``c``)
 _IDENTITY_BUILTINS = ("tl.likely",)
@@ -204,6 +206,8 @@ class ExpressionTranslator(ExprFunctor):
                 return self.wrap(f"_truncdiv({a.code}, {b.code})", ATOM,
                                  *self._div_range(a, b, dtype), dtype)
             return Fragment(f"{a.at(MUL)} / {b.at(MUL + 1)}", MUL)
+        if t in _BITWISE:
+            return self.scalar_bitwise(t, dtype, a, b)
         symbol, prec = _ARITH[t]
         code = f"{a.at(prec)} {symbol} {b.at(prec + 1)}"
         if not dtype.is_integer:
@@ -225,6 +229,32 @@ class ExpressionTranslator(ExprFunctor):
             return Fragment(code, prec, b.lo + 1, 0)
         bound = max(abs(b.lo), abs(b.hi))
         return Fragment(code, prec, -bound, bound)
+
+    def scalar_bitwise(self, t, dtype: DataType, a: Fragment, b: Fragment) -> Fragment:
+        """Python's ``>> << & | ^`` on ints are two's complement (arithmetic ``>>`` on
+        negative values, logical on the non-negative values of unsigned types); only
+        ``<<`` can leave the type, and is wrapped."""
+        symbol, prec = _BITWISE[t]
+        low, high = full_range(dtype)
+        if t is E.ShiftLeft:
+            if 0 <= b.lo and b.hi < dtype.bits:
+                corners = (a.lo << b.lo, a.lo << b.hi, a.hi << b.lo, a.hi << b.hi)
+                return self.wrap(f"{a.at(SHIFT)} << {b.at(SHIFT + 1)}", SHIFT, min(corners),
+                                 max(corners), dtype)
+            # an amount out of range is undefined: capped so that no huge int is built
+            return self.wrap(f"{a.at(SHIFT)} << min({b.code}, {dtype.bits})", SHIFT,
+                             low - 1, high, dtype)
+        code = f"{a.at(prec)} {symbol} {b.at(prec + 1)}"
+        if t is E.ShiftRight:
+            if b.lo < 0:
+                return Fragment(code, prec, low, high)
+            return Fragment(code, prec, min(a.lo >> b.lo, a.lo >> b.hi),
+                            max(a.hi >> b.lo, a.hi >> b.hi))
+        if t is E.BitwiseAnd and (a.lo >= 0 or b.lo >= 0):
+            return Fragment(code, prec, 0, min(x.hi for x in (a, b) if x.lo >= 0))
+        if a.lo >= 0 and b.lo >= 0:  # | and ^ keep the bits below the highest set one
+            return Fragment(code, prec, 0, (1 << max(a.hi, b.hi).bit_length()) - 1)
+        return Fragment(code, prec, low, high)
 
     @staticmethod
     def _div_range(a: Fragment, b: Fragment, dtype: DataType) -> tuple[int, int]:
@@ -250,7 +280,7 @@ class ExpressionTranslator(ExprFunctor):
             if operand.is_integer:
                 return Fragment(f"_vtruncdiv({a.code}, {b.code})")
             return Fragment(f"{a.at(MUL)} / {b.at(MUL + 1)}", MUL)
-        symbol, prec = _ARITH[t]
+        symbol, prec = _BITWISE[t] if t in _BITWISE else _ARITH[t]
         return Fragment(f"{a.at(prec)} {symbol} {b.at(prec + 1)}", prec)
 
     def visit_Not(self, e: E.Not) -> Fragment:
