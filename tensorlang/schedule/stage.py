@@ -471,6 +471,13 @@ class Stage:
                                 f"predicate over it would leave outputs unwritten: guard "
                                 f"the value with te.if_then_else instead")
 
+    def tensorize(self, iv, intrin) -> None:
+        """TVM's tensorize: not built yet."""
+        raise NotImplementedError(
+            f"tensorize on stage '{self.name}' is not built yet in tensorlang: vectorize or "
+            f"unroll the loops under '{getattr(getattr(iv, 'var', None), 'name', iv)}', or "
+            f"call a C function per element with tir.call_pure_extern")
+
     def pragma(self, iv, name: str, value=1) -> None:
         """Attach the pragma ``name`` (with ``value``) to the leaf loop ``iv``."""
         prim = f"pragma({_axis_name(iv)}, {name!r})"

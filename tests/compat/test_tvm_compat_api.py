@@ -197,3 +197,15 @@ def test_infer_bound_truncdiv_topi_submodules_and_runtime_errors():
     assert CC.name == "C.local"
     with pytest.raises(RuntimeError):
         se[E].split(xo, factor=2)
+
+
+def test_tensor_intrinsics_and_ir_serialisation_say_what_to_write():
+    with pytest.raises(NotImplementedError, match="decl_tensor_intrin / tensorize"):
+        te.decl_tensor_intrin
+    with pytest.raises(NotImplementedError, match="steps_to_json"):
+        tvm.ir.save_json
+    A = te.placeholder((4,), name="A")
+    B = te.compute((4,), lambda i: A[i] * 2.0, name="B")
+    s = te.create_schedule(B.op)
+    with pytest.raises(NotImplementedError, match="tensorize on stage 'B'.*'i'"):
+        s[B].tensorize(B.op.axis[0], None)

@@ -98,6 +98,17 @@ def register_intrin_lowering(op_name: str, target: str = "default", *, f=None,
     return register if f is None else register(f)
 
 
-ir = types.ModuleType("tvm.ir", "tvm.ir: register_op_attr and register_intrin_lowering")
+class _IRModule(types.ModuleType):
+    def __getattr__(self, name: str):
+        if name.startswith("__"):
+            raise AttributeError(name)
+        hint = {"save_json": "a schedule is saved as its steps: "
+                             "tensorlang.schedule.steps_to_json(s.steps), replayed with "
+                             "tensorlang.schedule.replay"}.get(
+            name, "tvm.ir gives register_op_attr, register_intrin_lowering and IRModule")
+        raise NotImplementedError(f"tvm.ir.{name} is not part of tensorlang: {hint}")
+
+
+ir = _IRModule("tvm.ir", "tvm.ir: register_op_attr and register_intrin_lowering")
 ir.register_op_attr = register_op_attr
 ir.register_intrin_lowering = register_intrin_lowering

@@ -92,6 +92,9 @@ TE_UNSUPPORTED = {
                         "te.create_schedule and print tvm.lower(s, args)",
     "gradient": "automatic differentiation of tensor expressions is not built; write the "
                 "gradient as its own te.compute",
+    "decl_tensor_intrin": "tensor intrinsics (decl_tensor_intrin / tensorize) are not built "
+                          "yet; write the inner loop nest with te.compute and vectorize or "
+                          "unroll it, or call a function with tir.call_pure_extern",
 }
 
 TIR_UNSUPPORTED = {
