@@ -153,8 +153,8 @@ def pass_down(stage, ranges: dict) -> None:
                 outer, inner = _ceildiv(extent, rel.factor), LinearSum.of_const(rel.factor)
                 if extent.is_const() and extent.const < rel.factor and \
                         not _thread_bound(stage, rel.inner):
-                    # a factor past the extent: one step of the whole axis, no guard (a
-                    # loop bound to threads keeps the launch's size the schedule gave)
+                    # a factor past the extent: one step of the whole axis, no guard (in
+                    # a stage bound to threads the launch keeps the size the schedule gave)
                     outer, inner = LinearSum.of_const(1), LinearSum.of_const(extent.const)
             else:
                 outer, inner = LinearSum.of_const(rel.nparts), _ceildiv(extent, rel.nparts)
@@ -169,8 +169,9 @@ def pass_down(stage, ranges: dict) -> None:
 
 
 def _thread_bound(stage, iv) -> bool:
-    attr = stage.iter_attrs.get(iv)
-    return attr is not None and attr.thread is not None
+    """Whether the stage binds loops to threads: its splits then keep the extents the
+    schedule gave (the launch's size, shared by the stages of the kernel)."""
+    return any(attr.thread is not None for attr in stage.iter_attrs.values())
 
 
 def _full(extent: LinearSum):
