@@ -182,6 +182,8 @@ def test_infer_bound_truncdiv_topi_submodules_and_runtime_errors():
     assert str(bounds[xo].extent) == "m" and bounds[xi].extent.value == 8
     assert bounds[yo].extent.value == 1 and bounds[yi].extent.value == 8   # not 32
     assert get_const_tuple(B.shape)[1] == 8
+    from tvm.container import Map  # noqa: F401  (the module TVM programs import)
+    assert tvm.container.Map(bounds) == bounds and tvm.container.Array is list
     C = te.placeholder((9,), name="C", dtype="int32")
     D = te.compute((9,), lambda i: tvm.tir.truncdiv(C[i], 4) * 100 + tvm.tir.truncmod(C[i], 4),
                    name="D")

@@ -68,6 +68,10 @@ class PassContext:
 transform = _types.ModuleType("tvm.transform", "tvm.transform.PassContext")
 transform.PassContext = PassContext
 
+#: TVM's containers of older releases: ``tvm.container.Map`` / ``Array`` are Python's own
+container = _types.ModuleType("tvm.container", "tvm.container: dict and list")
+container.Map, container.Array = dict, list
+
 #: ``except tvm.error.TVMError`` catches tensorlang's user errors (ScheduleError, ...)
 error = _types.ModuleType("tvm.error", "tvm.error: TVMError is tensorlang's TensorLangError")
 error.TVMError = _TensorLangError
@@ -95,6 +99,7 @@ def _install() -> None:
                "tvm.autotvm": autotvm, "tvm.topi": topi, **topi.SUBMODULES,
                "tvm.target": target, "tvm.runtime": runtime, "tvm.nd": nd,
                "tvm.transform": transform, "tvm.error": error, "tvm.ir": ir,
+               "tvm.container": container,
                "tvm.te.schedule": te.schedule}
     _sys.modules.update(modules)
 
