@@ -200,3 +200,16 @@ def test_measurements_run_and_print():
     text = str(MachinePeaks(fma_gflops=470.4, triad_gbs=50.04, threads=2))
     assert text == ("machine peaks, measured now: float32 FMA 470 GFLOPS on 2 threads, "
                     "triad a = b*c + d 50.0 GB/s")
+
+
+@pytest.mark.parametrize("as_script", [True, False])
+def test_bench_common_runs_again_only_as_a_benchmark_script(tmp_path, as_script):
+    # a test that imports a benchmark (tests/cuda/test_bench_cuda.py) keeps its process
+    benchmarks = REPO / "benchmarks"
+    fake_argv = f"sys.argv = [{str(benchmarks / 'bench_gemm.py')!r}]\n" if as_script else ""
+    code = (f"import sys\n{fake_argv}sys.path.insert(0, {str(benchmarks)!r})\n"
+            "print('start', flush=True)\nimport bench_common  # noqa\nprint('done')\n")
+    result = subprocess.run([sys.executable, "-c", code], env=pinned_environment(),
+                            cwd=tmp_path, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines() == ["start"] * (2 if as_script else 1) + ["done"]
