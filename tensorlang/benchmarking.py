@@ -9,9 +9,9 @@ those variables, so numpy is timed at its best.  :func:`blas_report` says which 
 
 >>> ensure_best_blas()            # first thing in a benchmark script
 >>> print(blas_report())          # after a run again without OPENBLAS_CORETYPE
-numpy reference: OpenBLAS 0.3.30, kernel SkylakeX, 2 threads (OPENBLAS_CORETYPE unset ...)
+numpy reference: OpenBLAS 0.3.31.188.0, kernel SkylakeX, 2 threads (OPENBLAS_CORETYPE unset ...)
 >>> print(measure_peaks())
-machine peaks, measured now: float32 FMA 270 GFLOPS on 2 threads, triad a = b*c + d 24.1 GB/s
+machine peaks, measured now: float32 FMA 155 GFLOPS on 2 threads, triad a = b*c + d 13.9 GB/s
 """
 from __future__ import annotations
 
