@@ -12,10 +12,11 @@ import os
 import tempfile
 import time
 
-import numpy as np
-
+# bench_common first: it runs the script again without OpenBLAS kernel pins, if set
 from bench_common import (interleaved_module_seconds, machine_description, print_table,
                           workload_arrays)
+
+import numpy as np
 
 import tensorlang as tl
 from tensorlang.autotune.dispatch import default_args

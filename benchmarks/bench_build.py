@@ -12,9 +12,10 @@ import statistics
 import tempfile
 import time
 
-import numpy as np
-
+# bench_common first: it runs the script again without OpenBLAS kernel pins, if set
 from bench_common import machine_description, print_table
+
+import numpy as np
 
 import tensorlang as tl
 from tensorlang import te, tir

@@ -1,5 +1,12 @@
 """Shared helpers of the benchmark scripts: medians of repeated timings, numpy baselines
-measured in the same run, and a table printer."""
+measured in the same run, and a table printer.
+
+Importing this module first makes a script compare with numpy at its best: if
+OPENBLAS_CORETYPE or OPENBLAS_L2_SIZE is set (they pin OpenBLAS to another kernel than
+its own choice for this CPU, or size its blocking for another cache), the script runs
+again at once without them (``tensorlang.benchmarking.ensure_best_blas``), in its own
+process only -- only when the program running is a script of this folder, never in a
+test that imports one; :func:`machine_description` names the kernel that ran."""
 from __future__ import annotations
 
 import os
@@ -8,7 +15,13 @@ import statistics
 import sys
 import time
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.dirname(HERE))
+
+from tensorlang.benchmarking import blas_report, ensure_best_blas  # noqa: E402
+
+if os.path.dirname(os.path.abspath(sys.argv[0] or ".")) == HERE:
+    ensure_best_blas()
 
 
 def median_seconds(fn, repeat: int = 7, number: int = 1, warmup: int = 1) -> float:
@@ -120,7 +133,8 @@ def machine_description() -> str:
     import numpy
     return (f"Machine: {model}, LLVM cpu {llvm.get_host_cpu_name()}, {cores} cores, "
             f"TL_NUM_THREADS={threads}, python {platform.python_version()}, "
-            f"numpy {numpy.__version__}, load average {os.getloadavg()[0]:.2f} at start")
+            f"numpy {numpy.__version__}, load average {os.getloadavg()[0]:.2f} at start\n"
+            f"{blas_report()}")
 
 
 def print_table(title: str, header: list[str], rows: list[list]) -> None:

@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import argparse
 
-import numpy as np
-
+# bench_common first: it runs the script again without OpenBLAS kernel pins, if set
 from bench_common import interleaved_seconds, machine_description, print_table
+
+import numpy as np
 
 import tensorlang as tl
 from tensorlang.schedule.recipes import conv2d_nchw_3x3

@@ -18,9 +18,10 @@ import json
 import statistics
 from collections import defaultdict
 
-import numpy as np
-
+# bench_common first: it runs the script again without OpenBLAS kernel pins, if set
 from bench_common import print_table
+
+import numpy as np
 
 from tensorlang.autotune import XGBoostCostModel, pairwise_accuracy
 from tensorlang.autotune.record import RecordLog

@@ -21,9 +21,10 @@ import json
 import sys
 import time
 
-import numpy as np
-
+# bench_common first: it runs the script again without OpenBLAS kernel pins, if set
 from bench_common import print_table
+
+import numpy as np
 
 import tensorlang as tl
 from tensorlang import te

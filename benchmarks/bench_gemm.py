@@ -2,7 +2,8 @@
 naive, blocking, vectorize, loop permutation, packing, write cache, parallel (the
 tutorial's final schedule), and a register-tiled variant -- the schedules of
 ``tensorlang.schedule.recipes``.  Prints GFLOPS per step and the ratio to numpy
-(OpenBLAS), numpy timed in turns with each step (medians of repeats).
+(OpenBLAS, its own kernel for this CPU), numpy timed in turns with each step (medians of
+repeats), and the fraction of the machine's float32 FMA peak, measured first.
 
     python benchmarks/bench_gemm.py [--size 1024] [--steps naive,blocking,...]
 """
@@ -11,11 +12,13 @@ from __future__ import annotations
 import argparse
 import time
 
-import numpy as np
-
+# bench_common first: it runs the script again without OpenBLAS kernel pins, if set
 from bench_common import interleaved_seconds, machine_description, print_table
 
+import numpy as np
+
 import tensorlang as tl
+from tensorlang.benchmarking import measure_peaks
 from tensorlang.schedule.recipes import GEMM_STEPS
 
 #: steps slower than a few GFLOPS at 1024: a single timed call each is enough
@@ -35,6 +38,8 @@ def main() -> None:
     expected = a @ b
     flops = 2.0 * M * N * K
     print(machine_description())
+    peaks = measure_peaks()
+    print(peaks, flush=True)
     rows = []
     for name in args.steps.split(","):
         s, tensors = GEMM_STEPS[name](M, N, K)
@@ -51,11 +56,14 @@ def main() -> None:
             warmup=0 if slow else 1, settle=0.15)
         ours, theirs = seconds["tensorlang"], seconds["numpy"]
         rows.append([name, f"{ours * 1e3:.2f}", f"{flops / ours / 1e9:.1f}",
+                     f"{flops / ours / 1e9 / peaks.fma_gflops:.0%}",
                      f"{flops / theirs / 1e9:.1f}", f"{theirs / ours:.2f}", f"{build_ms:.0f}"])
         print(f"  {name}: {flops / ours / 1e9:.1f} GFLOPS (numpy {flops / theirs / 1e9:.1f})",
               flush=True)
-    print_table(f"GEMM {M}x{N}x{K} float32, medians; numpy timed in turns with each step",
-                ["step", "ms", "GFLOPS", "numpy GFLOPS", "x numpy", "build ms"], rows)
+    print_table(f"GEMM {M}x{N}x{K} float32, medians; numpy timed in turns with each step; "
+                f"of peak: of the float32 FMA peak, {peaks.fma_gflops:.0f} GFLOPS",
+                ["step", "ms", "GFLOPS", "of peak", "numpy GFLOPS", "x numpy", "build ms"],
+                rows)
 
 
 if __name__ == "__main__":

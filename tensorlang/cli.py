@@ -2,7 +2,10 @@
 
     tensorlang demo [--size N] [--trials T]
                                   tune a float32 matmul for this CPU, check it against
-                                  numpy and print its speed against numpy's
+                                  numpy and print its speed against numpy's (its BLAS's
+                                  own kernel: the command runs again without
+                                  OPENBLAS_CORETYPE / OPENBLAS_L2_SIZE if either is set)
+                                  and against the machine's FMA peak, measured in the run
     tensorlang tune WORKLOAD [--size N] [--trials T] [--log FILE] [--target llvm]
                                   tune an operator of tensorlang.ops (matmul, conv2d,
                                   softmax, layer_norm, pool2d, batch_matmul, relu) and
@@ -17,6 +20,8 @@ import argparse
 import os
 import sys
 import time
+
+from .benchmarking import ensure_best_blas
 
 
 def _block_medians(fns, repeat: int, rounds: int = 5) -> list[float]:
@@ -49,13 +54,16 @@ def default_demo_log(size: int) -> str | None:
 
 
 def demo(size: int, trials: int, log_file: str | None, repeat: int, verbose: int) -> int:
-    """Tune a float32 matmul for this CPU, check it against numpy and time both."""
+    """Tune a float32 matmul for this CPU, check it against numpy and time both, beside
+    the machine's float32 FMA peak and memory bandwidth measured in the same run."""
     import numpy as np
 
     import tensorlang as tl
     from tensorlang import ops, te
+    from tensorlang.benchmarking import blas_report, measure_peaks
     from tensorlang.schedule.recipes import gemm_register_tiled
 
+    print(blas_report())
     n = size
     log_file = log_file or default_demo_log(n)
     if log_file is not None:
@@ -92,11 +100,15 @@ def demo(size: int, trials: int, log_file: str | None, repeat: int, verbose: int
             print(f"  {name}: result differs from numpy (max relative error {error:.1e})",
                   file=sys.stderr)
             return 1
+    peaks = measure_peaks()
+    print(peaks)
     seconds = _block_medians([fn for _, fn in runs], repeat)
     flops = 2.0 * n ** 3
-    print(f"\n  {'':28s} {'ms':>8s} {'GFLOPS':>8s} {'x numpy':>8s}")
+    print(f"\n  {'':28s} {'ms':>8s} {'GFLOPS':>8s} {'x numpy':>8s} {'of peak':>8s}")
     for (name, _), t in zip(runs, seconds):
-        print(f"  {name:28s} {t * 1e3:8.2f} {flops / t / 1e9:8.1f} {seconds[0] / t:8.2f}")
+        gflops = flops / t / 1e9
+        print(f"  {name:28s} {t * 1e3:8.2f} {gflops:8.1f} {seconds[0] / t:8.2f} "
+              f"{gflops / peaks.fma_gflops:8.0%}")
     return 0
 
 
@@ -148,6 +160,8 @@ def main(argv=None) -> int:
     sub.add_parser("version", help="print the version")
     args = parser.parse_args(argv)
     if args.command == "demo":
+        if argv is None:  # the command line, not a call from Python: numpy at its best
+            ensure_best_blas()
         return demo(args.size, args.trials, args.log, args.repeat, 0 if args.quiet else 1)
     if args.command == "tune":
         return tune(args)

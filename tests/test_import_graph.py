@@ -18,7 +18,7 @@ LAYERS = [
     {"driver"},
     {"ops", "contrib"},
     {"autotune"},
-    {"__init__", "__main__", "cli", "compat"},
+    {"__init__", "__main__", "benchmarking", "cli", "compat"},
 ]
 
 
