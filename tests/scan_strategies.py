@@ -14,6 +14,7 @@ left alone: the schedule rules refuse to break the recurrence (see test_schedule
 """
 from __future__ import annotations
 
+import numpy as np
 from hypothesis import strategies as st
 
 import tensorlang as tl
@@ -23,6 +24,31 @@ from schedule_strategies import Axis, DrawnSchedule, StageDraw, event
 
 #: (steps, width) of the drawn scans
 SCAN_SHAPES = [(2, 5), (5, 7), (8, 4), (6, 1), (3, 12)]
+
+
+def rnn(steps, hidden):
+    """One recurrent layer as a scan: ``h[t] = tanh(W @ h[t-1] + X[t])`` with the matrix
+    product a reduction stage computed at each step.  Returns ``(W, X, h2h, h_update,
+    h_init, h_scan)``."""
+    W = te.placeholder((hidden, hidden), name="W")
+    X = te.placeholder((steps, hidden), name="X")
+    h_state = te.placeholder((steps, hidden), name="h_state")
+    h_init = te.compute((1, hidden), lambda _, j: X[0, j], name="h_init")
+    k = te.reduce_axis((0, hidden), name="k")
+    h2h = te.compute((steps, hidden), lambda t, j: te.sum(W[j, k] * h_state[t - 1, k], axis=k),
+                     name="h2h")
+    h_update = te.compute((steps, hidden), lambda t, j: te.tanh(h2h[t, j] + X[t, j]),
+                          name="h_update")
+    return W, X, h2h, h_update, h_init, te.scan(h_init, h_update, h_state, inputs=[X, W])
+
+
+def rnn_numpy(w, x):
+    """The recurrence of :func:`rnn` in numpy."""
+    h = np.zeros_like(x)
+    h[0] = x[0]
+    for t in range(1, len(x)):
+        h[t] = np.tanh(w @ h[t - 1] + x[t])
+    return h
 
 
 def scan_workload(kind: str, steps: int, width: int):

@@ -10,6 +10,7 @@ from tensorlang.errors import BuildError
 from tensorlang.target.cuda import compile_cuda
 from tensorlang.te.reference import evaluate
 from tensorlang.tir.transform.split_kernels import HostLoop, Kernel
+from scan_strategies import rnn
 
 RNG = np.random.default_rng(11)
 
@@ -30,19 +31,6 @@ def tutorial_cumsum(num_thread=256):
         s[stage].bind(xo, block_x)
         s[stage].bind(xi, thread_x)
     return s, [X, s_scan]
-
-
-def rnn(steps, hidden):
-    W = te.placeholder((hidden, hidden), name="W")
-    X = te.placeholder((steps, hidden), name="X")
-    h_state = te.placeholder((steps, hidden), name="h_state")
-    h_init = te.compute((1, hidden), lambda _, j: X[0, j], name="h_init")
-    k = te.reduce_axis((0, hidden), name="k")
-    h2h = te.compute((steps, hidden), lambda t, j: te.sum(W[j, k] * h_state[t - 1, k], axis=k),
-                     name="h2h")
-    h_update = te.compute((steps, hidden), lambda t, j: te.tanh(h2h[t, j] + X[t, j]),
-                          name="h_update")
-    return W, X, h2h, h_update, h_init, te.scan(h_init, h_update, h_state, inputs=[X, W])
 
 
 def rnn_gpu_schedule(steps=6, hidden=16, cross_thread=False):

@@ -9,6 +9,7 @@ import pytest
 import tensorlang as tl
 from tensorlang.errors import TensorLangTypeError
 from tensorlang import te
+from scan_strategies import rnn, rnn_numpy
 
 RNG = np.random.default_rng(5)
 
@@ -20,27 +21,6 @@ def cumsum():
     s_init = te.compute((1, n), lambda _, i: X[0, i], name="s_init")
     s_update = te.compute((m, n), lambda t, i: s_state[t - 1, i] + X[t, i], name="s_update")
     return X, s_update, te.scan(s_init, s_update, s_state, inputs=[X])
-
-
-def rnn_step(steps, hidden):
-    W = te.placeholder((hidden, hidden), name="W")
-    X = te.placeholder((steps, hidden), name="X")
-    h_state = te.placeholder((steps, hidden), name="h_state")
-    h_init = te.compute((1, hidden), lambda _, j: X[0, j], name="h_init")
-    k = te.reduce_axis((0, hidden), name="k")
-    h2h = te.compute((steps, hidden), lambda t, j: te.sum(W[j, k] * h_state[t - 1, k], axis=k),
-                     name="h2h")
-    h_update = te.compute((steps, hidden), lambda t, j: te.tanh(h2h[t, j] + X[t, j]),
-                          name="h_update")
-    return W, X, h2h, h_update, te.scan(h_init, h_update, h_state, inputs=[X, W])
-
-
-def rnn_numpy(w, x):
-    h = np.zeros_like(x)
-    h[0] = x[0]
-    for t in range(1, len(x)):
-        h[t] = np.tanh(w @ h[t - 1] + x[t])
-    return h
 
 
 @pytest.mark.parametrize("bounds_check", [False, True])
@@ -59,7 +39,7 @@ def test_cumsum_of_any_size(bounds_check):
 
 
 def test_parallel_vectorized_rnn_step():
-    W, X, h2h, h_update, h_scan = rnn_step(12, 32)
+    W, X, h2h, h_update, _, h_scan = rnn(12, 32)
     s = te.create_schedule(h_scan.op)
     jo, ji = s[h_update].split(h_update.op.axis[1], factor=8)
     s[h_update].parallel(jo)

@@ -12,6 +12,7 @@ from tensorlang.te.reference import evaluate
 from tensorlang.tir import stmt as S
 from tensorlang.tir.interpreter import interpret
 from tensorlang.tir.verify import verify
+from scan_strategies import rnn
 
 RNG = np.random.default_rng(3)
 
@@ -32,19 +33,6 @@ def two_stage(m, n):
     s1 = te.compute((m, n), lambda t, i: s_state[t - 1, i] * 2, name="s1")
     s2 = te.compute((m, n), lambda t, i: s1[t, i] + X[t, i], name="s2")
     return X, s_init, s1, s2, te.scan(s_init, s2, s_state, inputs=[X])
-
-
-def rnn(steps, hidden):
-    W = te.placeholder((hidden, hidden), name="W")
-    X = te.placeholder((steps, hidden), name="X")
-    h_state = te.placeholder((steps, hidden), name="h_state")
-    h_init = te.compute((1, hidden), lambda _, j: X[0, j], name="h_init")
-    k = te.reduce_axis((0, hidden), name="k")
-    h2h = te.compute((steps, hidden), lambda t, j: te.sum(W[j, k] * h_state[t - 1, k], axis=k),
-                     name="h2h")
-    h_update = te.compute((steps, hidden), lambda t, j: te.tanh(h2h[t, j] + X[t, j]),
-                          name="h_update")
-    return W, X, h2h, h_update, h_init, te.scan(h_init, h_update, h_state, inputs=[X, W])
 
 
 def run(s, inputs, outputs, arrays, shape_vars=None, simple_mode=False):

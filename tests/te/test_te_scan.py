@@ -7,6 +7,7 @@ from tensorlang import te
 from tensorlang.errors import TensorLangTypeError, TensorLangValueError
 from tensorlang.te.graph import ScanOp, default_parameters
 from tensorlang.te.reference import OutOfBoundsError, evaluate
+from scan_strategies import rnn, rnn_numpy
 
 RNG = np.random.default_rng(7)
 
@@ -60,27 +61,6 @@ def test_two_states_return_a_list_and_read_each_other():
         want_b[t] = want_b[t - 1] + want_a[t - 1, 0]
     np.testing.assert_allclose(a, want_a, rtol=1e-6)
     np.testing.assert_allclose(b, want_b, rtol=1e-6)
-
-
-def rnn(steps, hidden):
-    W = te.placeholder((hidden, hidden), name="W")
-    X = te.placeholder((steps, hidden), name="X")
-    h_state = te.placeholder((steps, hidden), name="h_state")
-    h_init = te.compute((1, hidden), lambda _, j: X[0, j], name="h_init")
-    k = te.reduce_axis((0, hidden), name="k")
-    h2h = te.compute((steps, hidden), lambda t, j: te.sum(W[j, k] * h_state[t - 1, k], axis=k),
-                     name="h2h")
-    h_update = te.compute((steps, hidden), lambda t, j: te.tanh(h2h[t, j] + X[t, j]),
-                          name="h_update")
-    return W, X, h2h, h_update, h_init, te.scan(h_init, h_update, h_state, inputs=[X, W])
-
-
-def rnn_numpy(w, x):
-    h = np.zeros_like(x)
-    h[0] = x[0]
-    for t in range(1, len(x)):
-        h[t] = np.tanh(w @ h[t - 1] + x[t])
-    return h
 
 
 def test_rnn_step_through_a_reduction_stage():
