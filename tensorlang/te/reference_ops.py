@@ -356,6 +356,7 @@ class OpEvaluator:
         if points > _GRID_LIMIT:
             chunk = max(1, first_extent * _GRID_LIMIT // points)
         accumulated = None
+        combine_env = self.spatial_env(spatial, nspatial)   # the outputs' layout
         for begin in range(0, first_extent, chunk):
             size = min(chunk, first_extent - begin)
             inside = None
@@ -369,10 +370,8 @@ class OpEvaluator:
                     inside = own if inside is None else inside & own
             partial = self.fold_grid(first, env, shape, inside)
             accumulated = partial if accumulated is None else \
-                self.combine(combiner, accumulated, partial, self.spatial_env(spatial,
-                                                                              nspatial))
-        final = self.combine(combiner, start_values, accumulated,
-                             self.spatial_env(spatial, nspatial))
+                self.combine(combiner, accumulated, partial, combine_env)
+        final = self.combine(combiner, start_values, accumulated, combine_env)
         return self.outputs(final, shape)
 
     def start_values(self, reduce: E.Reduce, spatial) -> list[np.ndarray]:

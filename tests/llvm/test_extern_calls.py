@@ -3,13 +3,13 @@ tir.call_packed on the llvm target (the interpreter too where the case is shared
 result checked against numpy; failures, the compile cache, and what is refused."""
 from __future__ import annotations
 
-import contextlib
 import threading
 
 import numpy as np
 import pytest
 
 import tensorlang as tl
+from registry_helpers import registered
 from tensorlang import te, tir
 from tensorlang.contrib import cblas
 from tensorlang.errors import BuildError, ExternCallError
@@ -19,16 +19,6 @@ from tensorlang.target.llvm.build import _ir_key
 from tensorlang.te.reference import evaluate
 from tensorlang.tir import stmt as S
 from tensorlang.tir.interpreter import interpret
-
-
-@contextlib.contextmanager
-def registered(name, function):
-    tl.register_func(name, function)
-    try:
-        yield function
-    finally:
-        if tl.get_global_func(name, allow_missing=True) is not None:
-            tl.remove_global_func(name)
 
 
 def add_one(x, y):

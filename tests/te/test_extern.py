@@ -2,24 +2,14 @@
 stages (it calls the registered function)."""
 from __future__ import annotations
 
-import contextlib
-
 import numpy as np
 import pytest
 
 import tensorlang as tl
+from registry_helpers import registered
 from tensorlang import te, tir
 from tensorlang.errors import ExternCallError, TensorLangTypeError, TensorLangValueError
 from tensorlang.te.reference import evaluate
-
-
-@contextlib.contextmanager
-def registered(name, function):
-    tl.register_func(name, function)
-    try:
-        yield function
-    finally:
-        tl.remove_global_func(name)
 
 
 def add_one(x, y):
