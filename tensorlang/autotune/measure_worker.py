@@ -7,6 +7,7 @@ script, and inherit no threads from the tuning process) and talks to them.
 """
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import math
 import os
@@ -243,11 +244,13 @@ def compare(output: np.ndarray, expected: np.ndarray, name: str, dtype: str) -> 
 
 class _Caller:
     """Calls a module on fixed arrays with as little per-call work as possible (the
-    arguments are checked and packed once)."""
+    arguments are checked and packed once; a module that calls registered functions gets
+    its trampoline in the call context for each batch of calls)."""
 
     def __init__(self, module, arrays):
         self.module, self.arrays = module, arrays
         self._fast = None
+        self._packed_calls = getattr(module, "_packed_calls", None)
         signature = getattr(module, "signature", None)
         function = getattr(module, "_function", None)
         if signature is not None and function is not None:
@@ -261,12 +264,26 @@ class _Caller:
         """The checked call (errors raise with their message)."""
         self.module(*self.arrays)
 
+    def _calls_enabled(self):
+        """The context in which the fast path's compiled code may call registered
+        functions (none needed where it calls none)."""
+        if not self._packed_calls:
+            return contextlib.nullcontext()
+        from ..target.llvm.packed_calls import calls_enabled
+        return calls_enabled(self._fast[1][-1], self._packed_calls)
+
     def __call__(self) -> None:
+        self._calls(1)
+
+    def _calls(self, number: int) -> None:
         if self._fast is None:
-            self.module(*self.arrays)
-        else:
-            function, call_args = self._fast
-            function(*call_args)
+            for _ in range(number):
+                self.module(*self.arrays)
+            return
+        function, call_args = self._fast
+        with self._calls_enabled():
+            for _ in range(number):
+                function(*call_args)
 
     def sample(self, number: int) -> float:
         """Seconds per call over ``number`` calls (a GPU module times itself, with
@@ -275,8 +292,7 @@ class _Caller:
             return self.module.time(*self.arrays, number=number, repeat=1)
         clock = time.perf_counter
         start = clock()
-        for _ in range(number):
-            self()
+        self._calls(number)
         return (clock() - start) / number
 
 
@@ -291,6 +307,20 @@ def _cache_size() -> int:
     return 32 * 1024 * 1024
 
 
+def install_functions(functions: dict) -> None:
+    """Register the functions a task's extern stages call (``{name: pickled function}``,
+    :func:`.extern_functions.pack_functions`) in this process; one that cannot be
+    imported here raises naming it."""
+    from ..tir.registry import register_func
+    for name, data in functions.items():
+        try:
+            function = pickle.loads(data)
+        except Exception as error:  # noqa: BLE001 - reported naming the function
+            raise RuntimeError(f"the function registered as '{name}' cannot be imported "
+                               f"in the runner process: {_describe(error)}") from error
+        register_func(name, function, override=True)
+
+
 class RunnerState:
     """What the runner process keeps between candidates: per task, the inputs and the
     reference outputs."""
@@ -302,7 +332,8 @@ class RunnerState:
 
     # -- tasks ---------------------------------------------------------------------------
     def prepare(self, task_id: str, specs: list, seed: int, target: str, artifact,
-                cache_path: str) -> dict:
+                cache_path: str, functions: dict | None = None) -> dict:
+        install_functions(functions or {})
         inputs = {k: self._placed(array) for k, array in task_inputs(specs, seed).items()}
         if cache_path and os.path.exists(cache_path):
             with np.load(cache_path) as data:
