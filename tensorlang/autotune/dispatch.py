@@ -26,8 +26,7 @@ from .flops import count_flops
 from .record import RecordLog, normalize_target, record_config
 from .record_check import RecordCheck
 from .tune_warnings import TuneWarning
-from .workload import (has_extern_stage, refuse_extern_stages, resolve_parameter_refs,
-                       workload_key)
+from .workload import resolve_parameter_refs, workload_key
 from .workload_space import check_target, make_space
 
 _STATE = threading.local()
@@ -136,7 +135,6 @@ def _best_schedule(op, target, log_file, shape_vars, args, stacklevel: int):
         check = RecordCheck(space, target, getattr(space, "flop", 0))
     else:
         outputs = _outputs(op)
-        refuse_extern_stages(outputs, "best_schedule")
         key, name = workload_key(outputs, shape_vars), "+".join(t.name for t in outputs)
         check = _record_check(outputs, key, target, shape_vars)
     record = None
@@ -198,8 +196,6 @@ def tuned_schedule(schedule, args, target):
     if any(stage.is_scan for stage in schedule.stages):
         return schedule, args  # a scan is tuned only through a template: no record
     outputs = [t for op in schedule.initial_outputs for t in op.outputs]
-    if has_extern_stage(outputs):
-        return schedule, args   # never tuned (see refuse_extern_stages): built as given
     # the warning of an untuned workload points at the caller of tl.build (through
     # tl.build, its pass runner, its apply_tuning_records pass and the pipeline's function)
     best, tensors = _best_schedule(outputs, target, None, None, (), stacklevel=7)

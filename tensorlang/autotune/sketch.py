@@ -41,6 +41,7 @@ import numpy as np
 from ..errors import TuneError
 from ..schedule import create_schedule
 from ..schedule.stage import INLINE, SCOPE
+from ..te.extern import ExternOp
 from ..te.graph import ComputeOp, PlaceholderOp, post_order_ops
 from .config import Config
 from .sketch_common import calls_expensive_intrinsic, reused_inputs
@@ -48,8 +49,7 @@ from .sketch_domains import Choice
 from .sketch_gpu import gpu_sketch_space
 from .sketch_rules import InjectiveRule, ReductionRule, TiledReductionRule, const_extent
 from .space import SearchSpace
-from .workload import (output_tensors, parameter_list, refuse_extern_stages, refuse_scans,
-                       workload_key)
+from .workload import output_tensors, parameter_list, refuse_scans, workload_key
 
 #: the name of the single CPU sketch (structural variants are decisions of it)
 CPU_SKETCH = "cpu"
@@ -80,13 +80,13 @@ class SketchSpace(SearchSpace):
             if not any(t.op is o for o in output_ops):
                 output_ops.append(t.op)
         self.output_ops = output_ops
-        refuse_extern_stages(output_ops, "sketch_space")
         ops = post_order_ops(output_ops)
         refuse_scans(ops, "autotune")
         for op in ops:
-            if not isinstance(op, (ComputeOp, PlaceholderOp)):
+            if not isinstance(op, (ComputeOp, PlaceholderOp, ExternOp)):
                 raise TuneError(f"sketch_space: operation '{op.name}' is a "
-                                f"{type(op).__name__}; only te.compute stages can be tuned")
+                                f"{type(op).__name__}; only te.compute stages (and the "
+                                f"te.extern stages among them) can be tuned")
         #: the parameters in order: ``params`` as given, else the placeholders in the
         #: order they were created, then the outputs
         self.args = parameter_list([t for op in output_ops for t in op.outputs], params,
@@ -113,8 +113,8 @@ class SketchSpace(SearchSpace):
         # the most attach points any stage downstream of an operation offers
         downstream_points: dict = {}
         for op in reversed(ops):
-            if isinstance(op, PlaceholderOp):
-                continue
+            if isinstance(op, (PlaceholderOp, ExternOp)):
+                continue   # an extern stage has no loops: it is kept as written
             name = names[id(op)]
             rule = self._rule_for(op, name)
             rule_of[id(op)] = rule
@@ -122,12 +122,17 @@ class SketchSpace(SearchSpace):
             prefix = f"{name}/"
             for key, domain in rule.domains().items():
                 self.domains[prefix + key] = domain
-            if id(op) not in is_output and not op.reduce_axis and op.num_outputs == 1:
+            op_readers = readers.get(id(op), [])
+            # an extern stage reads whole tensors computed at the root: nothing of what
+            # it reads is inlined into it or computed at a loop
+            read_whole = any(isinstance(r, ExternOp) for r in op_readers)
+            if id(op) not in is_output and not op.reduce_axis and op.num_outputs == 1 and \
+                    not read_whole:
                 weights = (1, 2) if id(op) in self._shared_expensive else (4, 1)
                 self.domains[prefix + "inline"] = Choice((True, False), weights=weights)
-            op_readers = readers.get(id(op), [])
-            points = max([downstream_points[id(r)] for r in op_readers] +
-                         [rule_of[id(r)].max_points() for r in op_readers] + [0])
+            points = 0 if read_whole else \
+                max([downstream_points[id(r)] for r in op_readers] +
+                    [rule_of[id(r)].max_points() for r in op_readers] + [0])
             downstream_points[id(op)] = points
             if id(op) not in is_output and points:
                 self.domains[prefix + "at"] = Choice(range(-1, points),

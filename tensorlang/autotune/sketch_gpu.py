@@ -24,8 +24,8 @@ from .config import Config
 from .sketch_gpu_rules import (SAMPLE_TRIES, GpuElementwiseRule, GpuInlineRule,
                                GpuReductionRule, GpuStageRule, GpuTilingRule, has_reuse)
 from .space import SearchSpace
-from .workload import (output_tensors, parameter_list, refuse_extern_stages, refuse_scans,
-                       workload_key)
+from .workload import (output_tensors, parameter_list, refuse_extern_stages_on_gpu,
+                       refuse_scans, workload_key)
 
 
 class GpuSketchSpace(SearchSpace):
@@ -39,7 +39,7 @@ class GpuSketchSpace(SearchSpace):
         tensors = output_tensors(outputs, "gpu_sketch_space", TuneError)
         self.outputs = tensors
         self.shape_vars = dict(shape_vars or {})
-        refuse_extern_stages(tensors, "gpu_sketch_space")
+        refuse_extern_stages_on_gpu(tensors, "gpu_sketch_space")
         ops = post_order_ops([t.op for t in tensors])
         refuse_scans(ops, "autotune")
         # the parameters in order: ``params`` as given, else the placeholders in the

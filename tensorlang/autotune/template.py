@@ -32,7 +32,7 @@ from ..tir import expr as E
 from .config import Config, thaw
 from .sketch_common import divisors
 from .space import SearchSpace
-from .workload import refuse_extern_stages, workload_key
+from .workload import workload_key
 
 #: decisions of a template config live under this sketch name prefix
 TEMPLATE_SKETCH_PREFIX = "template:"
@@ -433,7 +433,6 @@ class TemplateSpace(SearchSpace):
         if not outputs:
             raise TuneError(f"template '{self.template.name}' returned no computed tensor "
                             f"among its arguments")
-        refuse_extern_stages(outputs, f"template '{self.template.name}'")
         text = workload_key(outputs) + "|" + self.template.name + "|" + \
             ",".join(f"{n}:{len(k)}" for n, k in self.config_space.space_map.items())
         self.workload_key = hashlib.sha256(text.encode()).hexdigest()[:32]

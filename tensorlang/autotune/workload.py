@@ -22,41 +22,37 @@ from ..te.extern import ExternOp
 from ..te.graph import (ComputeOp, Operation, PlaceholderOp, ScanOp, Tensor, default_parameters,
                          post_order_ops)
 from ..tir import expr as E
+from ..tir.buffer import Buffer
 from ..tir.datatype import DataType
 
 #: hex digits of the sha256 digest kept in a workload key
 KEY_LENGTH = 32
 
 
-def refuse_extern_stages(outputs, caller: str) -> None:
-    """Raise TuneError naming the first ``te.extern`` stage the output tensors depend on.
-
-    The tuner refuses such workloads: its search spaces have no rules for extern stages,
-    and its worker processes, which build and time every candidate, are fresh
-    interpreters that cannot call the Python functions registered in this one."""
+def extern_stages(outputs) -> list[ExternOp]:
+    """The ``te.extern`` stages the output tensors (or operations) depend on, producers
+    first."""
     tensors = [t for t in (outputs if isinstance(outputs, (list, tuple)) else [outputs])
                if isinstance(t, (Tensor, Operation))]
     ops = [t.op if isinstance(t, Tensor) else t for t in tensors]
-    for op in post_order_ops(ops):
-        if isinstance(op, ExternOp):
-            called = ", ".join(f"'{n}'" for n in op.called_names)
-            raise TuneError(
-                f"{caller}: stage '{op.name}' is an extern stage (te.extern calling "
-                f"{called}), which the tuner does not tune: its search spaces have no rules "
-                f"for extern stages, and its worker processes, which build and time the "
-                f"candidates, cannot call the Python functions registered in this process. "
-                f"Tune the stages around '{op.name}' as workloads of their own (with a "
-                f"te.placeholder in place of '{op.name}'), or build this one with a "
-                f"hand-written schedule")
+    return [op for op in post_order_ops(ops) if isinstance(op, ExternOp)]
 
 
 def has_extern_stage(outputs) -> bool:
     """Whether the output tensors depend on a ``te.extern`` stage."""
-    try:
-        refuse_extern_stages(outputs, "")
-    except TuneError:
-        return True
-    return False
+    return bool(extern_stages(outputs))
+
+
+def refuse_extern_stages_on_gpu(outputs, caller: str) -> None:
+    """TuneError naming the first ``te.extern`` stage the output tensors depend on: extern
+    stages call Python functions on host buffers, so they run on the CPU only."""
+    for op in extern_stages(outputs):
+        called = ", ".join(f"'{n}'" for n in op.called_names)
+        raise TuneError(
+            f"{caller}: stage '{op.name}' is an extern stage (te.extern calling {called}), "
+            f"which runs on the CPU only: tune it for target='llvm', or tune the stages "
+            f"around '{op.name}' for 'cuda' as workloads of their own (with a "
+            f"te.placeholder in place of '{op.name}')")
 
 
 def output_tensors(outputs, caller: str = "workload_key",
@@ -100,6 +96,7 @@ class _CanonicalPrinter:
         self.op_names: dict[int, str] = {}
         self.var_names: dict[int, str] = {}
         self.free_vars = 0
+        self.buffer_names: dict[int, str] = {}
         self.shape_values: dict[int, int] = {}
         self.shape_names: dict[str, int] = {}
         for var, value in (shape_vars or {}).items():
@@ -152,6 +149,9 @@ class _CanonicalPrinter:
                     f"{self.fmt(node.result)}, identity {self.fmt(node.identity)})")
         if isinstance(node, tuple):
             return "(" + ", ".join(self.fmt(item) for item in node) + ")"
+        if isinstance(node, Buffer):  # an extern stage's: by position, not by name
+            return f"{self.buffer_names.get(id(node), 'buffer')}({self.fmt(node.shape)}, " \
+                   f"{node.dtype}, strides={self.fmt(node.strides)})"
         if isinstance(node, DataType):
             return str(node)
         if isinstance(node, E.Node) and dataclasses.is_dataclass(node):
@@ -173,10 +173,21 @@ class _CanonicalPrinter:
                       for tensors in (op.init, op.update, op.state_placeholder)]
             return f"{name} = scan(axis={self.fmt(op.scan_axis)}, init=({groups[0]}), " \
                    f"update=({groups[1]}), state=({groups[2]}))"
+        if isinstance(op, ExternOp):
+            # the functions called are named by the names they are registered under
+            for prefix, buffers in (("in", op.input_placeholders),
+                                    ("out", op.output_placeholders)):
+                for k, buf in enumerate(buffers):
+                    self.buffer_names[id(buf)] = f"{prefix}{k}"
+            inputs = ", ".join(self.tensor(t) for t in op.inputs)
+            outputs = ", ".join(self.fmt(buf) for buf in op.output_placeholders)
+            return f"{name} = extern(inputs=({inputs}), outputs=({outputs}), " \
+                   f"body={self.fmt(op.body)})"
         if not isinstance(op, ComputeOp):
             raise TensorLangTypeError(
                 f"workload_key: operation '{op.name}' is a {type(op).__name__}; only "
-                f"placeholders, te.compute and te.scan operations make workloads")
+                f"placeholders, te.compute, te.scan and te.extern operations make "
+                f"workloads")
         for k, iv in enumerate(op.axis):
             self.var_names[id(iv.var)] = f"i{k}"
         for k, iv in enumerate(op.reduce_axis):

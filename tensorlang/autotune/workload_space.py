@@ -19,7 +19,6 @@ from .sketch import sketch_space
 from .sketch_gpu import gpu_sketch_space
 from .space import SearchSpace
 from .template import TemplateSpace
-from .workload import refuse_extern_stages
 
 
 def make_space(workload, target: str, shape_vars=None, args=(), params=None) -> SearchSpace:
@@ -43,7 +42,6 @@ def make_space(workload, target: str, shape_vars=None, args=(), params=None) -> 
                                                                 else t, PlaceholderOp):
             raise TuneError(f"autotune: '{getattr(t, 'name', t)}' is not the output of a "
                             f"te.compute; give the tensors to compute")
-    refuse_extern_stages(outputs, "autotune")
     if target.split()[0] == "cuda":
         return gpu_sketch_space(outputs, target, shape_vars=shape_vars, params=params)
     return sketch_space(outputs, target, shape_vars=shape_vars, params=params)
