@@ -18,7 +18,8 @@ records        warnings, configs, workload keys, flops, input ranges, the tuning
                (``RecordLog``, ``MemoryLog``) and the checks a record must pass
 spaces         ``SearchSpace``, features of lowered code, the CPU and GPU sketch rules
                and their shared helpers, templates, the space of a given workload
-measurement    worker processes, building and running candidates, the cost model
+measurement    worker processes, building and running candidates (and the functions
+               extern stages call, shipped to them), the cost model
 tuning loop    evolutionary search, the task scheduler, the session, ``autotune``
 public API     ``best_schedule``, ``apply_history_best``, ``build``, and this package
 =============  ==========================================================================
@@ -54,7 +55,8 @@ LAYERS = (
                  "record", "record_check")),
     ("spaces", ("space", "features", "sketch_common", "sketch_domains", "sketch_rules",
                 "sketch_gpu_rules", "sketch_gpu", "sketch", "template", "workload_space")),
-    ("measurement", ("workers", "measure_worker", "worker_main", "measure", "cost_model")),
+    ("measurement", ("workers", "measure_worker", "worker_main", "measure", "extern_functions",
+                     "cost_model")),
     ("tuning loop", ("search", "task_scheduler", "session", "tuner")),
     ("public API", ("dispatch", "__init__")),
 )

@@ -107,7 +107,10 @@ class ArgSpec:
 class MeasureTask:
     """One workload to measure candidates of: ``task_id`` names it (workload key and
     target), ``space_bytes`` is its pickled search space (for the builders), ``specs``
-    its arguments, ``seed`` the seed of its random inputs."""
+    its arguments, ``seed`` the seed of its random inputs, ``functions`` the registered
+    functions its extern stages call (``{name: pickled function}``,
+    :func:`.extern_functions.pack_functions`), which a runner registers before it
+    computes the reference (:func:`.measure_worker.install_functions`)."""
     task_id: str
     target: str
     specs: list
@@ -115,6 +118,7 @@ class MeasureTask:
     space: Any = None
     seed: int = 0
     reference: "BuildResult | None" = None
+    functions: dict = field(default_factory=dict)
 
     def spec_tuples(self) -> list:
         return [(s.name, tuple(s.shape), s.dtype, s.is_output,
@@ -467,7 +471,7 @@ class LocalRunner(Runner):
                                        f"reference-{len(self._reference_files)}.npz"))
         reply, failure = self._request(
             ("prepare", task.task_id, task.spec_tuples(), task.seed, task.target,
-             task.reference.artifact, cache), deadline)
+             task.reference.artifact, cache, task.functions), deadline)
         if failure is not None or not reply.get("ok"):
             kind, message = failure or (reply.get("error_kind"), reply.get("error_msg"))
             raise TuneError(f"running the unscheduled computation of task '{task.task_id}' "

@@ -33,6 +33,7 @@ from ..errors import TuneError
 from ..te.graph import Operation, PlaceholderOp, Tensor, post_order_ops
 from ..tir import expr as E
 from .config import Config
+from .extern_functions import pack_functions
 from .flops import count_flops
 from .inputs import input_ranges
 from .measure import (ArgSpec, MeasureOptions, MeasureTask, Runner, pickle_problem,
@@ -217,6 +218,8 @@ class Task:
         self.seed = seed
         self.search = None
         self.measure_task = None
+        #: the registered functions its extern stages call, as the runner receives them
+        self.functions: dict = {}
         self.exhausted = False
         self.since_improvement = 0
 
@@ -277,7 +280,8 @@ class Task:
                           f"at a time: {pickle_problem(self.space)}", TuneWarning,
                           stacklevel=user_stacklevel())
         self.measure_task = MeasureTask(f"{self.key}|{self.target}", self.target, specs,
-                                        space_bytes, self.space, self.seed)
+                                        space_bytes, self.space, self.seed,
+                                        functions=self.functions)
         return self.measure_task
 
 
@@ -404,6 +408,8 @@ def autotune(op, target="llvm", trials: int = 1000, log_file=None, shape_vars=No
     due = any(due_round(t.records, t.retimes, retime) for t in tasks)
     if remaining > 0 or due:
         log.check_writable()  # before anything is measured
+        for task in tasks:   # and every function extern stages call can be shipped
+            task.functions = pack_functions(task.space.args, "autotune")
         with Session(tasks, target, log, verbose, seed, runner, batch_size, early_stopping,
                       measure_options, n_parallel, cost_model, search,
                       dict(population_size=population_size, num_generations=num_generations,

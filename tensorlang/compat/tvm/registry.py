@@ -15,17 +15,27 @@ from ...tir import registry as _registry
 from .runtime import NDArray, cpu, unwrap
 
 
+class WithNDArrays:
+    """``function`` called with NDArrays for the numpy arrays it is given.  A class at
+    module level, not a closure, so that it pickles wherever ``function`` does (the
+    tuner ships the functions extern stages call to its runner process)."""
+
+    def __init__(self, function):
+        self.function = function
+        functools.update_wrapper(self, function)
+
+    def __call__(self, *args):
+        return self.function(*(NDArray(a, cpu(0)) if isinstance(a, np.ndarray) else a
+                               for a in args))
+
+
 def register_func(func_name, f=None, override: bool = False):
     """``@tvm.register_func("name")``: ``f`` is called with NDArrays for buffers."""
     if callable(func_name) and f is None:
         return register_func(func_name.__name__, func_name, override)
 
     def register(function):
-        @functools.wraps(function)
-        def with_nd_arrays(*args):
-            return function(*(NDArray(a, cpu(0)) if isinstance(a, np.ndarray) else a
-                              for a in args))
-        _registry.register_func(func_name, with_nd_arrays, override)
+        _registry.register_func(func_name, WithNDArrays(function), override)
         return function
 
     return register if f is None else register(f)
