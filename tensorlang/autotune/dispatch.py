@@ -193,8 +193,6 @@ def tuned_schedule(schedule, args, target):
     as given where there is none)."""
     if current_context() is None or schedule.steps:
         return schedule, args
-    if any(stage.is_scan for stage in schedule.stages):
-        return schedule, args  # a scan is tuned only through a template: no record
     outputs = [t for op in schedule.initial_outputs for t in op.outputs]
     # the warning of an untuned workload points at the caller of tl.build (through
     # tl.build, its pass runner, its apply_tuning_records pass and the pipeline's function)

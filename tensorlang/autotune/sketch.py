@@ -22,6 +22,12 @@ Every computed stage of the workload gets the rule that fits it
 * other stages in memory get their last axis split for SIMD lanes and fused parallel
   outer loops.
 
+A ``te.extern`` stage has no loops and gets no rule, nor does a ``te.scan`` with the
+stages of its steps (its time loop stays serial, as written): both are kept as written at
+the root, the stages they read are neither inlined into them nor computed at a loop of
+theirs (they are computed whole, first), and the stages that read them are scheduled as
+usual.
+
 A config names one value per decision; :meth:`SketchSpace.apply` replays the rules on a
 fresh schedule, and every value of every domain yields a valid schedule.  Random samples
 follow the rules' priors: most samples of a tiled reduction keep the innermost tile's
@@ -42,14 +48,14 @@ from ..errors import TuneError
 from ..schedule import create_schedule
 from ..schedule.stage import INLINE, SCOPE
 from ..te.extern import ExternOp
-from ..te.graph import ComputeOp, PlaceholderOp, post_order_ops
+from ..te.graph import ComputeOp, PlaceholderOp, ScanOp, post_order_ops
 from .config import Config
 from .sketch_common import calls_expensive_intrinsic, reused_inputs
 from .sketch_domains import Choice
 from .sketch_gpu import gpu_sketch_space
 from .sketch_rules import InjectiveRule, ReductionRule, TiledReductionRule, const_extent
 from .space import SearchSpace
-from .workload import output_tensors, parameter_list, refuse_scans, workload_key
+from .workload import output_tensors, parameter_list, workload_key
 
 #: the name of the single CPU sketch (structural variants are decisions of it)
 CPU_SKETCH = "cpu"
@@ -81,12 +87,17 @@ class SketchSpace(SearchSpace):
                 output_ops.append(t.op)
         self.output_ops = output_ops
         ops = post_order_ops(output_ops)
-        refuse_scans(ops, "autotune")
+        # kept as written: extern stages, and scans with the stages of their steps
+        kept = {id(op) for op in ops if isinstance(op, ExternOp)}
         for op in ops:
-            if not isinstance(op, (ComputeOp, PlaceholderOp, ExternOp)):
+            if isinstance(op, ScanOp):
+                kept |= {id(op)} | {id(o) for o in op.body_ops} | \
+                    {id(t.op) for t in op.init}
+        for op in ops:
+            if not isinstance(op, (ComputeOp, PlaceholderOp, ExternOp, ScanOp)):
                 raise TuneError(f"sketch_space: operation '{op.name}' is a "
                                 f"{type(op).__name__}; only te.compute stages (and the "
-                                f"te.extern stages among them) can be tuned")
+                                f"te.extern and te.scan stages among them) can be tuned")
         #: the parameters in order: ``params`` as given, else the placeholders in the
         #: order they were created, then the outputs
         self.args = parameter_list([t for op in output_ops for t in op.outputs], params,
@@ -113,8 +124,8 @@ class SketchSpace(SearchSpace):
         # the most attach points any stage downstream of an operation offers
         downstream_points: dict = {}
         for op in reversed(ops):
-            if isinstance(op, (PlaceholderOp, ExternOp)):
-                continue   # an extern stage has no loops: it is kept as written
+            if isinstance(op, PlaceholderOp) or id(op) in kept:
+                continue
             name = names[id(op)]
             rule = self._rule_for(op, name)
             rule_of[id(op)] = rule
@@ -123,9 +134,9 @@ class SketchSpace(SearchSpace):
             for key, domain in rule.domains().items():
                 self.domains[prefix + key] = domain
             op_readers = readers.get(id(op), [])
-            # an extern stage reads whole tensors computed at the root: nothing of what
-            # it reads is inlined into it or computed at a loop
-            read_whole = any(isinstance(r, ExternOp) for r in op_readers)
+            # a stage kept as written reads whole tensors computed at the root: nothing
+            # of what it reads is inlined into it or computed at a loop
+            read_whole = any(id(r) in kept for r in op_readers)
             if id(op) not in is_output and not op.reduce_axis and op.num_outputs == 1 and \
                     not read_whole:
                 weights = (1, 2) if id(op) in self._shared_expensive else (4, 1)

@@ -76,15 +76,16 @@ def output_tensors(outputs, caller: str = "workload_key",
 
 
 def refuse_scans(ops, caller: str) -> None:
-    """TuneError naming the first ``te.scan`` among ``ops``: the search spaces derive their
-    rules from te.compute stages, and none knows to keep a scan's time loop serial with
-    the stages of its steps inside it (a template may schedule a scan by hand)."""
+    """TuneError naming the first ``te.scan`` among ``ops``: the GPU search space derives
+    its rules from te.compute stages, and has none that keeps a scan's time loop serial
+    with the stages of its steps inside it (a template may schedule a scan by hand; the
+    CPU space keeps a scan as written and schedules the stages around it)."""
     for op in ops:
         if isinstance(op, ScanOp):
             updates = ", ".join(f"'{t.name}'" for t in op.update)
             raise TuneError(
                 f"{caller}: stage '{op.name}' is a te.scan (a recurrence over time), which "
-                f"the tuner's search spaces do not schedule: schedule it by hand (split, "
+                f"the GPU search space does not schedule: schedule it by hand (split, "
                 f"vectorize, parallelize or bind the axes of its update {updates} after "
                 f"the time axis), or tune it with a template (@tl.autotune.template)")
 
