@@ -248,3 +248,24 @@ def test_tvm_registered_functions_ship_by_reference():
 def test_templates_space_ships_the_functions_of_its_outputs():
     space = TemplateSpace(extern_tmpl, (16,))
     assert list(pack_functions(space.args)) == ["tl.contrib.cblas.matmul"]
+
+
+def test_a_function_the_runner_fails_to_import_is_named(monkeypatch):
+    """A module that exists only in this process (made at run time): the function pickles
+    here, and the runner's failure to import it names the function."""
+    import sys
+    import types
+    ghost = types.ModuleType("extern_tuning_ghost")
+
+    def ghost_scale(x, y, factor):
+        np.multiply(x, factor, out=y)
+    ghost_scale.__module__, ghost_scale.__qualname__ = ghost.__name__, "ghost_scale"
+    ghost.ghost_scale = ghost_scale
+    monkeypatch.setitem(sys.modules, ghost.__name__, ghost)
+    with registered("test.tune.ghost", ghost_scale):
+        _, _, _, D = matmul_bias_relu()
+        E = scaled(D, "test.tune.ghost")
+        with pytest.raises(TuneError, match=r"the function registered as 'test.tune.ghost' "
+                                            r"cannot be imported in the runner process: "
+                                            r"ModuleNotFoundError"):
+            tl.autotune(E, "llvm", trials=1, **FAST)
