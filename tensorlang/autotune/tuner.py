@@ -383,7 +383,11 @@ def autotune(op, target="llvm", trials: int = 1000, log_file=None, shape_vars=No
     the model's picks (the baseline the model must beat).  ``retime``: at the end, time
     this many of the fastest candidates (those within 2x of the fastest as first
     measured) again side by side, in turns, and make the fastest there the best; 0 or 1
-    turns this off.  Returns a :class:`TuneResult` (or a list of them)."""
+    turns this off.  The functions ``te.extern`` stages call are shipped to the runner
+    process by reference: each must be importable from a module (a lambda, a nested
+    function or one of the main script raises :class:`TuneError` naming it before
+    anything is measured; see :mod:`.extern_functions`).  Returns a :class:`TuneResult`
+    (or a list of them)."""
     if not isinstance(trials, int) or trials < 0:
         raise TuneError(f"autotune: trials must be a non-negative integer, got {trials!r}")
     if search not in ("model", "random"):
