@@ -20,7 +20,7 @@ from ..tir.arith import (LinearSum, floordiv_bound, interval_union, is_point_int
 from ..tir.datatype import int32
 from ..tir.functor import Mutator, Visitor
 from ..tir.transform.substitute import substitute
-from .stage import INLINE, SCOPE, Split
+from .stage import INLINE, SCOPE, Singleton, Split
 
 _SCOPE_RANK = {"global": 0, "shared": 1, "local": 2}
 
@@ -163,6 +163,8 @@ def pass_down(stage, ranges: dict) -> None:
                     outer = LinearSum.of_const(extent.const)
             ranges[rel.outer] = (zero, outer)
             ranges[rel.inner] = (zero, inner)
+        elif isinstance(rel, Singleton):
+            ranges[rel.iter_var] = (zero, LinearSum.of_const(1))
         else:
             ranges[rel.fused] = (zero, _times(ranges[rel.outer][1], ranges[rel.inner][1],
                                               rel.fused.var.dtype))
@@ -189,6 +191,8 @@ def _covers(interval, extent: LinearSum) -> bool:
 def pass_up(stage, ranges: dict, state: dict) -> None:
     """Offset intervals of the operation's axes from those of the leaves (``state``)."""
     for rel in reversed(stage.relations):
+        if isinstance(rel, Singleton):
+            continue
         if isinstance(rel, Split):
             outer, inner = state[rel.outer], state[rel.inner]
             if _covers(outer, ranges[rel.outer][1]) and _covers(inner, ranges[rel.inner][1]):
@@ -321,6 +325,8 @@ def scan_step(scan, ranges) -> E.PrimExpr:
         values[leaf] = E.IntImm(leaf.var.dtype, 0) if extent.is_const() and \
             extent.const == 1 else loop_var(scan, leaf)
     for rel in reversed(scan.relations):
+        if isinstance(rel, Singleton):
+            continue
         if isinstance(rel, Split):
             factor = ranges[rel.inner][1].to_expr(rel.parent.var.dtype)
             values[rel.parent] = O.add(O.mul(values[rel.outer], factor), values[rel.inner])

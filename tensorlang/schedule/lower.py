@@ -25,7 +25,7 @@ from ..tir.stmt import (NO_OP, Allocate, AttrStmt, BufferStore, For, ForKind, If
 from ..tir.transform.substitute import combine
 from .bound import attach_path, infer_bounds, inline_bodies, loop_var, scan_step, thread_of
 from .read_bounds import check_reads_in_bounds
-from .stage import INLINE, ROOT, SCOPE, Split
+from .stage import INLINE, ROOT, SCOPE, Singleton, Split
 
 
 def schedule_to_tir(schedule, args, name: str = "main") -> PrimFunc:
@@ -279,6 +279,8 @@ class _Lowering:
         offset (value minus range start) of every iteration variable."""
         state = dict(values)
         for rel in reversed(stage.relations):
+            if isinstance(rel, Singleton):
+                continue
             if isinstance(rel, Split):
                 factor = self.ranges[rel.inner][1].to_expr(rel.parent.var.dtype)
                 state[rel.parent] = O.add(O.mul(state[rel.outer], factor), state[rel.inner])

@@ -11,7 +11,7 @@ from ..tir.op import const
 from ..tir.analysis import free_vars
 from ..tir.transform.substitute import substitute
 from .bound import pass_down
-from .stage import SCOPE, Split
+from .stage import SCOPE, Singleton, Split
 from .steps import Rfactor
 
 
@@ -83,7 +83,7 @@ def rfactor(schedule, tensor, axis, factor_axis: int = 0) -> Tensor:
             if rel.parent.iter_type == E.REDUCE:
                 values[rel.parent] = O.add(O.mul(values[rel.outer], extent(rel.inner)),
                                            values[rel.inner])
-        elif rel.fused.iter_type == E.REDUCE:
+        elif not isinstance(rel, Singleton) and rel.fused.iter_type == E.REDUCE:
             values[rel.outer] = O.floordiv(values[rel.fused], extent(rel.inner))
             values[rel.inner] = O.floormod(values[rel.fused], extent(rel.inner))
     var_map = {old.var: new.var for old, new in zip(op.axis, spatial)}
