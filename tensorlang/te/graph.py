@@ -11,10 +11,21 @@ from ..tir.functor import Visitor
 from ..tir.op import const, convert
 
 
+#: Python operator ("+", "r+", ..., "neg") -> the builder of a broadcast element-wise
+#: tensor, set by :mod:`tensorlang.te.broadcast` (built on this module)
+TENSOR_OPERATORS: dict = {}
+
+
 class Tensor:
-    """The ``value_index``-th output of operation ``op``: ``A[i, j]`` reads an element."""
+    """The ``value_index``-th output of operation ``op``: ``A[i, j]`` reads an element.
+
+    ``A + B``, ``A - 1``, ``2 * A``, ``A / B`` and ``-A`` make new tensors, broadcasting
+    shapes as numpy does (:mod:`tensorlang.te.broadcast`); ``==`` is identity, so tensors
+    serve as dict keys."""
 
     __slots__ = ("op", "value_index", "shape", "dtype", "name")
+    #: expressions leave their arithmetic with a tensor to the tensor (``n + A``)
+    tensor_operand = True
 
     def __init__(self, op: "Operation", value_index: int, shape, dtype: DataType, name: str):
         self.op = op
@@ -68,6 +79,16 @@ class Tensor:
 
     def __bool__(self) -> bool:
         return True
+
+    def __add__(self, other): return TENSOR_OPERATORS["+"](self, other)
+    def __radd__(self, other): return TENSOR_OPERATORS["r+"](self, other)
+    def __sub__(self, other): return TENSOR_OPERATORS["-"](self, other)
+    def __rsub__(self, other): return TENSOR_OPERATORS["r-"](self, other)
+    def __mul__(self, other): return TENSOR_OPERATORS["*"](self, other)
+    def __rmul__(self, other): return TENSOR_OPERATORS["r*"](self, other)
+    def __truediv__(self, other): return TENSOR_OPERATORS["/"](self, other)
+    def __rtruediv__(self, other): return TENSOR_OPERATORS["r/"](self, other)
+    def __neg__(self): return TENSOR_OPERATORS["neg"](self)
 
     def __iter__(self):
         raise TensorLangTypeError(f"tensor '{self.name}' is not iterable; index it with "

@@ -28,6 +28,11 @@ from .structural import structural_equal
 BITWISE_OPERATORS: dict = {}  # Python operator -> builder, set by tensorlang.tir.bitwise
 
 
+def _tensor(value) -> bool:
+    """Whether ``value`` is a te Tensor, whose class says so (this layer is below te)."""
+    return getattr(type(value), "tensor_operand", False)
+
+
 class ExprOp:
     """Python operators for anything usable as an expression (PrimExpr, IterVar)."""
 
@@ -36,13 +41,15 @@ class ExprOp:
     def _as_expr(self) -> "PrimExpr":
         return self  # type: ignore[return-value]
 
-    def __add__(self, other): return add(self, other)
+    # arithmetic with a whole tensor (``n + A``) is the tensor's: see te.broadcast
+    def __add__(self, other): return NotImplemented if _tensor(other) else add(self, other)
     def __radd__(self, other): return add(other, self)
-    def __sub__(self, other): return sub(self, other)
+    def __sub__(self, other): return NotImplemented if _tensor(other) else sub(self, other)
     def __rsub__(self, other): return sub(other, self)
-    def __mul__(self, other): return mul(self, other)
+    def __mul__(self, other): return NotImplemented if _tensor(other) else mul(self, other)
     def __rmul__(self, other): return mul(other, self)
-    def __truediv__(self, other): return div(self, other)
+    def __truediv__(self, other):
+        return NotImplemented if _tensor(other) else div(self, other)
     def __rtruediv__(self, other): return div(other, self)
     def __floordiv__(self, other): return floordiv(self, other)
     def __rfloordiv__(self, other): return floordiv(other, self)
