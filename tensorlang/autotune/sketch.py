@@ -122,7 +122,7 @@ class SketchSpace(SearchSpace):
             prefix = f"{name}/"
             for key, domain in rule.domains().items():
                 self.domains[prefix + key] = domain
-            if id(op) not in is_output and not op.reduce_axis and op.num_outputs == 1:
+            if id(op) not in is_output and not op.own_reduce_axis and op.num_outputs == 1:
                 weights = (1, 2) if id(op) in self._shared_expensive else (4, 1)
                 self.domains[prefix + "inline"] = Choice((True, False), weights=weights)
             op_readers = readers.get(id(op), [])
@@ -136,7 +136,7 @@ class SketchSpace(SearchSpace):
         self._fused = self._fused_decisions([names[id(op)] for op in output_ops])
 
     def _rule_for(self, op, name):
-        if op.reduce_axis:
+        if op.own_reduce_axis:
             points = math.prod(const_extent(iv, self.shape_vars) for iv in op.axis)
             if op.num_outputs == 1 and reused_inputs(op) and points >= MIN_TILED_POINTS:
                 return TiledReductionRule(name, op, self.shape_vars)

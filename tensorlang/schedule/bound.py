@@ -298,7 +298,7 @@ def infer_bounds(schedule, bodies: dict) -> Bounds:
                 ranges[iv] = (linear(iv.dom.min), linear(iv.dom.extent))
         else:
             _infer_root(stage, op, consumers, ranges, paths, loop_dom, scopes[stage])
-        for iv in op.reduce_axis:
+        for iv in op.own_reduce_axis:
             ranges[iv] = (linear(iv.dom.min), linear(iv.dom.extent))
         pass_down(stage, ranges)
         for iv in stage.leaf_iter_vars:
@@ -412,7 +412,7 @@ def _infer_root(stage, op, consumers, ranges, paths, loop_dom, scope: str) -> No
                 relax_dom[loop_var(owner, iv)] = _full(ranges[iv][1])
         pass_up(consumer, ranges, state)
         dom = {}
-        for iv in consumer.op.axis + consumer.op.reduce_axis:
+        for iv in consumer.op.axis + consumer.op.own_reduce_axis:
             lo, hi = state[iv]
             base = ranges[iv][0]
             interval = (None if lo is None else base.add(lo), None if hi is None else base.add(hi))

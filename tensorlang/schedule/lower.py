@@ -220,7 +220,7 @@ class _Lowering:
             dom[loop_var(stage, iv)] = (LinearSum.of_const(0), self.ranges[iv][1].plus(-1))
         leaves = stage.leaf_iter_vars
         values = {iv: self.leaf_value(stage, iv) for iv in leaves}
-        if stage.op.reduce_axis:
+        if stage.op.own_reduce_axis:
             nest = self.reduction(stage, values, dom)
         else:
             roots, offsets = self.root_values(stage, values, dom)
@@ -290,7 +290,7 @@ class _Lowering:
                 state[rel.outer] = O.floordiv(fused, extent)
                 state[rel.inner] = O.floormod(fused, extent)
         result = {}
-        for iv in stage.op.axis + stage.op.reduce_axis:
+        for iv in stage.op.axis + stage.op.own_reduce_axis:
             lin = self.ranges[iv][0].add(linear(state[iv]))
             result[iv] = (simplify_linear(lin, dom), iv.var.dtype)
         return result, state
@@ -309,7 +309,7 @@ class _Lowering:
             if not prove_less(offset, extent, dom):
                 conds.append(O.lt(simplify_linear(offset, dom).to_expr(iv.var.dtype),
                                   extent.to_expr(iv.var.dtype)))
-        for iv in stage.op.axis + (stage.op.reduce_axis if with_reduce else ()):
+        for iv in stage.op.axis + (stage.op.own_reduce_axis if with_reduce else ()):
             value, dtype = roots[iv]
             lo = linear(iv.dom.min)
             end = lo.add(linear(iv.dom.extent))

@@ -180,9 +180,11 @@ class Stage:
             elif any(any(x is iv for x in c.all_iter_vars) for c in self.companions):
                 k = next(k for k, c in enumerate(self.companions)
                          if any(x is iv for x in c.all_iter_vars))
-                why = (f"it is an axis of stage '{self.companions[k].name}', the reduction "
-                       f"written inside the expression of '{self.name}'; schedule it there: "
-                       f"s[{self.name}.op.hidden_reductions[{k}]]")
+                why = (f"it is an axis of stage '{self.companions[k].name}', which computes "
+                       f"the reduction written inside the expression of '{self.name}' "
+                       f"({self.name}.op.reduce_axis lists the axes of that stage); "
+                       f"schedule it there: s[{self.name}.op.hidden_reductions[{k}]]."
+                       f"{prim}")
             else:
                 why = ("it belongs to another stage or to an earlier operation of this "
                        "stage (after cache_write/rfactor use s[...].op.axis)")
@@ -584,4 +586,4 @@ def _root_iter_vars(op) -> list[E.IterVar]:
     scan axis alone for a scan (its spatial axes are opaque, as in TVM)."""
     if isinstance(op, ScanOp):
         return [op.scan_axis]
-    return list(getattr(op, "axis", ())) + list(getattr(op, "reduce_axis", ()))
+    return list(getattr(op, "axis", ())) + list(getattr(op, "own_reduce_axis", ()))

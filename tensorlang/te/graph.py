@@ -155,6 +155,12 @@ class Operation:
     def input_tensors(self) -> tuple[Tensor, ...]:
         return ()
 
+    @property
+    def own_reduce_axis(self) -> tuple:
+        """The reduction axes this operation loops over itself (the compiler's view;
+        ``reduce_axis`` is the user's, see :class:`ComputeOp`)."""
+        return self.reduce_axis
+
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.name})"
 
@@ -180,25 +186,6 @@ class PlaceholderOp(Operation):
         self.reduce_axis: tuple = ()
 
 
-class _NoReduceAxis(tuple):
-    """The empty ``reduce_axis`` of an operation without a reduction of its own; indexing
-    it says where a reduction written inside its expression went."""
-
-    def __new__(cls, op):
-        self = super().__new__(cls)
-        self.op = op
-        return self
-
-    def __getitem__(self, index):
-        if isinstance(index, int):
-            hidden = getattr(self.op, "hidden_reductions", ())
-            where = (f"; its reduction (te.sum(...) inside a larger expression) is the "
-                     f"operation '{hidden[0].name}': use "
-                     f"{self.op.name}.op.hidden_reductions[0].reduce_axis") if hidden else ""
-            raise IndexError(f"'{self.op.name}' has no reduction axis{where}")
-        return super().__getitem__(index)
-
-
 class ComputeOp(Operation):
     """``out[axis] = body`` for every point of the spatial ``axis``; ``body`` holds one
     expression per output (Reduce nodes for reductions over ``reduce_axis``)."""
@@ -211,8 +198,8 @@ class ComputeOp(Operation):
         self.axis: tuple[E.IterVar, ...] = tuple(axis)
         self.body: tuple[E.PrimExpr, ...] = tuple(body)
         first = self.body[0]
-        self.reduce_axis: tuple[E.IterVar, ...] = \
-            tuple(first.axis) if isinstance(first, E.Reduce) else _NoReduceAxis(self)
+        self._reduce_axis: tuple[E.IterVar, ...] = \
+            tuple(first.axis) if isinstance(first, E.Reduce) else ()
         shape = tuple(iv.dom.extent for iv in self.axis)
         if output_names is None:
             output_names = [name] if len(self.body) == 1 else \
@@ -225,8 +212,27 @@ class ComputeOp(Operation):
         self.hidden_reductions: tuple[Operation, ...] = ()
 
     @property
+    def own_reduce_axis(self) -> tuple[E.IterVar, ...]:
+        """The reduction axes of this operation's own loops (empty where its reductions
+        sit inside a larger expression: their stages loop over them)."""
+        return self._reduce_axis
+
+    @property
+    def reduce_axis(self) -> tuple[E.IterVar, ...]:
+        """The reduction axes: ``S.op.reduce_axis[0]``.  For ``te.sum(...) / n`` they are
+        the axes of the reduction's own stage ``S_red`` (:attr:`hidden_reductions`),
+        scheduled there: ``s[S.op.hidden_reductions[0]].split(S.op.reduce_axis[0], 4)``
+        (``s[S].split`` of one says so)."""
+        if self._reduce_axis or not self.hidden_reductions:
+            return self._reduce_axis
+        found: list = []
+        for op in self.hidden_reductions:
+            found.extend(iv for iv in op.own_reduce_axis if not any(iv is f for f in found))
+        return tuple(found)
+
+    @property
     def is_reduction(self) -> bool:
-        return bool(self.reduce_axis)
+        return bool(self._reduce_axis)
 
     @property
     def input_tensors(self) -> tuple[Tensor, ...]:
