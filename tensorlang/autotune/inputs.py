@@ -53,7 +53,7 @@ class _InlineIndexStages(Mutator):
     def visit_ProducerLoad(self, node):
         indices = self.visit_tuple(node.indices)
         op = node.producer.op
-        if isinstance(op, ComputeOp) and not op.reduce_axis and node.dtype.is_integer:
+        if isinstance(op, ComputeOp) and not op.own_reduce_axis and node.dtype.is_integer:
             body = substitute(op.body[node.producer.value_index],
                               {iv.var: index for iv, index in zip(op.axis, indices)})
             return self.visit(body)
@@ -160,7 +160,7 @@ def _shape_bounds(ops, shape_vars) -> dict:
     for op in ops:
         for dim in getattr(op, "shape", ()):
             collect.visit(dim)
-        for iv in tuple(getattr(op, "axis", ())) + tuple(getattr(op, "reduce_axis", ())):
+        for iv in tuple(getattr(op, "axis", ())) + tuple(getattr(op, "own_reduce_axis", ())):
             collect.visit(iv.dom.min)
             collect.visit(iv.dom.extent)
     bounds = {}
@@ -183,7 +183,7 @@ def input_ranges(params: list, shape_vars=None) -> tuple[dict, list]:
     evaluate = BoundEvaluator(shape_bounds)
     for op in ops:
         if isinstance(op, ComputeOp):
-            for iv in op.axis + op.reduce_axis:
+            for iv in op.axis + op.own_reduce_axis:
                 start, extent = evaluate(iv.dom.min), evaluate(iv.dom.extent)
                 var_bounds[iv.var] = ConstIntBound(
                     start.min_value, start.max_value + extent.max_value - 1)

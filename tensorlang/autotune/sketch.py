@@ -137,7 +137,7 @@ class SketchSpace(SearchSpace):
             # a stage kept as written reads whole tensors computed at the root: nothing
             # of what it reads is inlined into it or computed at a loop
             read_whole = any(id(r) in kept for r in op_readers)
-            if id(op) not in is_output and not op.reduce_axis and op.num_outputs == 1 and \
+            if id(op) not in is_output and not op.own_reduce_axis and op.num_outputs == 1 and \
                     not read_whole:
                 weights = (1, 2) if id(op) in self._shared_expensive else (4, 1)
                 self.domains[prefix + "inline"] = Choice((True, False), weights=weights)
@@ -152,7 +152,7 @@ class SketchSpace(SearchSpace):
         self._fused = self._fused_decisions([names[id(op)] for op in output_ops])
 
     def _rule_for(self, op, name):
-        if op.reduce_axis:
+        if op.own_reduce_axis:
             points = math.prod(const_extent(iv, self.shape_vars) for iv in op.axis)
             if op.num_outputs == 1 and reused_inputs(op) and points >= MIN_TILED_POINTS:
                 return TiledReductionRule(name, op, self.shape_vars)

@@ -61,7 +61,7 @@ class GpuSketchSpace(SearchSpace):
             if not isinstance(op, ComputeOp):
                 continue
             name = probe[op].name
-            injective = not op.reduce_axis
+            injective = not op.own_reduce_axis
             if injective and id(op) not in output_ops and readers.get(id(op)):
                 inlined.append(GpuInlineRule(name, op, self.shape_vars))
         for rule in inlined:
@@ -75,7 +75,7 @@ class GpuSketchSpace(SearchSpace):
                 self.rules.append(next(r for r in inlined if r.name == name))
                 continue
             current = probe.stage_by_name(name).op
-            if not op.reduce_axis:
+            if not op.own_reduce_axis:
                 self.rules.append(GpuElementwiseRule(name, current, self.shape_vars))
             elif has_reuse(current) and len(current.body) == 1:
                 self.rules.append(GpuTilingRule(name, current, self.shape_vars))

@@ -88,7 +88,7 @@ class GpuStageRule:
         self.name = name
         self.op = op
         self.spatial = [_extent(iv, shape_vars) for iv in op.axis]
-        self.reduce = [_extent(iv, shape_vars) for iv in op.reduce_axis]
+        self.reduce = [_extent(iv, shape_vars) for iv in op.own_reduce_axis]
 
     def sample(self, rng) -> dict:
         return {}
@@ -185,7 +185,7 @@ class GpuReductionRule(GpuStageRule):
         if d["mode"] != "cross_thread":
             return
         st = s.stage_by_name(self.name)
-        reduce_axes = list(st.op.reduce_axis)
+        reduce_axes = list(st.op.own_reduce_axis)
         k = fuse_all(st, reduce_axes)
         _, inner = st.split(k, factor=d["threads"])
         ctx[self.name, "rf"] = s.rfactor(st.op.output(0), inner)
@@ -198,11 +198,11 @@ class GpuReductionRule(GpuStageRule):
             outer, inner = st.split(row, factor=d["threads"])
             st.bind(outer, thread_axis("blockIdx.x"))
             st.bind(inner, thread_axis("threadIdx.x"))
-            unroll_pragma(st, st.op.reduce_axis[0] if st.op.reduce_axis else None,
+            unroll_pragma(st, st.op.own_reduce_axis[0] if st.op.own_reduce_axis else None,
                            d["unroll"])
             return
         factored = s[ctx[self.name, "rf"]]
-        tx = st.op.reduce_axis[0]
+        tx = st.op.own_reduce_axis[0]
         if d["rows"] > 1:
             outer, inner = st.split(row, factor=d["rows"])
             st.bind(outer, thread_axis("blockIdx.x"))
@@ -212,7 +212,7 @@ class GpuReductionRule(GpuStageRule):
         st.bind(tx, thread_axis("threadIdx.x"))
         factored.compute_at(st, tx)
         factored.set_scope("local")
-        unroll_pragma(factored, factored.op.reduce_axis[0], d["unroll"])
+        unroll_pragma(factored, factored.op.own_reduce_axis[0], d["unroll"])
 
 
 class GpuTilingRule(GpuStageRule):
@@ -237,7 +237,7 @@ class GpuTilingRule(GpuStageRule):
         ranges = {}
         for iv, extent in zip(self.op.axis, spatial):
             ranges[iv.var] = ConstIntBound(0, extent - 1)
-        for iv, extent in zip(self.op.reduce_axis, reduce):
+        for iv, extent in zip(self.op.own_reduce_axis, reduce):
             ranges[iv.var] = ConstIntBound(0, extent - 1)
         bound = BoundEvaluator(ranges)
         total = 0
@@ -354,7 +354,7 @@ class GpuTilingRule(GpuStageRule):
             spatial_outer.append(outer)
             spatial_inner.append(inner)
         r0s, r1s, r2s = [], [], []
-        for k, axis in enumerate(local.op.reduce_axis):
+        for k, axis in enumerate(local.op.own_reduce_axis):
             r1, r2 = d[f"reduce.{k}"]
             r0, rest = local.split(axis, factor=r1 * r2)
             r1_loop, r2_loop = local.split(rest, factor=r2)

@@ -91,7 +91,7 @@ class StageRule:
         self.name = name
         self.op = op
         self.spatial = [const_extent(iv, shape_vars) for iv in op.axis]
-        self.reduce = [const_extent(iv, shape_vars) for iv in op.reduce_axis]
+        self.reduce = [const_extent(iv, shape_vars) for iv in op.own_reduce_axis]
 
     def domains(self) -> dict:
         return {}
@@ -201,7 +201,7 @@ class ReductionRule(StageRule):
                 ctx[self.name, "cache"] = s.cache_write(st.op.output(0), "local")
             return
         st = s.stage_by_name(self.name)
-        reduce_axes = list(st.op.reduce_axis)
+        reduce_axes = list(st.op.own_reduce_axis)
         k = fuse_all(st, reduce_axes)
         if mode.startswith("vec"):
             _, ki = st.split(k, factor=int(mode[3:]))
@@ -222,7 +222,7 @@ class ReductionRule(StageRule):
             o, i = st.split(iv, factor=d[key][0])
             outers.append(o)
             inners.append(i)
-        reduce_axes = list(st.op.reduce_axis)
+        reduce_axes = list(st.op.own_reduce_axis)
         if d["order"] == "spatial_inner":
             st.reorder(*outers, *reduce_axes, *inners)
             if d["vec"] and inners:
@@ -256,7 +256,7 @@ class ReductionRule(StageRule):
         fused = fuse_parallel(st, outers, count)
         points = ([fused] if fused is not None else []) + outers[count:]
         acc.compute_at(st, points[-1])
-        axes, reduce_axes = list(acc.op.axis), list(acc.op.reduce_axis)
+        axes, reduce_axes = list(acc.op.axis), list(acc.op.own_reduce_axis)
         acc.reorder(*reduce_axes, *axes)
         if d["vec"]:
             acc.vectorize(axes[-1])
@@ -269,7 +269,7 @@ class ReductionRule(StageRule):
         st = s.stage_by_name(self.name)
         rf = s[ctx[self.name, "rf"]]
         factored, spatial = rf.op.axis[0], list(rf.op.axis[1:])
-        reduce_axes = list(rf.op.reduce_axis)
+        reduce_axes = list(rf.op.own_reduce_axis)
         if mode.startswith("vec"):
             rf.reorder(*spatial, *reduce_axes, factored)
             rf.vectorize(factored)
@@ -309,7 +309,7 @@ class TiledReductionRule(StageRule):
         for key, extent, last in zip(_axis_keys("tile", self.op.axis), self.spatial,
                                      [False] * (n - 1) + [True]):
             doms[key] = Tile(extent, 3, vector=last, max_inner=64, lane_fill=True)
-        for key, extent in zip(_axis_keys("tile", self.op.reduce_axis), self.reduce):
+        for key, extent in zip(_axis_keys("tile", self.op.own_reduce_axis), self.reduce):
             doms[key] = Tile(extent, 1, max_inner=64)
         doms["fuse"] = Choice(range(2 * n + 1), weights=[1] + [2] * (2 * n))
         doms["vec"] = Choice((True, False), weights=(3, 1))
@@ -342,7 +342,7 @@ class TiledReductionRule(StageRule):
 
     def _tiles(self, d):
         spatial = [d[k] for k in _axis_keys("tile", self.op.axis)]
-        reduce = [d[k][0] for k in _axis_keys("tile", self.op.reduce_axis)]
+        reduce = [d[k][0] for k in _axis_keys("tile", self.op.own_reduce_axis)]
         return spatial, reduce
 
     def loops(self, s, d, ctx, attached):
@@ -355,7 +355,7 @@ class TiledReductionRule(StageRule):
 
     def _split_reduce(self, st, reduce):
         r0s, r1s = [], []
-        for iv, factor in zip(list(st.op.reduce_axis), reduce):
+        for iv, factor in zip(list(st.op.own_reduce_axis), reduce):
             r0, r1 = st.split(iv, factor=factor)
             r0s.append(r0)
             r1s.append(r1)

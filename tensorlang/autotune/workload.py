@@ -191,10 +191,10 @@ class _CanonicalPrinter:
                 f"workloads")
         for k, iv in enumerate(op.axis):
             self.var_names[id(iv.var)] = f"i{k}"
-        for k, iv in enumerate(op.reduce_axis):
+        for k, iv in enumerate(op.own_reduce_axis):
             self.var_names[id(iv.var)] = f"r{k}"
         axis = self.fmt(op.axis)
-        reduce_axis = self.fmt(op.reduce_axis)
+        reduce_axis = self.fmt(op.own_reduce_axis)
         body = self.fmt(op.body)
         return f"{name} = compute(axis={axis}, reduce_axis={reduce_axis}, tag={op.tag!r}, " \
                f"body={body})"

@@ -12,7 +12,8 @@ involved when shapes or dtypes do not fit.
 """
 from .elementwise import (add, subtract, multiply, divide, floor_divide, floor_mod,  # noqa: F401
                           maximum, minimum, relu, negative, cast, exp, log, sqrt, tanh,
-                          sigmoid, broadcast_shape)
+                          sigmoid)
+from ..te.broadcast import broadcast_shape  # noqa: F401
 from .transform import pad, transpose, reshape  # noqa: F401
 from .linalg import matmul, batch_matmul  # noqa: F401
 from .nn import (conv2d_nchw, depthwise_conv2d_nchw, pool2d, softmax,  # noqa: F401

@@ -12,7 +12,8 @@ from ..tir import datatype as dt
 from ..tir import op as _op
 from ..te.declare import compute, reduce_axis
 from ..te.reduction import sum as te_sum
-from .utils import check_ndim, check_tensor, format_shape, is_one, same_extent
+from ..te.broadcast import format_shape, is_one, same_extent
+from .utils import check_ndim, check_tensor
 
 
 def _out_dtype(a, b, out_dtype, op_name):

@@ -20,8 +20,9 @@ from ..tir.op import as_const_int, convert
 from ..te.declare import compute, reduce_axis
 from ..te import reduction
 from .transform import pad
-from .utils import (check_ndim, check_positive_extent, check_tensor, format_shape,
-                    int_tuple, normalize_axis, output_extent, padding_2d, same_extent)
+from ..te.broadcast import format_shape, same_extent
+from .utils import (check_ndim, check_positive_extent, check_tensor, int_tuple,
+                    normalize_axis, output_extent, padding_2d)
 
 
 def _window_size(tensor, dims, op_name):

@@ -14,7 +14,8 @@ from ..tir import expr as E
 from ..tir import op as _op
 from ..tir.op import as_const_int, convert
 from ..te.declare import compute
-from .utils import check_tensor, format_shape
+from ..te.broadcast import format_shape
+from .utils import check_tensor
 
 
 def pad(data, pad_before, pad_after=None, pad_value=0, name: str = "pad"):

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from ..errors import TensorLangTypeError, TensorLangValueError
 from ..tir.op import as_const_int, convert
-from ..tir.structural import structural_equal
+from ..te.broadcast import format_shape
 from ..te.graph import Tensor
 
 
@@ -25,24 +25,6 @@ def check_ndim(tensor: Tensor, ndims, op_name: str, layout: str = "") -> None:
         raise TensorLangValueError(
             f"{op_name}: tensor '{tensor.name}' must have {expected} dimensions{hint}, but "
             f"its shape is {format_shape(tensor.shape)}")
-
-
-def format_shape(shape) -> str:
-    """``(n, 64)`` for a shape of expressions."""
-    items = [str(s) for s in shape]
-    return "(" + ", ".join(items) + ("," if len(items) == 1 else "") + ")"
-
-
-def same_extent(a, b) -> bool:
-    """Whether two extents are provably equal (equal constants or the same expression)."""
-    a_value, b_value = as_const_int(convert(a)), as_const_int(convert(b))
-    if a_value is not None and b_value is not None:
-        return a_value == b_value
-    return structural_equal(convert(a), convert(b))
-
-
-def is_one(extent) -> bool:
-    return as_const_int(convert(extent)) == 1
 
 
 def normalize_axis(axis: int, ndim: int, op_name: str, tensor: Tensor) -> int:

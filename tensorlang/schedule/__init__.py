@@ -5,7 +5,7 @@ where each stage is computed and stored), and lowering a schedule to loop IR.
 >>> xo, xi = s[C].split(C.op.axis[0], factor=32)
 >>> print(s)          # the steps, as the Python that rebuilds them
 """
-from .stage import Stage, Split, Fuse, install_primitives  # noqa: F401
+from .stage import Stage, Split, Fuse, Singleton, install_primitives  # noqa: F401
 from .steps import Step, steps_to_json, steps_from_json  # noqa: F401
 from .schedule import Schedule, create_schedule, replay  # noqa: F401
 from . import attach, cache, group, rfactor

@@ -81,7 +81,7 @@ def compute_inline(stage: Stage) -> None:
     if stage.is_output:
         raise ScheduleError(f"{prim} on stage '{stage.name}': '{stage.name}' is an output "
                             f"of the schedule and must be stored, not inlined")
-    if stage.op.reduce_axis:
+    if stage.op.own_reduce_axis:
         raise ScheduleError(f"{prim} on stage '{stage.name}': '{stage.name}' is a "
                             f"reduction, which cannot be inlined; use compute_at instead")
     if stage.op.num_outputs > 1:

@@ -20,7 +20,7 @@ from ..tir.arith import (LinearSum, floordiv_bound, interval_union, is_point_int
 from ..tir.datatype import int32
 from ..tir.functor import Mutator, Visitor
 from ..tir.transform.substitute import substitute
-from .stage import INLINE, SCOPE, Split
+from .stage import INLINE, SCOPE, Singleton, Split
 
 _SCOPE_RANK = {"global": 0, "shared": 1, "local": 2}
 
@@ -163,6 +163,8 @@ def pass_down(stage, ranges: dict) -> None:
                     outer = LinearSum.of_const(extent.const)
             ranges[rel.outer] = (zero, outer)
             ranges[rel.inner] = (zero, inner)
+        elif isinstance(rel, Singleton):
+            ranges[rel.iter_var] = (zero, LinearSum.of_const(1))
         else:
             ranges[rel.fused] = (zero, _times(ranges[rel.outer][1], ranges[rel.inner][1],
                                               rel.fused.var.dtype))
@@ -189,6 +191,8 @@ def _covers(interval, extent: LinearSum) -> bool:
 def pass_up(stage, ranges: dict, state: dict) -> None:
     """Offset intervals of the operation's axes from those of the leaves (``state``)."""
     for rel in reversed(stage.relations):
+        if isinstance(rel, Singleton):
+            continue
         if isinstance(rel, Split):
             outer, inner = state[rel.outer], state[rel.inner]
             if _covers(outer, ranges[rel.outer][1]) and _covers(inner, ranges[rel.inner][1]):
@@ -294,7 +298,7 @@ def infer_bounds(schedule, bodies: dict) -> Bounds:
                 ranges[iv] = (linear(iv.dom.min), linear(iv.dom.extent))
         else:
             _infer_root(stage, op, consumers, ranges, paths, loop_dom, scopes[stage])
-        for iv in op.reduce_axis:
+        for iv in op.own_reduce_axis:
             ranges[iv] = (linear(iv.dom.min), linear(iv.dom.extent))
         pass_down(stage, ranges)
         for iv in stage.leaf_iter_vars:
@@ -321,6 +325,8 @@ def scan_step(scan, ranges) -> E.PrimExpr:
         values[leaf] = E.IntImm(leaf.var.dtype, 0) if extent.is_const() and \
             extent.const == 1 else loop_var(scan, leaf)
     for rel in reversed(scan.relations):
+        if isinstance(rel, Singleton):
+            continue
         if isinstance(rel, Split):
             factor = ranges[rel.inner][1].to_expr(rel.parent.var.dtype)
             values[rel.parent] = O.add(O.mul(values[rel.outer], factor), values[rel.inner])
@@ -406,7 +412,7 @@ def _infer_root(stage, op, consumers, ranges, paths, loop_dom, scope: str) -> No
                 relax_dom[loop_var(owner, iv)] = _full(ranges[iv][1])
         pass_up(consumer, ranges, state)
         dom = {}
-        for iv in consumer.op.axis + consumer.op.reduce_axis:
+        for iv in consumer.op.axis + consumer.op.own_reduce_axis:
             lo, hi = state[iv]
             base = ranges[iv][0]
             interval = (None if lo is None else base.add(lo), None if hi is None else base.add(hi))

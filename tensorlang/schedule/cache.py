@@ -100,9 +100,9 @@ def copy_with_new_axes(op: ComputeOp, name: str, suffix: str = ""):
     red = tuple(E.IterVar(E.Var(iv.var.name, iv.var.dtype),
                           E.Range(substitute(iv.dom.min, spatial),
                                   substitute(iv.dom.extent, spatial)), E.REDUCE)
-                for iv in op.reduce_axis)
-    var_map = {old.var: new.var for old, new in zip(op.axis + op.reduce_axis, axes + red)}
-    iv_map = dict(zip(op.reduce_axis, red))
+                for iv in op.own_reduce_axis)
+    var_map = {old.var: new.var for old, new in zip(op.axis + op.own_reduce_axis, axes + red)}
+    iv_map = dict(zip(op.own_reduce_axis, red))
     renamer = _RenameAxes(var_map, iv_map)
     return axes, red, [renamer.visit(b) for b in op.body]
 
@@ -115,7 +115,7 @@ def _spatial_loops(stage, prim: str):
         any(a is not b for a, b in zip(stage.leaf_iter_vars, stage.root_iter_vars))
     if not scheduled:
         return None
-    roots = list(stage.op.reduce_axis)
+    roots = list(stage.op.own_reduce_axis)
     touched = [iv for iv in stage.all_iter_vars if iv.iter_type == E.REDUCE and
                (iv in stage.iter_attrs or not any(iv is r for r in roots))]
     tail = stage.leaf_iter_vars[len(stage.leaf_iter_vars) - len(roots):]

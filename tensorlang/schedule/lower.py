@@ -25,7 +25,7 @@ from ..tir.stmt import (NO_OP, Allocate, AttrStmt, BufferStore, For, ForKind, If
 from ..tir.transform.substitute import combine
 from .bound import attach_path, infer_bounds, inline_bodies, loop_var, scan_step, thread_of
 from .read_bounds import check_reads_in_bounds
-from .stage import INLINE, ROOT, SCOPE, Split
+from .stage import INLINE, ROOT, SCOPE, Singleton, Split
 
 
 def schedule_to_tir(schedule, args, name: str = "main") -> PrimFunc:
@@ -220,7 +220,7 @@ class _Lowering:
             dom[loop_var(stage, iv)] = (LinearSum.of_const(0), self.ranges[iv][1].plus(-1))
         leaves = stage.leaf_iter_vars
         values = {iv: self.leaf_value(stage, iv) for iv in leaves}
-        if stage.op.reduce_axis:
+        if stage.op.own_reduce_axis:
             nest = self.reduction(stage, values, dom)
         else:
             roots, offsets = self.root_values(stage, values, dom)
@@ -279,6 +279,8 @@ class _Lowering:
         offset (value minus range start) of every iteration variable."""
         state = dict(values)
         for rel in reversed(stage.relations):
+            if isinstance(rel, Singleton):
+                continue
             if isinstance(rel, Split):
                 factor = self.ranges[rel.inner][1].to_expr(rel.parent.var.dtype)
                 state[rel.parent] = O.add(O.mul(state[rel.outer], factor), state[rel.inner])
@@ -288,7 +290,7 @@ class _Lowering:
                 state[rel.outer] = O.floordiv(fused, extent)
                 state[rel.inner] = O.floormod(fused, extent)
         result = {}
-        for iv in stage.op.axis + stage.op.reduce_axis:
+        for iv in stage.op.axis + stage.op.own_reduce_axis:
             lin = self.ranges[iv][0].add(linear(state[iv]))
             result[iv] = (simplify_linear(lin, dom), iv.var.dtype)
         return result, state
@@ -307,7 +309,7 @@ class _Lowering:
             if not prove_less(offset, extent, dom):
                 conds.append(O.lt(simplify_linear(offset, dom).to_expr(iv.var.dtype),
                                   extent.to_expr(iv.var.dtype)))
-        for iv in stage.op.axis + (stage.op.reduce_axis if with_reduce else ()):
+        for iv in stage.op.axis + (stage.op.own_reduce_axis if with_reduce else ()):
             value, dtype = roots[iv]
             lo = linear(iv.dom.min)
             end = lo.add(linear(iv.dom.extent))

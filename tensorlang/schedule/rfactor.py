@@ -11,7 +11,7 @@ from ..tir.op import const
 from ..tir.analysis import free_vars
 from ..tir.transform.substitute import substitute
 from .bound import pass_down
-from .stage import SCOPE, Split
+from .stage import SCOPE, Singleton, Split
 from .steps import Rfactor
 
 
@@ -25,7 +25,7 @@ def rfactor(schedule, tensor, axis, factor_axis: int = 0) -> Tensor:
     stage = schedule[tensor]
     stage.require_compute(prim)
     op = stage.op
-    if not op.reduce_axis:
+    if not op.own_reduce_axis:
         raise ScheduleError(f"{prim} on stage '{stage.name}': '{stage.name}' is not a "
                             f"reduction")
     stage.require_leaf(axis, prim)
@@ -45,7 +45,7 @@ def rfactor(schedule, tensor, axis, factor_axis: int = 0) -> Tensor:
             raise ScheduleError(f"{prim} on stage '{stage.name}': stage '{other.name}' is "
                                 f"computed at an axis of '{stage.name}'; call rfactor first")
     spatial_vars = {iv.var for iv in op.axis}
-    for iv in op.reduce_axis:
+    for iv in op.own_reduce_axis:
         if any(v in spatial_vars for v in free_vars((iv.dom.min, iv.dom.extent))):
             raise ScheduleError(
                 f"{prim} on stage '{stage.name}': the range of reduction axis "
@@ -55,7 +55,7 @@ def rfactor(schedule, tensor, axis, factor_axis: int = 0) -> Tensor:
                 f"condition instead")
     # leaf extents over the full domain
     ranges = {iv: (linear(iv.dom.min), linear(iv.dom.extent))
-              for iv in op.axis + op.reduce_axis}
+              for iv in op.axis + op.own_reduce_axis}
     pass_down(stage, ranges)
 
     def extent(iv):
@@ -83,11 +83,11 @@ def rfactor(schedule, tensor, axis, factor_axis: int = 0) -> Tensor:
             if rel.parent.iter_type == E.REDUCE:
                 values[rel.parent] = O.add(O.mul(values[rel.outer], extent(rel.inner)),
                                            values[rel.inner])
-        elif rel.fused.iter_type == E.REDUCE:
+        elif not isinstance(rel, Singleton) and rel.fused.iter_type == E.REDUCE:
             values[rel.outer] = O.floordiv(values[rel.fused], extent(rel.inner))
             values[rel.inner] = O.floormod(values[rel.fused], extent(rel.inner))
     var_map = {old.var: new.var for old, new in zip(op.axis, spatial)}
-    for iv in op.reduce_axis:
+    for iv in op.own_reduce_axis:
         var_map[iv.var] = O.add(iv.dom.min, values[iv])
     # Every reduce variable rebuilt from a split must stay below its extent: a split that
     # does not divide overhangs its parent, whether the parent is a root axis or itself

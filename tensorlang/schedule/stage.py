@@ -18,14 +18,14 @@ from ..te.extern import ExternOp
 from ..te.graph import PlaceholderOp, ScanOp
 from ..tir import expr as E
 from ..tir.analysis import free_vars
-from ..tir.datatype import int64
+from ..tir.datatype import int32, int64
 from ..tir.index_width import extent_bound, fits
 from ..tir.stmt import ForKind
 from . import steps
 
 
-from .stage_parts import (INLINE, ROOT, SCOPE, Fuse, IterAttr, Split,  # noqa: F401
-                          check_scope, install_primitives, installed)
+from .stage_parts import (INLINE, ROOT, SCOPE, Fuse, IterAttr, Singleton,  # noqa: F401
+                          Split, check_scope, install_primitives, installed)
 
 
 def _wide(iv) -> E.IterVar:
@@ -180,9 +180,11 @@ class Stage:
             elif any(any(x is iv for x in c.all_iter_vars) for c in self.companions):
                 k = next(k for k, c in enumerate(self.companions)
                          if any(x is iv for x in c.all_iter_vars))
-                why = (f"it is an axis of stage '{self.companions[k].name}', the reduction "
-                       f"written inside the expression of '{self.name}'; schedule it there: "
-                       f"s[{self.name}.op.hidden_reductions[{k}]]")
+                why = (f"it is an axis of stage '{self.companions[k].name}', which computes "
+                       f"the reduction written inside the expression of '{self.name}' "
+                       f"({self.name}.op.reduce_axis lists the axes of that stage); "
+                       f"schedule it there: s[{self.name}.op.hidden_reductions[{k}]]."
+                       f"{prim}")
             else:
                 why = ("it belongs to another stage or to an earlier operation of this "
                        "stage (after cache_write/rfactor use s[...].op.axis)")
@@ -257,6 +259,13 @@ class Stage:
         if (factor is None) == (nparts is None):
             raise ScheduleError(f"{prim} on stage '{self.name}': give exactly one of "
                                 f"factor= or nparts=")
+        for what, value in (("factor", factor), ("nparts", nparts)):
+            if isinstance(value, E.ExprOp) and not isinstance(value, E.IntImm):
+                raise NotImplementedError(
+                    f"{prim} on stage '{self.name}': a symbolic split {what} ({what}="
+                    f"{value}) is not built; split axis '{parent.var.name}' by a constant "
+                    f"{what}: one schedule per value, or let the tuner choose it "
+                    f"(cfg.define_split)")
         if factor is not None:
             factor = _check_int(factor, "factor", prim, self.name)
         else:
@@ -286,13 +295,24 @@ class Stage:
         return outer, inner
 
     def fuse(self, *axes):
-        """Fuse adjacent leaves (outer first) into one loop: ``f = s[C].fuse(x, y)``."""
+        """Fuse adjacent leaves (outer first) into one loop: ``f = s[C].fuse(x, y)``.
+        One axis fuses to itself; no axes (``s[C].fuse()``, as TVM's) adds a loop of one
+        iteration outside all others, which split and compute_at then take like any."""
         if len(axes) == 1 and isinstance(axes[0], (list, tuple)):
             axes = tuple(axes[0])
         prim = f"fuse({', '.join(_axis_name(a) for a in axes)})"
         self.require_compute(prim)
         if not axes:
-            raise ScheduleError(f"fuse() on stage '{self.name}': give at least one axis")
+            if self.is_scan:
+                raise ScheduleError(f"fuse() on stage '{self.name}': a scan's loops are its "
+                                    f"steps; give the axes to fuse")
+            single = E.IterVar(E.Var(self._fresh_name("singleton"), int32),
+                               E.Range(E.IntImm(int32, 0), E.IntImm(int32, 1)), E.DATA_PAR)
+            self.all_iter_vars.append(single)
+            self.relations.append(Singleton(single))
+            self.leaf_iter_vars.insert(0, single)
+            self.schedule.record(steps.Fuse(self.name, (), (single.var.name,)))
+            return single
         for iv in axes:
             self.require_leaf(iv, prim)
             if len(axes) > 1:
@@ -566,4 +586,4 @@ def _root_iter_vars(op) -> list[E.IterVar]:
     scan axis alone for a scan (its spatial axes are opaque, as in TVM)."""
     if isinstance(op, ScanOp):
         return [op.scan_axis]
-    return list(getattr(op, "axis", ())) + list(getattr(op, "reduce_axis", ()))
+    return list(getattr(op, "axis", ())) + list(getattr(op, "own_reduce_axis", ()))

@@ -1,7 +1,7 @@
-"""The parts a stage is made of: the loop relations (:class:`Split`, :class:`Fuse`), the
-annotations of a loop (:class:`IterAttr`), where a stage is computed (``ROOT``,
-``INLINE``, ``SCOPE``), and the registry through which primitives built on the core
-become its methods (:func:`install_primitives`)."""
+"""The parts a stage is made of: the loop relations (:class:`Split`, :class:`Fuse`,
+:class:`Singleton`), the annotations of a loop (:class:`IterAttr`), where a stage is
+computed (``ROOT``, ``INLINE``, ``SCOPE``), and the registry through which primitives
+built on the core become its methods (:func:`install_primitives`)."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -29,6 +29,12 @@ class Fuse:
     outer: E.IterVar
     inner: E.IterVar
     fused: E.IterVar
+
+
+@dataclass(eq=False)
+class Singleton:
+    """A new loop of one iteration, outermost (``fuse()`` of no axes, as TVM's)."""
+    iter_var: E.IterVar
 
 
 @dataclass(eq=False)

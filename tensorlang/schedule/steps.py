@@ -31,7 +31,7 @@ def axis_ref(stage, name: str) -> str:
     for k, iv in enumerate(getattr(stage.op, "axis", ())):
         if iv.var.name == name:
             return f"s[{tensor}].op.axis[{k}]"
-    for k, iv in enumerate(getattr(stage.op, "reduce_axis", ())):
+    for k, iv in enumerate(getattr(stage.op, "own_reduce_axis", ())):
         if iv.var.name == name:
             return f"s[{tensor}].op.reduce_axis[{k}]"
     scan_axis = getattr(stage.op, "scan_axis", None)

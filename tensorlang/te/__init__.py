@@ -16,6 +16,7 @@ from .math import (exp, log, sqrt, rsqrt, tanh, sigmoid, erf, fabs, floor, ceil,
 from ..tir.bitwise import (shift_right, shift_left, bitwise_and, bitwise_or,  # noqa: F401
                            bitwise_xor, bitwise_not)
 from .scan import scan  # noqa: F401
+from . import broadcast  # noqa: F401  (A + B, A * 2, ... on tensors)
 from .extern import extern, ExternOp  # noqa: F401
 from . import reference  # noqa: F401  (te.reference.evaluate: the numpy oracle)
 # te.create_schedule is tensorlang.create_schedule, set by tensorlang/__init__.py: the

@@ -11,10 +11,21 @@ from ..tir.functor import Visitor
 from ..tir.op import const, convert
 
 
+#: Python operator ("+", "r+", ..., "neg") -> the builder of a broadcast element-wise
+#: tensor, set by :mod:`tensorlang.te.broadcast` (built on this module)
+TENSOR_OPERATORS: dict = {}
+
+
 class Tensor:
-    """The ``value_index``-th output of operation ``op``: ``A[i, j]`` reads an element."""
+    """The ``value_index``-th output of operation ``op``: ``A[i, j]`` reads an element.
+
+    ``A + B``, ``A - 1``, ``2 * A``, ``A / B`` and ``-A`` make new tensors, broadcasting
+    shapes as numpy does (:mod:`tensorlang.te.broadcast`); ``==`` is identity, so tensors
+    serve as dict keys."""
 
     __slots__ = ("op", "value_index", "shape", "dtype", "name")
+    #: expressions leave their arithmetic with a tensor to the tensor (``n + A``)
+    tensor_operand = True
 
     def __init__(self, op: "Operation", value_index: int, shape, dtype: DataType, name: str):
         self.op = op
@@ -68,6 +79,16 @@ class Tensor:
 
     def __bool__(self) -> bool:
         return True
+
+    def __add__(self, other): return TENSOR_OPERATORS["+"](self, other)
+    def __radd__(self, other): return TENSOR_OPERATORS["r+"](self, other)
+    def __sub__(self, other): return TENSOR_OPERATORS["-"](self, other)
+    def __rsub__(self, other): return TENSOR_OPERATORS["r-"](self, other)
+    def __mul__(self, other): return TENSOR_OPERATORS["*"](self, other)
+    def __rmul__(self, other): return TENSOR_OPERATORS["r*"](self, other)
+    def __truediv__(self, other): return TENSOR_OPERATORS["/"](self, other)
+    def __rtruediv__(self, other): return TENSOR_OPERATORS["r/"](self, other)
+    def __neg__(self): return TENSOR_OPERATORS["neg"](self)
 
     def __iter__(self):
         raise TensorLangTypeError(f"tensor '{self.name}' is not iterable; index it with "
@@ -134,6 +155,12 @@ class Operation:
     def input_tensors(self) -> tuple[Tensor, ...]:
         return ()
 
+    @property
+    def own_reduce_axis(self) -> tuple:
+        """The reduction axes this operation loops over itself (the compiler's view;
+        ``reduce_axis`` is the user's, see :class:`ComputeOp`)."""
+        return self.reduce_axis
+
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.name})"
 
@@ -159,25 +186,6 @@ class PlaceholderOp(Operation):
         self.reduce_axis: tuple = ()
 
 
-class _NoReduceAxis(tuple):
-    """The empty ``reduce_axis`` of an operation without a reduction of its own; indexing
-    it says where a reduction written inside its expression went."""
-
-    def __new__(cls, op):
-        self = super().__new__(cls)
-        self.op = op
-        return self
-
-    def __getitem__(self, index):
-        if isinstance(index, int):
-            hidden = getattr(self.op, "hidden_reductions", ())
-            where = (f"; its reduction (te.sum(...) inside a larger expression) is the "
-                     f"operation '{hidden[0].name}': use "
-                     f"{self.op.name}.op.hidden_reductions[0].reduce_axis") if hidden else ""
-            raise IndexError(f"'{self.op.name}' has no reduction axis{where}")
-        return super().__getitem__(index)
-
-
 class ComputeOp(Operation):
     """``out[axis] = body`` for every point of the spatial ``axis``; ``body`` holds one
     expression per output (Reduce nodes for reductions over ``reduce_axis``)."""
@@ -190,8 +198,8 @@ class ComputeOp(Operation):
         self.axis: tuple[E.IterVar, ...] = tuple(axis)
         self.body: tuple[E.PrimExpr, ...] = tuple(body)
         first = self.body[0]
-        self.reduce_axis: tuple[E.IterVar, ...] = \
-            tuple(first.axis) if isinstance(first, E.Reduce) else _NoReduceAxis(self)
+        self._reduce_axis: tuple[E.IterVar, ...] = \
+            tuple(first.axis) if isinstance(first, E.Reduce) else ()
         shape = tuple(iv.dom.extent for iv in self.axis)
         if output_names is None:
             output_names = [name] if len(self.body) == 1 else \
@@ -204,8 +212,27 @@ class ComputeOp(Operation):
         self.hidden_reductions: tuple[Operation, ...] = ()
 
     @property
+    def own_reduce_axis(self) -> tuple[E.IterVar, ...]:
+        """The reduction axes of this operation's own loops (empty where its reductions
+        sit inside a larger expression: their stages loop over them)."""
+        return self._reduce_axis
+
+    @property
+    def reduce_axis(self) -> tuple[E.IterVar, ...]:
+        """The reduction axes: ``S.op.reduce_axis[0]``.  For ``te.sum(...) / n`` they are
+        the axes of the reduction's own stage ``S_red`` (:attr:`hidden_reductions`),
+        scheduled there: ``s[S.op.hidden_reductions[0]].split(S.op.reduce_axis[0], 4)``
+        (``s[S].split`` of one says so)."""
+        if self._reduce_axis or not self.hidden_reductions:
+            return self._reduce_axis
+        found: list = []
+        for op in self.hidden_reductions:
+            found.extend(iv for iv in op.own_reduce_axis if not any(iv is f for f in found))
+        return tuple(found)
+
+    @property
     def is_reduction(self) -> bool:
-        return bool(self.reduce_axis)
+        return bool(self._reduce_axis)
 
     @property
     def input_tensors(self) -> tuple[Tensor, ...]:

@@ -77,7 +77,7 @@ def _collect_vars(ops) -> dict[str, E.Var]:
     for op in ops:
         for extent in getattr(op, "shape", ()):
             post_order_visit(extent, note)
-        for iv in (*getattr(op, "axis", ()), *getattr(op, "reduce_axis", ())):
+        for iv in (*getattr(op, "axis", ()), *getattr(op, "own_reduce_axis", ())):
             post_order_visit(iv.dom.min, note)
             post_order_visit(iv.dom.extent, note)
     for op in ops:

@@ -216,12 +216,21 @@ float16, bfloat16, float32, float64 = (_parse(t) for t in
 handle = _parse("handle")
 
 
+def significand_bits(t: DataType) -> int:
+    """The bits of precision of a float type (integers up to ``2**bits`` are exact)."""
+    return {("bfloat", 16): 8, ("float", 16): 11, ("float", 32): 24,
+            ("float", 64): 53}.get((t.kind, t.bits), 0)
+
+
 def promote(a: DataType, b: DataType) -> DataType | None:
     """The common type of two operand types, or None when the rule forbids mixing them.
 
     Rules: identical types combine; two signed ints, two unsigned ints, or two floats widen
-    to the wider; everything else (int with float, signed with unsigned, bool with numbers)
-    needs an explicit ``astype``.  Lanes must match (a scalar broadcasts to a vector).
+    to the wider; an int with a float takes the float type where it holds every value of
+    the int exactly (int8/int16 with float32, int32 with float64, int8 with float16: TVM
+    casts any int to the float, int32 with float32 too, rounding past 2**24); everything
+    else (signed with unsigned, bool with numbers) needs an explicit ``astype``.  Lanes
+    must match (a scalar broadcasts to a vector).
     """
     if a == b:
         return a
@@ -233,6 +242,10 @@ def promote(a: DataType, b: DataType) -> DataType | None:
             return None
     if a.kind == b.kind:
         return DataType(a.kind, max(a.bits, b.bits), lanes)
+    if (a.is_float and b.is_integer) or (b.is_float and a.is_integer):
+        real, integer = (a, b) if a.is_float else (b, a)
+        magnitude = integer.bits - (1 if integer.kind == "int" else 0)
+        return real.with_lanes(lanes) if magnitude <= significand_bits(real) else None
     if a.is_float and b.is_float:
         # float16 with bfloat16 has no exact common 16-bit type: use float32
         wider = a if a.bits > b.bits else b

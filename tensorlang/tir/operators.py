@@ -3,9 +3,10 @@
 ``a + b`` on expressions checks and promotes types and folds constants; it needs the
 nodes it builds, and every expression node needs the operators, so both live here, at
 the bottom of the expression layer.  Python ``int``/``float`` literals take the type of the
-other operand (``A[i] * 2.0`` stays ``float32``); two expressions of different types
-combine only where :func:`tensorlang.tir.datatype.promote` allows it, otherwise the error
-names both operands and suggests ``astype``.  :mod:`tensorlang.tir.expr` adds the other
+other operand (``A[i] * 2.0`` stays ``float32``), except that a float with an integer
+expression is float32 arithmetic, as in TVM (``i * 2.0``); two expressions of different
+types combine only where :func:`tensorlang.tir.datatype.promote` allows it, otherwise the
+error names both operands and suggests ``astype``.  :mod:`tensorlang.tir.expr` adds the other
 nodes and re-exports these; :mod:`tensorlang.tir.op` adds the other builders.
 """
 from __future__ import annotations
@@ -27,6 +28,11 @@ from .structural import structural_equal
 BITWISE_OPERATORS: dict = {}  # Python operator -> builder, set by tensorlang.tir.bitwise
 
 
+def _tensor(value) -> bool:
+    """Whether ``value`` is a te Tensor, whose class says so (this layer is below te)."""
+    return getattr(type(value), "tensor_operand", False)
+
+
 class ExprOp:
     """Python operators for anything usable as an expression (PrimExpr, IterVar)."""
 
@@ -35,13 +41,15 @@ class ExprOp:
     def _as_expr(self) -> "PrimExpr":
         return self  # type: ignore[return-value]
 
-    def __add__(self, other): return add(self, other)
+    # arithmetic with a whole tensor (``n + A``) is the tensor's: see te.broadcast
+    def __add__(self, other): return NotImplemented if _tensor(other) else add(self, other)
     def __radd__(self, other): return add(other, self)
-    def __sub__(self, other): return sub(self, other)
+    def __sub__(self, other): return NotImplemented if _tensor(other) else sub(self, other)
     def __rsub__(self, other): return sub(other, self)
-    def __mul__(self, other): return mul(self, other)
+    def __mul__(self, other): return NotImplemented if _tensor(other) else mul(self, other)
     def __rmul__(self, other): return mul(other, self)
-    def __truediv__(self, other): return div(self, other)
+    def __truediv__(self, other):
+        return NotImplemented if _tensor(other) else div(self, other)
     def __rtruediv__(self, other): return div(other, self)
     def __floordiv__(self, other): return floordiv(self, other)
     def __rfloordiv__(self, other): return floordiv(other, self)
@@ -313,10 +321,10 @@ def match_operands(a, b, opname: str) -> tuple[PrimExpr, PrimExpr, DataType]:
     if _is_literal(a) and _is_literal(b):
         a, b = const(a), const(b)
     elif _is_literal(a):
-        b = convert(b)
+        b = _float_for_literal(convert(b), a)
         a = _literal_as(a, b.dtype, opname, b)
     elif _is_literal(b):
-        a = convert(a)
+        a = _float_for_literal(convert(a), b)
         b = _literal_as(b, a.dtype, opname, a)
     else:
         a, b = convert(a), convert(b)
@@ -324,23 +332,30 @@ def match_operands(a, b, opname: str) -> tuple[PrimExpr, PrimExpr, DataType]:
         return a, b, a.dtype
     common = dt.promote(a.dtype, b.dtype)
     if common is None:
+        # an int with a float: cast the int (TVM does so silently, rounding past 2**24)
+        narrow, wide = (a, b) if a.dtype.is_integer and b.dtype.is_float else (b, a)
         raise TensorLangTypeError(
             f"cannot apply '{opname}' to '{a}' ({a.dtype}) and '{b}' ({b.dtype}): the types "
-            f"differ; cast one side explicitly, e.g. ({b}).astype(\"{a.dtype.element_of()}\")")
+            f"differ; cast one side explicitly, e.g. "
+            f"({narrow}).astype(\"{wide.dtype.element_of()}\")")
     return _to(a, common), _to(b, common), common
 
 
+def _float_for_literal(expr: PrimExpr, literal) -> PrimExpr:
+    """An integer expression with a Python float (``i * 2.0``) becomes float32, TVM's
+    type of a float literal (exact below 2**24)."""
+    if isinstance(literal, (float, np.floating)) and expr.dtype.is_integer:
+        return _to(expr, dt.float32.with_lanes(expr.dtype.lanes))
+    return expr
+
+
 def _literal_as(value, dtype: DataType, opname: str, other: PrimExpr) -> PrimExpr:
+    """The literal ``value`` in the type of ``other``: a number takes the expression's
+    type (``A[i] * 2.0`` stays float16 on a float16 tensor), except a float with an
+    integer expression, which is float32 arithmetic, as in TVM (see match_operands)."""
     scalar = dtype.element_of()
     if isinstance(value, np.generic):
         value = value.item()
-    if isinstance(value, float) and not scalar.is_float:
-        if value.is_integer() and not scalar.is_bool:
-            value = int(value)
-        else:
-            raise TensorLangTypeError(
-                f"cannot apply '{opname}' to '{other}' ({dtype}) and the float {value!r}: "
-                f"cast the expression with .astype(\"float32\") or use an integer")
     if scalar.is_bool and not isinstance(value, bool):
         raise TensorLangTypeError(
             f"cannot apply '{opname}' to the boolean '{other}' and {value!r}; cast it first")

@@ -67,17 +67,40 @@ def test_two_reductions_in_one_expression_both_follow(check):
     check(s, [A], [D])
 
 
-def test_errors_say_where_the_reduction_axes_are():
+def test_reduce_axis_lists_the_axes_of_the_reduction_stage(check):
     A, S, D = mean_twice()
     s = te.create_schedule(D.op)
-    assert S.op.reduce_axis == () and not S.op.reduce_axis
-    with pytest.raises(IndexError, match=r"'S_red': use S.op.hidden_reductions\[0\]"
-                                         r".reduce_axis"):
-        S.op.reduce_axis[0]
-    k = S.op.hidden_reductions[0].reduce_axis[0]
-    with pytest.raises(ScheduleError, match=r"axis of stage 'S_red'.*"
-                                            r"s\[S.op.hidden_reductions\[0\]\]"):
-        s[S].split(k, factor=4)
+    red = S.op.hidden_reductions[0]
+    # TVM's spelling finds the axes; they are the reduction stage's, not S's loops
+    assert S.op.reduce_axis == red.reduce_axis and len(S.op.reduce_axis) == 1
+    assert s[S].op.reduce_axis[0] is red.reduce_axis[0]
+    assert not S.op.is_reduction and S.op.own_reduce_axis == ()
+    assert [iv.var.name for iv in s[S].leaf_iter_vars] == ["i"]
+    ko, ki = s[red].split(S.op.reduce_axis[0], factor=4)
+    s[red].reorder(ki, ko)
+    check(s, [A], [D])
+
+
+def test_scheduling_them_on_the_visible_stage_says_where_they_are():
+    A, S, D = mean_twice()
+    s = te.create_schedule(D.op)
+    k = S.op.reduce_axis[0]
+    for attempt in (lambda: s[S].split(k, factor=4), lambda: s[S].reorder(k, S.op.axis[0]),
+                    lambda: s[S].unroll(k)):
+        with pytest.raises(ScheduleError, match=r"axis of stage 'S_red'.*S.op.reduce_axis.*"
+                                                r"s\[S.op.hidden_reductions\[0\]\]\."
+                                                r"(split|reorder|unroll)\(k"):
+            attempt()
+
+
+def test_reduce_axis_of_two_reductions_lists_each_axis_once():
+    A = te.placeholder((6, 10), name="A")
+    k = te.reduce_axis((0, 10), name="k")
+    r = te.reduce_axis((0, 10), name="r")
+    S = te.compute((6,), lambda i: te.sum(A[i, k], axis=k) - te.max(A[i, r], axis=r)
+                   + te.min(A[i, k], axis=k), name="S")
+    assert [iv.var.name for iv in S.op.reduce_axis] == ["k", "r"]
+    assert S.op.reduce_axis[0] is k and S.op.reduce_axis[1] is r
 
 
 def test_printed_schedules_naming_the_reduction_run():

@@ -88,9 +88,12 @@ def test_python_truthiness_is_refused(A):
         te.compute((4,), lambda i: A[i, 0] if A[i, 0] > 0 else 0.0, name="bad")
 
 
-def test_float_literal_with_integer_expression(I):
-    with pytest.raises(TensorLangTypeError, match=r"I_in.*float 0.5"):
-        te.compute((4,), lambda i: I[i, 0] * 0.5, name="bad")
+def test_float_literal_with_integer_expression_is_float32_arithmetic(I):
+    # as in TVM: the integer is cast to float32, the type of a Python float literal
+    C = te.compute((4,), lambda i: I[i, 0] * 0.5, name="half")
+    assert str(C.dtype) == "float32"
+    with pytest.raises(TensorLangTypeError, match=r"boolean.*2.5"):
+        te.compute((4,), lambda i: (I[i, 0] > 0) * 2.5, name="bad")
 
 
 def test_bad_shapes_name_the_tensor():

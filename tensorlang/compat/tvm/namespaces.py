@@ -10,7 +10,7 @@ import types
 from ... import te as _te
 from ... import tir as _tir
 from ...schedule import Schedule, Stage, create_schedule
-from ...schedule.stage import Fuse, Split
+from ...schedule.stage import Fuse, Singleton, Split
 from . import intrin
 
 
@@ -116,11 +116,15 @@ def make_te() -> ForwardingModule:
     schedule = types.ModuleType("tvm.te.schedule", "tvm.te.schedule: the schedule classes")
     schedule.Schedule, schedule.Stage, schedule.Split, schedule.Fuse = \
         Schedule, Stage, Split, Fuse
+    schedule.Singleton = Singleton
     schedule.create_schedule = create_schedule
     schedule.InferBound = infer_bound
+    tensor = types.ModuleType("tvm.te.tensor", "tvm.te.tensor: the tensor class")
+    tensor.Tensor = _te.Tensor
     return ForwardingModule("tvm.te", "TVM's tvm.te over tensorlang.te", _te,
                             {"create_schedule": create_schedule, "Schedule": Schedule,
-                             "Stage": Stage, "size_var": size_var, "schedule": schedule},
+                             "Stage": Stage, "size_var": size_var, "schedule": schedule,
+                             "tensor": tensor},
                             TE_UNSUPPORTED)
 
 

@@ -12,6 +12,7 @@ import types
 import numpy as np
 
 from ... import ops as _ops
+from ...schedule import create_schedule
 
 
 def _missing(name: str):
@@ -112,10 +113,36 @@ def dense_python(data, weight, bias=None):
     return out if bias is None else out + bias
 
 
+def _default_schedule(kind: str):
+    def get(target):
+        name = str(target).split()[0]
+        if name != "llvm":
+            raise NotImplementedError(
+                f"topi.testing.get_{kind}_schedule({name!r}): tensorlang has no topi "
+                f"schedules; for a GPU write one: split the fused axes and bind them to "
+                f"blockIdx.x / threadIdx.x")
+
+        def schedule(outs):
+            outs = outs if isinstance(outs, (list, tuple)) else [outs]
+            return create_schedule([t.op for t in outs])
+        return schedule
+    get.__name__ = f"get_{kind}_schedule"
+    get.__doc__ = (f"TVM's ``topi.testing.get_{kind}_schedule(target)``: on llvm, the "
+                   f"default schedule of the outputs (tensorlang's loops as declared)")
+    return get
+
+
 testing = types.ModuleType("tvm.topi.testing", "numpy references of topi operators")
 testing.conv2d_nchw_python = conv2d_nchw_python
 testing.softmax_python = softmax_python
 testing.dense_python = dense_python
+testing.get_elemwise_schedule = _default_schedule("elemwise")
+testing.get_broadcast_schedule = _default_schedule("broadcast")
+testing.get_injective_schedule = _default_schedule("injective")
+
+#: the tags tensorlang's operators carry under TVM's names (``(A + B).op.tag``)
+tag = types.ModuleType("tvm.topi.tag", "topi.tag: operator tags")
+tag.ELEMWISE, tag.BROADCAST, tag.INJECTIVE = "elemwise", "broadcast", "injective"
 
 
 def get_const_tuple(in_tuple) -> tuple:
@@ -140,5 +167,5 @@ nn.pooling.pool2d = pool2d
 
 #: the submodules a ``from tvm.topi.nn.pooling import pool2d`` finds in sys.modules
 SUBMODULES = {"tvm.topi.nn": nn, "tvm.topi.nn.pooling": nn.pooling, "tvm.topi.utils": utils,
-              "tvm.topi.testing": testing}
+              "tvm.topi.testing": testing, "tvm.topi.tag": tag}
 
