@@ -8,7 +8,6 @@ script, and inherit no threads from the tuning process) and talks to them.
 from __future__ import annotations
 
 import ctypes
-import math
 import os
 import pickle
 import time
@@ -17,6 +16,7 @@ import traceback
 import numpy as np
 
 from ..te.reference import bfloat16_to_float32, float32_to_bfloat16
+from .timing import calls_per_sample, sample
 
 #: the bit pattern of a bfloat16 quiet NaN (what an unwritten bfloat16 output holds)
 BFLOAT16_NAN = 0x7FC0
@@ -273,11 +273,7 @@ class _Caller:
         device events, excluding copies)."""
         if self._fast is None and hasattr(self.module, "time"):
             return self.module.time(*self.arrays, number=number, repeat=1)
-        clock = time.perf_counter
-        start = clock()
-        for _ in range(number):
-            self()
-        return (clock() - start) / number
+        return sample(self, number)
 
 
 def _cache_size() -> int:
@@ -382,7 +378,7 @@ class RunnerState:
         for caller, _ in ready:
             per_call = caller.sample(3)  # also warms the candidate up
             numbers.append(1 if flush else
-                           max(1, math.ceil(options["min_sample_seconds"] / max(per_call, 1e-7))))
+                           calls_per_sample(per_call, options["min_sample_seconds"]))
         clock = time.perf_counter
         end = clock() + span
         turns = 0
@@ -415,8 +411,7 @@ class RunnerState:
         for _ in range(options["warmup"]):
             caller()
         flush = options["flush_cache"]
-        number = 1 if flush else max(1, math.ceil(options["min_sample_seconds"] /
-                                                  max(first, 1e-7)))
+        number = 1 if flush else calls_per_sample(first, options["min_sample_seconds"])
         costs: list[float] = []
         clock = time.perf_counter
         total_start = clock()
