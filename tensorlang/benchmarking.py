@@ -61,6 +61,8 @@ def ensure_best_blas(argv=None) -> None:
     importing ``tensorlang`` imports numpy, and it still works then: the process is
     replaced, and the new one loads OpenBLAS afresh (the cost is importing twice).
     Nothing is done where there is no command to run again (an interactive session).
+    Setting :data:`REEXEC_MARKER` (to anything, even empty) beforehand turns it off:
+    the test suite does, so no test process ever runs again.
     """
     pinned = [name for name in BLAS_PIN_VARIABLES if name in os.environ]
     if not pinned or REEXEC_MARKER in os.environ:

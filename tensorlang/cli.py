@@ -11,38 +11,48 @@
                                   softmax, layer_norm, pool2d, batch_matmul, relu) and
                                   print the best schedule as Python, with the order of
                                   the module's parameters (the inputs as the operator
-                                  declares them, then the output)
+                                  declares them, then the output), then, as comments,
+                                  its speed against numpy's computation of the same
+                                  operator (runs again for numpy's best kernel as demo)
     tensorlang version            print the version
+
+Both print the tuned speed as the tuning's one figure, ``res.best_time`` (the median of
+the winner's samples re-timed at the end of tuning), and time numpy the same way now
+(``tensorlang.autotune.timing``): as many samples, of calls lasting at least a
+millisecond, their median.
 """
 from __future__ import annotations
 
 import argparse
 import os
 import sys
-import time
 
 from .benchmarking import ensure_best_blas
 
 
-def _block_medians(fns, repeat: int, rounds: int = 5) -> list[float]:
-    """Median seconds per call of each function, timed in alternating blocks of
-    ``repeat`` calls so all see the same machine.  Before a block the process idles a
-    moment (OpenBLAS's threads keep spinning on the cores for tens of milliseconds after
-    each numpy call), then calls the function untimed for 0.1 s (threads woken from an
-    idle pause run slower for a while)."""
-    samples = [[] for _ in fns]
-    for _ in range(rounds):
-        for k, fn in enumerate(fns):
-            time.sleep(0.15)
-            fn()
-            warm_until = time.perf_counter() + 0.1
-            while time.perf_counter() < warm_until:
-                fn()
-            for _ in range(repeat):
-                start = time.perf_counter()
-                fn()
-                samples[k].append(time.perf_counter() - start)
-    return [sorted(s)[len(s) // 2] for s in samples]
+def _time_like_tuning(fns, count: int) -> list[float]:
+    """Seconds per call of each function, timed the way the tuner times its best
+    (``tensorlang.autotune.timing``): ``count`` samples (as many as the tuned figure
+    has) of back-to-back calls lasting at least ``MeasureOptions.min_sample_seconds``,
+    their median; the functions one after another, each after an idle pause and an
+    untimed warm-up (OpenBLAS's threads spin for a while after numpy's calls)."""
+    from tensorlang.autotune import MeasureOptions
+    from tensorlang.autotune.timing import median, time_samples
+    minimum = MeasureOptions().min_sample_seconds
+    return [median(time_samples(fn, max(count, 3), minimum)) for fn in fns]
+
+
+def _speed_line(name: str, seconds: float, flops: float, reference: float | None,
+                peak: float | None = None, note: str = "") -> str:
+    """A row of the speed tables: time per call as ``print(res)`` writes it, GFLOPS,
+    the speed-up over ``reference`` seconds, the fraction of the ``peak`` GFLOPS."""
+    from tensorlang.autotune.progress import time_text
+    gflops = f"{flops / seconds / 1e9:8.1f}" if flops else f"{'-':>8s}"
+    ratio = f"{reference / seconds:8.2f}" if reference else f"{'-':>8s}"
+    line = f"  {name:28s} {time_text(seconds):>10s} {gflops} {ratio}"
+    if peak:
+        line += f" {flops / seconds / 1e9 / peak:8.0%}"
+    return line + (f"  {note}" if note else "")
 
 
 def default_demo_log(size: int) -> str | None:
@@ -53,8 +63,9 @@ def default_demo_log(size: int) -> str | None:
     return None if root is None else os.path.join(root, f"demo_matmul_{size}.jsonl")
 
 
-def demo(size: int, trials: int, log_file: str | None, repeat: int, verbose: int) -> int:
-    """Tune a float32 matmul for this CPU, check it against numpy and time both, beside
+def demo(size: int, trials: int, log_file: str | None, verbose: int) -> int:
+    """Tune a float32 matmul for this CPU, check it against numpy and print its speed
+    (``res.best_time``) beside numpy's and a hand schedule's, timed the same way, and
     the machine's float32 FMA peak and memory bandwidth measured in the same run."""
     import numpy as np
 
@@ -102,14 +113,58 @@ def demo(size: int, trials: int, log_file: str | None, repeat: int, verbose: int
             return 1
     peaks = measure_peaks()
     print(peaks)
-    seconds = _block_medians([fn for _, fn in runs], repeat)
+    # the tuned row is the tuning's own figure, res.best_time; the others are timed now
+    # the same way
+    count = len(result.best_samples)
+    others = _time_like_tuning([fn for name, fn in runs if name != "tensorlang, tuned"],
+                               count)
+    seconds = [others[0], result.best_time] + others[1:]
     flops = 2.0 * n ** 3
-    print(f"\n  {'':28s} {'ms':>8s} {'GFLOPS':>8s} {'x numpy':>8s} {'of peak':>8s}")
+    print(f"\n  {'':28s} {'time':>10s} {'GFLOPS':>8s} {'x numpy':>8s} {'of peak':>8s}")
     for (name, _), t in zip(runs, seconds):
-        gflops = flops / t / 1e9
-        print(f"  {name:28s} {t * 1e3:8.2f} {gflops:8.1f} {seconds[0] / t:8.2f} "
-              f"{gflops / peaks.fma_gflops:8.0%}")
+        print(_speed_line(name, t, flops, seconds[0], peaks.fma_gflops))
+    print(f"\n  tensorlang, tuned: res.best_time ({result.best_measured});\n  the others "
+          f"timed now the same way, {max(count, 3)} samples each, their medians")
     return 0
+
+
+def numpy_comparison(workload: str, result) -> list[str]:
+    """Lines comparing the tuned speed of ``workload`` (a name of ``tensorlang tune``)
+    with numpy's computation of it timed now the same way (after the line naming numpy's
+    BLAS), or saying there is no numpy reference."""
+    import numpy as np
+
+    from tensorlang.autotune.op_workloads import numpy_equivalent
+    from tensorlang.benchmarking import blas_report
+    from tensorlang.te.graph import PlaceholderOp
+
+    equivalent = numpy_equivalent(workload)
+    if equivalent is None:
+        return [f"no numpy reference: numpy has no equivalent of {workload!r}"]
+    if not str(result.target).startswith("llvm"):
+        return [f"no numpy reference on {result.target}: numpy runs on the CPU"]
+    rng = np.random.default_rng(0)
+    arrays = [rng.standard_normal([int(d.value) for d in t.shape]).astype(str(t.dtype))
+              for t in result.params]
+    inputs = [a for a, t in zip(arrays, result.params) if isinstance(t.op, PlaceholderOp)]
+    out = arrays[-1]
+    expected = np.empty_like(out)
+    equivalent(*inputs, out=expected)
+    result.build()(*arrays)
+    scale = float(np.max(np.abs(expected))) or 1.0
+    if not np.allclose(out, expected, rtol=1e-3, atol=1e-4 * scale):
+        return [f"no numpy reference: numpy's {workload} differs from the tuned module's "
+                f"result, so its time says nothing"]
+    seconds = _time_like_tuning([lambda: equivalent(*inputs, out=expected)],
+                                len(result.best_samples))[0]
+    flops = result.flops
+    return [blas_report(),
+            f"  {'':28s} {'time':>10s} {'GFLOPS':>8s} {'x numpy':>8s}",
+            _speed_line("tensorlang, tuned", result.best_time, flops, seconds,
+                        note=f"res.best_time: {result.best_measured}"),
+            _speed_line(f"numpy ({workload})", seconds, flops, seconds,
+                        note=f"timed now the same way, {max(len(result.best_samples), 3)} "
+                             f"samples, their median")]
 
 
 def tune(args) -> int:
@@ -132,6 +187,8 @@ def tune(args) -> int:
         return 1
     print(f"# {result.measured_now} measured in this run, {result.num_trials} in all; "
           f"failures: {dict(result.errors) or 'none'}")
+    for line in numpy_comparison(args.workload, result):  # comments: the output stays Python
+        print(f"# {line}")
     return 0
 
 
@@ -143,7 +200,6 @@ def main(argv=None) -> int:
     p_demo.add_argument("--trials", type=int, default=100)
     p_demo.add_argument("--log", default=None, help="tuning log (default: in the cache "
                                                     "directory, so a second run resumes)")
-    p_demo.add_argument("--repeat", type=int, default=21)
     p_demo.add_argument("--quiet", action="store_true", help="no progress bar")
     p_tune = sub.add_parser("tune", help="tune an operator of tensorlang.ops")
     p_tune.add_argument("workload", help="matmul, conv2d, softmax, layer_norm, pool2d, "
@@ -159,10 +215,11 @@ def main(argv=None) -> int:
     p_tune.add_argument("--quiet", action="store_true", help="no progress bar")
     sub.add_parser("version", help="print the version")
     args = parser.parse_args(argv)
+    if args.command in ("demo", "tune") and argv is None:
+        # the command line, not a call from Python: numpy at its best
+        ensure_best_blas()
     if args.command == "demo":
-        if argv is None:  # the command line, not a call from Python: numpy at its best
-            ensure_best_blas()
-        return demo(args.size, args.trials, args.log, args.repeat, 0 if args.quiet else 1)
+        return demo(args.size, args.trials, args.log, 0 if args.quiet else 1)
     if args.command == "tune":
         return tune(args)
     if args.command == "version":

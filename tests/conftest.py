@@ -6,16 +6,25 @@ change of printed IR, refresh the files with ``python -m pytest --update-golden`
 review the diff of ``tests/golden`` before committing it.
 
 Every test runs with the IR verified after each compiler pass (``verify_passes``).
+
+No test process runs itself again for numpy's best BLAS kernel
+(``tensorlang.benchmarking.ensure_best_blas``, which benchmark programs and the
+``tensorlang demo`` / ``tune`` commands call): its marker is set here, before any test
+runs, in this process and so in every process a test starts.
 """
 from __future__ import annotations
 
 import difflib
+import os
 import re
 from pathlib import Path
 
 import pytest
 
+from tensorlang.benchmarking import REEXEC_MARKER
 from tensorlang.settings import settings
+
+os.environ.setdefault(REEXEC_MARKER, "")
 
 GOLDEN_DIR = Path(__file__).parent / "golden"
 _VALID_NAME = re.compile(r"^[A-Za-z0-9_.\-]+(/[A-Za-z0-9_.\-]+)*$")

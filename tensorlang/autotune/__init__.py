@@ -14,7 +14,7 @@ its own layer or of earlier ones, never of a later one, and no two import each o
 (``tests/autotune/test_layering.py`` checks both, imports inside functions included):
 
 =============  ==========================================================================
-records        warnings, configs, workload keys, flops, input ranges, the tuning log
+records        warnings, timing, configs, workload keys, flops, input ranges, the log
                (``RecordLog``, ``MemoryLog``) and the checks a record must pass
 spaces         ``SearchSpace``, features of lowered code, the CPU and GPU sketch rules
                and their shared helpers, templates, the space of a given workload
@@ -51,13 +51,13 @@ from .template import template, TemplateSpace, ConfigSpace
 
 #: the layers of the package, bottom-up: (name, modules); see the module docstring
 LAYERS = (
-    ("records", ("tune_warnings", "config", "workload", "flops", "inputs", "op_workloads",
-                 "record", "record_check")),
+    ("records", ("tune_warnings", "timing", "config", "workload", "flops", "inputs",
+                 "op_workloads", "record", "record_check")),
     ("spaces", ("space", "features", "sketch_common", "sketch_domains", "sketch_rules",
                 "sketch_gpu_rules", "sketch_gpu", "sketch", "template", "workload_space")),
     ("measurement", ("workers", "measure_worker", "worker_main", "measure", "extern_functions",
                      "cost_model")),
-    ("tuning loop", ("search", "task_scheduler", "session", "tuner")),
+    ("tuning loop", ("search", "task_scheduler", "progress", "session", "tuner")),
     ("public API", ("dispatch", "__init__")),
 )
 

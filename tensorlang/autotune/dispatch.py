@@ -55,7 +55,7 @@ class ApplyHistoryBest:
         ``check`` finds wrong with (:class:`RecordCheck`) are skipped with a warning."""
         found = [log.best(key, target, check) for log in self.logs]
         found = [r for r in found if r is not None]
-        return min(found, key=lambda r: r.mean_cost) if found else None
+        return min(found, key=lambda r: r.median_cost) if found else None
 
     def __enter__(self):
         _stack().append(self)

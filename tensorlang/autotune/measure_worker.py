@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
-import math
 import os
 import pickle
 import time
@@ -18,6 +17,7 @@ import traceback
 import numpy as np
 
 from ..te.reference import bfloat16_to_float32, float32_to_bfloat16
+from .timing import calls_per_sample
 
 #: the bit pattern of a bfloat16 quiet NaN (what an unwritten bfloat16 output holds)
 BFLOAT16_NAN = 0x7FC0
@@ -413,7 +413,7 @@ class RunnerState:
         for caller, _ in ready:
             per_call = caller.sample(3)  # also warms the candidate up
             numbers.append(1 if flush else
-                           max(1, math.ceil(options["min_sample_seconds"] / max(per_call, 1e-7))))
+                           calls_per_sample(per_call, options["min_sample_seconds"]))
         clock = time.perf_counter
         end = clock() + span
         turns = 0
@@ -446,8 +446,7 @@ class RunnerState:
         for _ in range(options["warmup"]):
             caller()
         flush = options["flush_cache"]
-        number = 1 if flush else max(1, math.ceil(options["min_sample_seconds"] /
-                                                  max(first, 1e-7)))
+        number = 1 if flush else calls_per_sample(first, options["min_sample_seconds"])
         costs: list[float] = []
         clock = time.perf_counter
         total_start = clock()

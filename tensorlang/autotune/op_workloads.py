@@ -1,9 +1,14 @@
 """Named workloads from ``tensorlang.ops`` for the ``tensorlang tune`` command and the
-benchmarks: each builds its output tensors for one size.
+benchmarks: each builds its output tensors for one size, and has numpy's computation of
+the same thing (:func:`numpy_equivalent`), the reference its tuned speed is printed
+against.
 
 >>> outputs = make_workload("matmul", 1024)      # [C] of a 1024^3 float32 matmul
+>>> numpy_equivalent("matmul")(a, b, out=c)      # np.matmul(a, b, out=c)
 """
 from __future__ import annotations
+
+import numpy as np
 
 from .. import ops, te
 from ..errors import TuneError
@@ -55,6 +60,49 @@ WORKLOADS = {"matmul": (_matmul, 1024), "batch_matmul": (_batch_matmul, 128),
              "conv2d": (_conv2d, 56), "softmax": (_softmax, 1024),
              "layer_norm": (_layer_norm, 1024), "pool2d": (_pool2d, 112),
              "relu": (_relu, 1024)}
+
+
+# -- numpy's computation of each: f(*inputs, out=) with the inputs in the workload's
+# parameter order (the placeholders as created), writing the output into ``out``
+
+def _np_softmax(x, out):
+    e = np.exp(x - x.max(axis=-1, keepdims=True))
+    np.divide(e, e.sum(axis=-1, keepdims=True), out=out)
+
+
+def _np_layer_norm(x, gamma, beta, out):
+    mean = x.mean(axis=-1, keepdims=True)
+    var = x.var(axis=-1, keepdims=True)
+    np.multiply((x - mean) / np.sqrt(var + 1e-5), gamma, out=out)
+    out += beta
+
+
+def _np_conv2d(data, kernel, out):
+    """Stride 1, padding 1: windows of the padded image contracted with the kernel (a
+    BLAS product, as ``einsum(optimize=True)`` plans it)."""
+    kh, kw = kernel.shape[2:]
+    padded = np.pad(data, ((0, 0), (0, 0), (kh // 2, kh // 2), (kw // 2, kw // 2)))
+    windows = np.lib.stride_tricks.sliding_window_view(padded, (kh, kw), axis=(2, 3))
+    out[...] = np.einsum("nchwij,kcij->nkhw", windows, kernel, optimize=True)
+
+
+def _np_pool2d(data, out):
+    """3x3 max pooling, stride 2, padding 1 (padding never wins)."""
+    padded = np.pad(data, ((0, 0), (0, 0), (1, 1), (1, 1)), constant_values=-np.inf)
+    windows = np.lib.stride_tricks.sliding_window_view(padded, (3, 3), axis=(2, 3))
+    np.max(windows[:, :, ::2, ::2], axis=(4, 5), out=out)
+
+
+_NUMPY = {"matmul": lambda a, b, out: np.matmul(a, b, out=out),
+          "batch_matmul": lambda a, b, out: np.matmul(a, b, out=out),
+          "conv2d": _np_conv2d, "softmax": _np_softmax, "layer_norm": _np_layer_norm,
+          "pool2d": _np_pool2d, "relu": lambda x, out: np.maximum(x, 0, out=out)}
+
+
+def numpy_equivalent(name: str):
+    """numpy's computation of workload ``name``, ``f(*inputs, out=array)``, or None
+    where numpy has none."""
+    return _NUMPY.get(name.replace("-", "_"))
 
 
 def make_workload(name: str, size: int | None = None) -> list:

@@ -5,7 +5,8 @@ A record is a *trial* (a candidate measured once by the search; ``trials`` budge
 or a *re-timing*: at the end of tuning the fastest few candidates as first measured are
 timed again side by side, in turns, as one numbered *round*.  The fastest of the latest
 round is the best (:func:`select_best`): the lowest of hundreds of noisy first
-measurements flatters its candidate, and a round corrects that.
+measurements flatters its candidate, and a round corrects that.  A record's figure is the
+median of its samples (:attr:`TuningRecord.median_cost`, see :mod:`.timing`).
 
 A log is append-only.  Each record is written as one complete line with a single
 ``write`` on a descriptor opened with ``O_APPEND``, under the log's lock (an ``flock`` of
@@ -41,6 +42,7 @@ from typing import Any, Callable
 
 from ..errors import TensorLangValueError, TuneError
 from .config import Config
+from .timing import median
 from .tune_warnings import RecordWarning
 
 #: format version written into every record
@@ -113,6 +115,13 @@ class TuningRecord:
         if not self.is_valid:
             return math.inf
         return sum(self.costs) / len(self.costs)
+
+    @property
+    def median_cost(self) -> float:
+        """The record's figure: the median of its samples (seconds per call, see
+        :mod:`.timing`); infinity for a failed candidate.  The best is chosen, and
+        reported, by this figure."""
+        return median(self.costs) if self.is_valid else math.inf
 
     @property
     def config_key(self) -> str:
@@ -466,21 +475,21 @@ def last_round(retimes: list) -> list[TuningRecord]:
 
 def select_best(trials: list, retimes: list = ()) -> TuningRecord | None:
     """The best of one workload's records on one target: the fastest valid candidate of
-    the latest re-timing round (that record, with its re-timed costs), unless trials
+    the latest re-timing round (that record, with its re-timed samples), unless trials
     measured after that round beat the round winner's first measurement; then the
-    fastest of those.  Without a (valid) round, the trial with the lowest mean cost.
-    None when no trial is valid."""
+    fastest of those.  Without a (valid) round, the fastest trial.  "Fastest" is by
+    :attr:`TuningRecord.median_cost`.  None when no trial is valid."""
     valid = [r for r in trials if r.is_valid]
     if not valid:
         return None
-    fastest = min(valid, key=lambda r: r.mean_cost)
+    fastest = min(valid, key=lambda r: r.median_cost)
     members = last_round(list(retimes))
     ranked = [r for r in members if r.is_valid]
     if not ranked:
         return fastest
-    winner = min(ranked, key=lambda r: r.mean_cost)
-    first = [r.mean_cost for r in valid if r.config_key == winner.config_key]
-    first_cost = min(first) if first else winner.mean_cost
+    winner = min(ranked, key=lambda r: r.median_cost)
+    first = [r.median_cost for r in valid if r.config_key == winner.config_key]
+    first_cost = min(first) if first else winner.median_cost
     started = min(r.timestamp for r in members)
-    later = [r for r in valid if r.timestamp > started and r.mean_cost < first_cost]
-    return min(later, key=lambda r: r.mean_cost) if later else winner
+    later = [r for r in valid if r.timestamp > started and r.median_cost < first_cost]
+    return min(later, key=lambda r: r.median_cost) if later else winner

@@ -24,6 +24,7 @@ import numpy as np
 from .cost_model import XGBoostCostModel
 from .features import FEATURE_NAMES
 from .measure import LocalBuilder, LocalRunner
+from .progress import Progress, time_text
 from .record import TuningRecord, last_round, record_config
 from .search import EvolutionarySearch
 from .task_scheduler import GradientTaskScheduler
@@ -79,32 +80,6 @@ def default_cost_model(seed: int = 0) -> XGBoostCostModel:
     spin, and slow training down badly on a busy machine) and 64 histogram bins
     (features are log-scaled counts with few distinct values)."""
     return XGBoostCostModel(seed=seed, num_threads=1, params={"max_bin": 64})
-
-
-class _Progress:
-    """A tqdm bar (trials, best GFLOPS, ETA), or nothing with ``verbose=0``."""
-
-    def __init__(self, verbose: int, total: int, initial: int, name: str):
-        self.bar = None
-        if verbose:
-            try:
-                from tqdm.auto import tqdm
-            except ImportError:
-                tqdm = None
-            if tqdm is not None:
-                self.bar = tqdm(total=total, initial=initial, desc=f"tuning {name}",
-                                unit="trial", dynamic_ncols=True, leave=True)
-            else:
-                print(f"tuning {name}: {initial}/{total} trials done")
-
-    def update(self, count: int, best: str) -> None:
-        if self.bar is not None:
-            self.bar.set_postfix_str(best, refresh=False)
-            self.bar.update(count)
-
-    def close(self) -> None:
-        if self.bar is not None:
-            self.bar.close()
 
 
 class Session:
@@ -177,9 +152,10 @@ class Session:
                 task.search.remember_features(config, record.features, measured=True)
 
     # -- the loop ------------------------------------------------------------------------
-    def tune(self, trials: int, shape_vars) -> list[int]:
+    def tune(self, trials: int, shape_vars, progress: Progress) -> list[int]:
         """Measure candidates until the log holds ``trials`` trials of the tasks (the
-        records of other processes tuning into the same log count too); returns how
+        records of other processes tuning into the same log count too), shown on
+        ``progress`` (which stays open for the round and the final figure); returns how
         many this process measured per task."""
         self._warm_start()
         tasks = self.tasks
@@ -188,39 +164,33 @@ class Session:
             if task.records:
                 scheduler.observe(k, len(task.records), task.best_time)
         measured = [0] * len(tasks)
-        name = tasks[0].name if len(tasks) == 1 else f"{len(tasks)} workloads"
-        done = sum(len(t.records) for t in tasks)
-        progress = _Progress(self.verbose, trials, done, name)
-        try:
-            while True:
-                k = scheduler.next_task()
-                if k is None:
+        while True:
+            k = scheduler.next_task()
+            if k is None:
+                break
+            task = tasks[k]
+            if task.search is None:
+                with self._timed("prepare"):
+                    self._prepare(task, shape_vars)
+            with self.log.locked():
+                for other in tasks:
+                    self._absorb(other, other.refresh(self.log), progress)
+                remaining = trials - sum(len(t.records) for t in tasks)
+                if remaining <= 0:
                     break
-                task = tasks[k]
-                if task.search is None:
-                    with self._timed("prepare"):
-                        self._prepare(task, shape_vars)
-                with self.log.locked():
-                    for other in tasks:
-                        self._absorb(other, other.refresh(self.log), progress)
-                    remaining = trials - sum(len(t.records) for t in tasks)
-                    if remaining <= 0:
-                        break
-                    count = self._round(task, min(self.batch_size, remaining), progress)
-                if count == 0:
-                    task.exhausted = True
-                    scheduler.finish(k)
-                    continue
-                measured[k] += count
-                scheduler.observe(k, len(task.records), task.best_time)
-                if self.early_stopping is not None and \
-                        task.since_improvement >= self.early_stopping:
-                    scheduler.finish(k)
-        finally:
-            progress.close()
+                count = self._round(task, min(self.batch_size, remaining), progress)
+            if count == 0:
+                task.exhausted = True
+                scheduler.finish(k)
+                continue
+            measured[k] += count
+            scheduler.observe(k, len(task.records), task.best_time)
+            if self.early_stopping is not None and \
+                    task.since_improvement >= self.early_stopping:
+                scheduler.finish(k)
         return measured
 
-    def _absorb(self, task, fresh: list, progress: _Progress) -> None:
+    def _absorb(self, task, fresh: list, progress: Progress) -> None:
         """Take in trials another process appended to the log: never measure their
         configs, and learn from their features."""
         rows, costs = [], []
@@ -241,12 +211,13 @@ class Session:
                 self.model.update(np.asarray(rows, dtype=np.float32), costs,
                                   [task.key] * len(rows))
         if fresh:
-            progress.update(len(fresh), self._best_text(task, task.best_time))
+            progress.absorbed(len(fresh), self._best_text(task, task.best_time))
 
-    def _round(self, task, count: int, progress: _Progress) -> int:
+    def _round(self, task, count: int, progress: Progress) -> int:
         """Measure one batch of ``task``; returns the number measured (0: nothing left).
         Each result is appended to the log as soon as the runner reports it."""
         trained = self.model.num_samples > 0 and not self.random_search
+        progress.batch_started(count)
         with self._timed("search"):
             configs = task.search.next_batch(count, task.measured, task.elites(16), trained)
         configs = [c for c in configs if c.key() not in task.measured][:count]
@@ -254,6 +225,7 @@ class Session:
             return 0
         with self._timed("build"):
             builds = self.builder.build(task.measure_task, configs)
+        progress.batch_built()
         warn_internal_errors(task.name, builds)
         for build in builds:
             task.search.remember_features(build.config, build.features, measured=True)
@@ -271,24 +243,25 @@ class Session:
             self.log.append(record)
             task.add_own(record)
             task.measured.add(build.config.key())
-            if record.is_valid and record.mean_cost < best:
-                best = record.mean_cost
+            if record.is_valid and record.median_cost < best:
+                best = record.median_cost
                 task.since_improvement = 0
             else:
                 task.since_improvement += 1
             if build.features is not None:
                 rows.append(build.features)
                 costs.append(record.mean_cost)
-            progress.update(1, self._best_text(task, best))
+            progress.trial_done(self._best_text(task, best))
         self.timings["run"] = self.timings.get("run", 0.0) + time.perf_counter() - run_start
         if rows and not self.random_search:
             with self._timed("model"):
                 self.model.update(np.asarray(rows, dtype=np.float32), costs,
                                   [task.key] * len(rows))
+        progress.batch_done()
         return len(builds)
 
     # -- re-timing ----------------------------------------------------------------------
-    def retime(self, count: int, shape_vars) -> None:
+    def retime(self, count: int, shape_vars, progress: Progress) -> None:
         """For each workload whose round is due (:func:`due_round`), time its ``count``
         fastest candidates again, in turns in one process, and append the round to the
         log; the fastest of the round becomes the workload's best.  Under the log's
@@ -298,13 +271,12 @@ class Session:
                 task.refresh(self.log)
                 candidates = due_round(task.records, task.retimes, count)
                 if candidates:
+                    progress.status(f"re-timing the {len(candidates)} fastest candidates "
+                                    f"of {task.name} side by side")
                     with self._timed("retime"):
                         self._retime(task, candidates, shape_vars)
 
     def _retime(self, task, candidates: list, shape_vars) -> None:
-        if self.verbose:
-            print(f"re-timing the {len(candidates)} fastest candidates of {task.name} side "
-                  f"by side", flush=True)
         measure_task = self._prepare_measure(task, shape_vars)
         builds = self.builder.build(measure_task, [record_config(r) for r in candidates])
         warn_internal_errors(task.name, builds)
@@ -329,9 +301,11 @@ class Session:
 
     @staticmethod
     def _best_text(task, best: float) -> str:
+        """The best first measurement so far, marked provisional: the round at the end
+        re-times the fastest and gives the figure of the result."""
         if not math.isfinite(best):
             return "best: none yet"
         if task.flops:
-            return f"best {task.flops / best / 1e9:.1f} GFLOPS"
-        return f"best {best * 1e3:.3f} ms"
+            return f"best so far {task.flops / best / 1e9:.1f} GFLOPS (provisional)"
+        return f"best so far {time_text(best)} (provisional)"
 

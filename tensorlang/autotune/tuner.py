@@ -11,7 +11,9 @@ the log, so rerunning a finished call measures nothing and returns the same best
 run killed half-way resumes with the remaining trials; no config is measured twice as a
 trial.  At the end the fastest few candidates are re-timed side by side (``retime``),
 and the fastest there is the best: the lowest of many noisy first measurements
-overstates its candidate's speed, often enough to crown a slower one.
+overstates its candidate's speed, often enough to crown a slower one.  The result has
+one figure, ``res.best_time`` (how it is measured: :class:`TuneResult`); ``print(res)``
+and the progress bar's last words give that figure, and ``tensorlang demo`` prints it.
 
 Each result is appended to the log as it is measured, so a run killed with ``kill -9``
 loses only the candidate in flight.  Several processes may tune into one log at once:
@@ -30,6 +32,7 @@ import numpy as np
 
 from ..driver import build as build_schedule
 from ..errors import TuneError
+from ..target.llvm.runtime import num_threads
 from ..te.graph import Operation, PlaceholderOp, Tensor, post_order_ops
 from ..tir import expr as E
 from .config import Config
@@ -38,6 +41,7 @@ from .flops import count_flops
 from .inputs import input_ranges
 from .measure import (ArgSpec, MeasureOptions, MeasureTask, Runner, pickle_problem,
                       pickle_space)
+from .progress import Progress, time_text
 from .record import (MemoryLog, RecordLog, TuningRecord, last_round, record_config,
                      record_config_key, select_best)
 from .record_check import RecordCheck
@@ -53,14 +57,26 @@ from .workload_space import check_target, make_space
 class TuneResult:
     """What tuning one workload on one target found.
 
-    ``best_time`` (seconds: as re-timed beside the other fastest candidates where a
-    round ran, else as first measured), ``best_config`` (``{"sketch", "decisions"}``,
-    JSON), ``best_steps`` (the schedule steps), ``best_gflops`` (None where no
-    floating-point work can be counted), ``history`` (every trial of this workload and
-    target, in order), ``retimed`` (the records of the latest re-timing round),
-    ``errors`` (count of failed trials by kind), ``measured_now`` and ``seconds``
-    (trials measured by this call and its duration), ``timings`` (its seconds per
-    phase)."""
+    ``best_time``: seconds per call of the best schedule, the median of its samples in
+    the latest re-timing round (:attr:`TuningRecord.median_cost`).  Measured in the
+    runner process, on the thread count of parallel loops (``TL_NUM_THREADS``, default
+    every core: :attr:`threads`), on arrays 16 bytes past a cache line (as numpy's
+    large arrays start), after a checked call and a short warm-up: a sample is the mean
+    of back-to-back calls lasting at least ``MeasureOptions.min_sample_seconds`` (one
+    call for a kernel slower than a millisecond; :mod:`.timing`), taken in turns with
+    the other fastest candidates for ``MeasureOptions.retime_seconds`` each.  Where no
+    round ran (``retime`` 0 or 1, a single candidate) it is the median of the best
+    trial's samples.  ``print(res)``, ``best_text``, the progress bar's last words and
+    ``tensorlang demo`` all give this one figure; the bar's figure before the round is
+    marked provisional.
+
+    Also: ``best_config`` (``{"sketch", "decisions"}``, JSON), ``best_steps`` (the
+    schedule steps), ``best_gflops`` (None where no floating-point work can be counted),
+    ``best_samples`` (the samples behind ``best_time``), ``history`` (every trial of
+    this workload and target, in order), ``retimed`` (the records of the latest
+    re-timing round), ``errors`` (count of failed trials by kind), ``measured_now`` and
+    ``seconds`` (trials measured by this call and its duration), ``timings`` (its
+    seconds per phase)."""
 
     def __init__(self, space: SearchSpace, target: str, records: list, name: str,
                  flops: float, measured_now: int = 0, seconds: float = 0.0,
@@ -78,6 +94,8 @@ class TuneResult:
         self.retimed: list[TuningRecord] = last_round(list(retimes))
         self.best_record = select_best(self.history, retimes)
         self.errors = collections.Counter(r.error_kind for r in self.history if r.error_kind)
+        #: threads of parallel loops where it was measured (the runner's, as this process's)
+        self.threads = num_threads()
 
     @property
     def num_trials(self) -> int:
@@ -85,7 +103,35 @@ class TuneResult:
 
     @property
     def best_time(self) -> float:
-        return self.best_record.mean_cost if self.best_record else math.inf
+        """Seconds per call of the best schedule (how it is measured: the class
+        docstring); infinity when no trial is valid."""
+        return self.best_record.median_cost if self.best_record else math.inf
+
+    @property
+    def best_samples(self) -> list[float]:
+        """The samples (seconds per call) whose median is :attr:`best_time`."""
+        return list(self.best_record.costs) if self.best_record else []
+
+    @property
+    def best_measured(self) -> str:
+        """How :attr:`best_time` was measured, in a few words."""
+        if self.best_record is None:
+            return "nothing measured"
+        count = len(self.best_record.costs)
+        where = "re-timed side by side" if self.best_record.kind == "retime" else \
+            "first measurement"
+        threads = f", {self.threads} thread{'s' if self.threads != 1 else ''}" \
+            if str(self.target).startswith("llvm") else ""
+        return f"median of {count} sample{'s' if count != 1 else ''}, {where}{threads}"
+
+    @property
+    def best_text(self) -> str:
+        """The best figure as ``print(res)`` and the progress bar give it:
+        ``best 4.190 ms, 512.6 GFLOPS (median of 24 samples, ...)``."""
+        if self.best_record is None:
+            return f"no valid schedule in {self.num_trials} trials"
+        speed = f", {self.best_gflops:.1f} GFLOPS" if self.best_gflops else ""
+        return f"best {time_text(self.best_time)}{speed} ({self.best_measured})"
 
     @property
     def best_config(self) -> dict | None:
@@ -140,7 +186,7 @@ class TuneResult:
 
     def curve(self) -> tuple[np.ndarray, np.ndarray]:
         """(trial numbers, best seconds so far) over the history."""
-        best = np.minimum.accumulate([r.mean_cost for r in self.history]) \
+        best = np.minimum.accumulate([r.median_cost for r in self.history]) \
             if self.history else np.zeros(0)
         return np.arange(1, len(self.history) + 1), best
 
@@ -173,10 +219,8 @@ class TuneResult:
 
     def summary(self) -> str:
         if self.best_record is None:
-            return f"{self.name} on {self.target}: no valid schedule in {self.num_trials} trials"
-        speed = f", {self.best_gflops:.1f} GFLOPS" if self.best_gflops else ""
-        return (f"{self.name} on {self.target}: best {self.best_time * 1e3:.3f} ms{speed} "
-                f"after {self.num_trials} trials")
+            return f"{self.name} on {self.target}: {self.best_text}"
+        return f"{self.name} on {self.target}: {self.best_text} after {self.num_trials} trials"
 
     def __repr__(self) -> str:
         return f"TuneResult({self.summary()})"
@@ -255,7 +299,8 @@ class Task:
 
     @property
     def best_time(self) -> float:
-        valid = [r.mean_cost for r in self.records if r.is_valid]
+        """The fastest trial's figure (:attr:`TuningRecord.median_cost`) so far."""
+        valid = [r.median_cost for r in self.records if r.is_valid]
         return min(valid) if valid else math.inf
 
     def elites(self, count: int) -> list:
@@ -410,28 +455,48 @@ def autotune(op, target="llvm", trials: int = 1000, log_file=None, shape_vars=No
     start = time.perf_counter()
     measured = [0] * len(tasks)
     due = any(due_round(t.records, t.retimes, retime) for t in tasks)
+    progress = None
     if remaining > 0 or due:
         log.check_writable()  # before anything is measured
         for task in tasks:   # and every function extern stages call can be shipped
             task.functions = pack_functions(task.space.args, "autotune")
-        with Session(tasks, target, log, verbose, seed, runner, batch_size, early_stopping,
-                      measure_options, n_parallel, cost_model, search,
-                      dict(population_size=population_size, num_generations=num_generations,
-                           epsilon=epsilon)) as session:
-            if remaining > 0:
-                measured = session.tune(trials, shape_vars)
-            session.retime(retime, shape_vars)
-            timings = dict(session.timings)
-        with log.locked():  # what every process tuning into the log has found
-            for task in tasks:
-                task.reload(log)
+        progress = _progress(tasks, verbose, trials, done, batch_size, retime,
+                             measure_options)
+        try:
+            with Session(tasks, target, log, verbose, seed, runner, batch_size,
+                         early_stopping, measure_options, n_parallel, cost_model, search,
+                         dict(population_size=population_size,
+                              num_generations=num_generations, epsilon=epsilon)) as session:
+                if remaining > 0:
+                    measured = session.tune(trials, shape_vars, progress)
+                session.retime(retime, shape_vars, progress)
+                timings = dict(session.timings)
+            with log.locked():  # what every process tuning into the log has found
+                for task in tasks:
+                    task.reload(log)
+        except BaseException:
+            progress.close()
+            raise
     else:
         timings = {}
     seconds = time.perf_counter() - start
     results = [TuneResult(t.space, target, t.records, t.name, t.flops, measured[k], seconds,
                           timings, t.retimes) for k, t in enumerate(tasks)]
+    if progress is not None:  # the bar ends on the results' own figures
+        progress.finish(results[0].best_text if len(results) == 1 else
+                        "; ".join(f"{r.name}: {r.best_text}" for r in results))
     if verbose:
         for result in results:
             print(str(result))
     return results if several else results[0]
+
+
+def _progress(tasks: list, verbose: int, trials: int, done: int, batch_size: int,
+              retime: int, measure_options: MeasureOptions | None) -> Progress:
+    """The progress bar of a tuning of ``tasks``, its time left counting the re-timing
+    round to come."""
+    name = tasks[0].name if len(tasks) == 1 else f"{len(tasks)} workloads"
+    round_size = len(tasks) * min(retime, trials) if retime > 1 else 0
+    seconds = (measure_options or MeasureOptions()).retime_seconds
+    return Progress(verbose, trials, done, name, batch_size, round_size, seconds)
 

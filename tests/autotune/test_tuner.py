@@ -57,7 +57,7 @@ def test_faults_are_recorded_and_the_best_is_correct(tmp_path):
     assert result.retimed and all(r.is_valid for r in result.retimed)
     assert all(r.config["decisions"]["fault"] == "none" for r in result.retimed)
     assert result.best_record in result.retimed
-    assert result.best_time == min(r.mean_cost for r in result.retimed)
+    assert result.best_time == min(r.median_cost for r in result.retimed)
     _check_correct(result, 16)
     assert result.best_gflops == pytest.approx(2 * 16 ** 3 / result.best_time / 1e9)
 
@@ -149,7 +149,7 @@ def test_round_corrects_a_lucky_first_measurement(tmp_path):
     # the budget is spent, but a round is due: both are timed again, side by side
     result = tl.autotune(space, trials=2, log_file=log, measure_options=_options(), **FAST)
     assert result.measured_now == 0 and result.num_trials == 2
-    costs = {r.config["decisions"]["vectorize"]: r.mean_cost for r in result.retimed}
+    costs = {r.config["decisions"]["vectorize"]: r.median_cost for r in result.retimed}
     assert costs[False] > 2 * costs[True]
     assert result.best_config["decisions"] == FAST_CONFIG
     assert result.best_time == costs[True]
@@ -182,7 +182,7 @@ def test_retime_off_keeps_the_fastest_first_measurement(tmp_path):
     result = tl.autotune(MatmulTileSpace(16, 16, 16), trials=8, batch_size=8, retime=0,
                          measure_options=_options(), **FAST)
     assert result.retimed == [] and "retime" not in result.timings
-    assert result.best_time == min(r.mean_cost for r in result.history if r.is_valid)
+    assert result.best_time == min(r.median_cost for r in result.history if r.is_valid)
     with pytest.raises(TuneError, match="retime"):
         tl.autotune(MatmulTileSpace(16, 16, 16), trials=1, retime=-1, **FAST)
 
