@@ -46,15 +46,30 @@ def annotate_unroll(stage, step: int) -> None:
         unroll_pragma(stage, first_long_leaf(stage), step)
 
 
-def fuse_parallel(stage, loops: list, count: int):
-    """Fuse the first ``count`` of ``loops`` (adjacent leaves) and run the result in
-    parallel; returns the fused loop (or None)."""
+def fuse_parallel(stage, loops: list, count: int, threads: int):
+    """Fuse the first ``count`` of ``loops`` (adjacent leaves, outer first) and run the
+    result in parallel; returns ``(fused loop or None, the loops left unfused)``.
+
+    A parallel loop needs work for every thread: while the fused loops run fewer than
+    ``threads`` iterations (a batch of one, an outer tile of one), the next loop joins
+    them, and a loop of a single iteration is never run in parallel (lowering drops it,
+    and the stage would run on one core).  ``count`` 0 keeps the loops serial."""
     count = min(count, len(loops))
     if count <= 0:
-        return None
+        return None, list(loops)
+    extents = [stage.static_extent(iv) for iv in loops]
+
+    def iterations(n):
+        known = extents[:n]
+        return None if None in known else math.prod(known)
+
+    while count < len(loops) and (iterations(count) or threads) < threads:
+        count += 1
+    if iterations(count) == 1:
+        return None, list(loops)
     fused = fuse_all(stage, loops[:count])
     stage.parallel(fused)
-    return fused
+    return fused, list(loops[count:])
 
 
 def vectorize_split(stage, axis, lanes: int):
@@ -87,9 +102,10 @@ class StageRule:
     annotates, and returns the loops ``(stage, axis)`` at which the stage's producers
     may be computed (of the stage that reads them directly), outer first."""
 
-    def __init__(self, name: str, op, shape_vars):
+    def __init__(self, name: str, op, shape_vars, threads: int = 1):
         self.name = name
         self.op = op
+        self.threads = threads
         self.spatial = [const_extent(iv, shape_vars) for iv in op.axis]
         self.reduce = [const_extent(iv, shape_vars) for iv in op.reduce_axis]
 
@@ -138,9 +154,9 @@ class InjectiveRule(StageRule):
             st.vectorize(inner)
         loops = axes[:-1] + [outer]
         count = 0 if attached else d["fuse"]
-        fused = fuse_parallel(st, loops, count)
+        fused, rest = fuse_parallel(st, loops, count, self.threads)
         annotate_unroll(st, d["unroll"])
-        points = ([fused] if fused is not None else []) + loops[count:]
+        points = ([fused] if fused is not None else []) + rest
         return [(st, iv) for iv in points]
 
 
@@ -230,7 +246,7 @@ class ReductionRule(StageRule):
         else:
             st.reorder(*outers, *inners, *reduce_axes)
         count = 0 if attached else d["fuse"]
-        fuse_parallel(st, outers, count)
+        fuse_parallel(st, outers, count, self.threads)
         annotate_unroll(st, d["unroll"])
         return [(st, iv) for iv in st.leaf_iter_vars[:-1]]
 
@@ -253,8 +269,8 @@ class ReductionRule(StageRule):
         if d["vec"]:
             st.vectorize(inners[-1])
         count = 0 if attached else d["fuse"]
-        fused = fuse_parallel(st, outers, count)
-        points = ([fused] if fused is not None else []) + outers[count:]
+        fused, rest = fuse_parallel(st, outers, count, self.threads)
+        points = ([fused] if fused is not None else []) + rest
         acc.compute_at(st, points[-1])
         axes, reduce_axes = list(acc.op.axis), list(acc.op.reduce_axis)
         acc.reorder(*reduce_axes, *axes)
@@ -277,14 +293,14 @@ class ReductionRule(StageRule):
             if spatial and (d.get("rfactor_at") or attached):
                 # partials of each output point at that point; the points in parallel
                 count = 0 if attached else d["fuse"]
-                fuse_parallel(st, list(st.op.axis), count)
+                fuse_parallel(st, list(st.op.axis), count, self.threads)
                 loops = [iv for iv in st.leaf_iter_vars if iv.iter_type != E.REDUCE]
                 rf.compute_at(st, loops[-1])
             elif spatial and d["fuse"]:
-                rf.parallel(spatial[0])
+                fuse_parallel(rf, spatial, 1, self.threads)
         else:
             rf.reorder(factored, *spatial, *reduce_axes)
-            rf.parallel(factored)
+            fuse_parallel(rf, [factored] + spatial, 1, self.threads)
         annotate_unroll(rf, d["unroll"])
         return [(rf, iv) for iv in rf.leaf_iter_vars[:-1]]
 
@@ -299,8 +315,8 @@ class TiledReductionRule(StageRule):
 
     kind = "tiled"
 
-    def __init__(self, name, op, shape_vars):
-        super().__init__(name, op, shape_vars)
+    def __init__(self, name, op, shape_vars, threads: int = 1):
+        super().__init__(name, op, shape_vars, threads)
         self.packable = [t for t in reused_inputs(op) if isinstance(t.op, PlaceholderOp)]
 
     def domains(self):
@@ -375,8 +391,8 @@ class TiledReductionRule(StageRule):
         if d["vec"]:
             st.vectorize(a3s[-1])
         outer = a0s + a1s
-        fused = fuse_parallel(st, outer, count)
-        outer = ([fused] if fused is not None else []) + outer[count:]
+        fused, rest = fuse_parallel(st, outer, count, self.threads)
+        outer = ([fused] if fused is not None else []) + rest
         for t in self.packable:
             packed = ctx.get((self.name, "pack", t.name))
             if packed is None:
@@ -405,8 +421,8 @@ class TiledReductionRule(StageRule):
             else:
                 vectorize_split(st, inner[-1], VECTOR_LANES)
         outer = a0s + a1s
-        fused = fuse_parallel(st, outer, count)
-        outer = ([fused] if fused is not None else []) + outer[count:]
+        fused, rest = fuse_parallel(st, outer, count, self.threads)
+        outer = ([fused] if fused is not None else []) + rest
         acc.compute_at(st, outer[-1])
         a2s, a3s = [], []
         for iv, (_, _, f3) in zip(list(acc.op.axis), spatial):
