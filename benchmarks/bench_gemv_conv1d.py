@@ -28,16 +28,19 @@ from tensorlang.autotune.op_workloads import make_workload
 
 
 def hand_gemv(y):
-    """y[i] = sum_k A[i, k] x[k]: 64 partial sums of each row (four vectors of lanes
-    along the contiguous row), the rows in parallel, then the sum of the partials."""
+    """y[i] = sum_k A[i, k] x[k]: 16 partial sums (a vector of lanes along the contiguous
+    row) of 4 rows at once, so that each vector of x serves four rows, the row tiles in
+    parallel, then the sums of the partials."""
     s = tl.create_schedule(y.op)
-    _, ki = s[y].split(y.op.reduce_axis[0], factor=64)
+    _, ki = s[y].split(y.op.reduce_axis[0], factor=16)
     partial = s.rfactor(y, ki)
+    rows, _ = s[y].split(y.op.axis[0], factor=4)
+    s[y].parallel(rows)
+    s[partial].compute_at(s[y], rows)
     lanes, row = s[partial].op.axis
-    s[partial].reorder(row, s[partial].op.reduce_axis[0], lanes)
+    s[partial].reorder(s[partial].op.reduce_axis[0], row, lanes)
+    s[partial].unroll(row)
     s[partial].vectorize(lanes)
-    s[y].parallel(y.op.axis[0])
-    s[partial].compute_at(s[y], y.op.axis[0])
     return s
 
 

@@ -18,9 +18,10 @@ Every computed stage of the workload gets the rule that fits it
   reused inputs (``pack.<input>``), fused parallel outer loops (``fuse``), vectorization
   of the innermost spatial loop (``vec``) and an unroll depth (``unroll``);
 * other reductions get a two-level spatial tiling, the reduction inside or outside the
-  inner tile (``order``), and ``rfactor`` (``rfactor``, ``rfactor_at``): partial results
-  a vector of lanes wide or a thread's share, for long reductions (a matrix-vector
-  product: lanes of partial sums along each row, the rows in parallel);
+  inner tile (``order``), and ``rfactor`` (``rfactor``, ``rfactor_at``,
+  ``rfactor_rows``): partial results a vector of lanes wide or a thread's share, for long
+  reductions (a matrix-vector product: lanes of partial sums along a few rows at once,
+  the rows in parallel);
 * other stages in memory get their last axis split for SIMD lanes and fused parallel
   outer loops.
 
@@ -276,6 +277,8 @@ class SketchSpace(SearchSpace):
         if key != "inline" and values.get(f"{stage}/inline") is True:
             return False
         if key.startswith("local.") and values.get(f"{stage}/order") != "spatial_inner_local":
+            return False
+        if key.startswith("rfactor_") and values.get(f"{stage}/rfactor") == "none":
             return False
         return True
 

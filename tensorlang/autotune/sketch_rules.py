@@ -12,7 +12,6 @@ from __future__ import annotations
 import math
 
 from ..te.graph import PlaceholderOp
-from ..tir import expr as E
 from .sketch_common import UNROLL_STEPS, fuse_all, known_extent, reused_inputs, unroll_pragma
 from .sketch_domains import VECTOR_LANES, Choice, Tile
 
@@ -161,6 +160,7 @@ class InjectiveRule(StageRule):
 
 
 _RFACTOR_MODES = ("none", "vec8", "vec16", "vec32", "vec64", "par2", "par4", "par8", "par16")
+_RFACTOR_ROWS = (1, 2, 4, 8)
 
 
 class ReductionRule(StageRule):
@@ -201,8 +201,12 @@ class ReductionRule(StageRule):
             doms["rfactor"] = Choice(_RFACTOR_MODES, weights=[2 if little else 4] +
                                      [2] * 4 + [2 if little else 1] * 4)
             if n:
-                # the partial results of one output point computed at that point
+                # the partial results of a few output points (rows of the last axis)
+                # computed at them, the rows inside the reduction: several rows stream
+                # at once and share each vector of a reused operand (a matrix-vector
+                # product's x)
                 doms["rfactor_at"] = BOOL
+                doms["rfactor_rows"] = Choice(_RFACTOR_ROWS)
         return doms
 
     def max_points(self):
@@ -287,22 +291,36 @@ class ReductionRule(StageRule):
         factored, spatial = rf.op.axis[0], list(rf.op.axis[1:])
         reduce_axes = list(rf.op.reduce_axis)
         if mode.startswith("vec"):
-            rf.reorder(*spatial, *reduce_axes, factored)
             rf.vectorize(factored)
             # a stage computed inside its reader's loops computes its partials there too
             if spatial and (d.get("rfactor_at") or attached):
-                # partials of each output point at that point; the points in parallel
-                count = 0 if attached else d["fuse"]
-                fuse_parallel(st, list(st.op.axis), count, self.threads)
-                loops = [iv for iv in st.leaf_iter_vars if iv.iter_type != E.REDUCE]
-                rf.compute_at(st, loops[-1])
-            elif spatial and d["fuse"]:
-                fuse_parallel(rf, spatial, 1, self.threads)
+                self._factored_at(st, rf, d, attached, int(mode[3:]))
+            else:
+                rf.reorder(*spatial, *reduce_axes, factored)
+                if spatial and d["fuse"]:
+                    fuse_parallel(rf, spatial, 1, self.threads)
         else:
             rf.reorder(factored, *spatial, *reduce_axes)
             fuse_parallel(rf, [factored] + spatial, 1, self.threads)
         annotate_unroll(rf, d["unroll"])
         return [(rf, iv) for iv in rf.leaf_iter_vars[:-1]]
+
+
+    def _factored_at(self, st, rf, d, attached, lanes):
+        """The vector partials of ``rfactor_rows`` output points (of the last axis)
+        computed at them, those rows inside the reduction (unrolled where their
+        accumulators fit in registers); the outer loops fused and run in parallel."""
+        axes = list(st.op.axis)
+        rows = d.get("rfactor_rows", 1)
+        outer, inner = st.split(axes[-1], factor=rows)
+        count = 0 if attached else d["fuse"]
+        fused, rest = fuse_parallel(st, axes[:-1] + [outer], count, self.threads)
+        points = ([fused] if fused is not None else []) + rest
+        rf.compute_at(st, points[-1])
+        factored, spatial = rf.op.axis[0], list(rf.op.axis[1:])
+        rf.reorder(*rf.op.reduce_axis, *spatial, factored)
+        if rows > 1 and rows * -(-lanes // VECTOR_LANES) <= REGISTER_TILE:
+            rf.unroll(spatial[-1])
 
 
 class TiledReductionRule(StageRule):

@@ -15,6 +15,7 @@ from tensorlang import ops, te
 from tensorlang.autotune.sketch import sketch_space
 from tensorlang.autotune.sketch_common import reads_per_input_element
 from tensorlang.autotune.sketch_rules import fuse_parallel
+from tensorlang.tir.expr import REDUCE
 from tensorlang.tir.stmt import ForKind
 
 
@@ -193,3 +194,23 @@ def test_batch_of_one_joins_the_next_loops_until_every_thread_has_work(monkeypat
     assert fuse_parallel(st, [n, y], 2, threads=4) == (None, [n, y])
     assert _parallel_leaves(s) == []
     assert fuse_parallel(st, [n, y], 0, threads=4) == (None, [n, y])
+
+
+def test_gemv_partials_of_several_rows_share_the_reduction():
+    """``rfactor_rows`` 4: the vector partials of four rows computed together at the
+    row tile, the rows (unrolled) inside the reduction, so each vector of x is loaded once
+    for four rows; the tiles run in parallel and the result is numpy's."""
+    space = sketch_space(gemv(50, 256))       # 50 rows: a partial last tile
+    config = _config(space, **{"y/rfactor": "vec16", "y/rfactor_at": True,
+                               "y/rfactor_rows": 4, "y/fuse": 1})
+    s, args = space.apply(config)
+    rf = s.stage_by_name("y.rf")
+    assert rf.attach_type == "scope" and rf.attach_stage.name == "y"
+    assert [ext for _, _, ext in _parallel_leaves(s)] == [13]
+    kinds = [rf.iter_attrs[iv].kind if iv in rf.iter_attrs else None
+             for iv in rf.leaf_iter_vars]
+    assert kinds[-2:] == [ForKind.UNROLLED, ForKind.VECTORIZED]
+    assert rf.leaf_iter_vars[0].iter_type == REDUCE            # the rows inside it
+    a, x, y = _arrays(args, np.random.default_rng(1))
+    tl.build(s, args, bounds_check=True)(a, x, y)
+    np.testing.assert_allclose(y, a @ x, rtol=1e-4, atol=1e-4)
