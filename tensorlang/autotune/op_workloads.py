@@ -33,6 +33,23 @@ def _conv2d(size):
     return [ops.conv2d_nchw(data, kernel, stride=1, padding=1)]
 
 
+def _gemv(size):
+    """A matrix-vector product ``y = A @ x`` of a size x size float32 matrix."""
+    A = te.placeholder((size, size), name="A")
+    x = te.placeholder((size,), name="x")
+    k = te.reduce_axis((0, size), name="k")
+    return [te.compute((size,), lambda i: te.sum(A[i, k] * x[k], axis=k), name="y")]
+
+
+def _conv1d(size):
+    """A 1-D convolution over a sequence of ``size``: batch 1, 256 input and output
+    channels, a window of 5, padding 2; written as ``ops.conv2d_nchw`` of height 1, so
+    that batch, height and window height are loops of one iteration."""
+    data = te.placeholder((1, 256, 1, size), name="data")
+    kernel = te.placeholder((256, 256, 1, 5), name="kernel")
+    return [ops.conv2d_nchw(data, kernel, stride=1, padding=(0, 2))]
+
+
 def _softmax(size):
     return [ops.softmax(te.placeholder((size, size), name="x"))]
 
@@ -59,7 +76,7 @@ def _relu(size):
 WORKLOADS = {"matmul": (_matmul, 1024), "batch_matmul": (_batch_matmul, 128),
              "conv2d": (_conv2d, 56), "softmax": (_softmax, 1024),
              "layer_norm": (_layer_norm, 1024), "pool2d": (_pool2d, 112),
-             "relu": (_relu, 1024)}
+             "relu": (_relu, 1024), "gemv": (_gemv, 4096), "conv1d": (_conv1d, 1024)}
 
 
 # -- numpy's computation of each: f(*inputs, out=) with the inputs in the workload's

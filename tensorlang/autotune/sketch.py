@@ -12,13 +12,16 @@ Every computed stage of the workload gets the rule that fits it
   (``<stage>/at``: -1 for the root, else the index of the loop, outer first) where its
   other readers run inside that loop (row-fused softmax: the row maximum at the row of
   the output); elsewhere it stays at the root;
-* a reduction with data reuse (matmul, convolution, batched matmul) gets multi-level
+* a reduction with data reuse (matmul, convolution, batched matmul: each input element
+  read at least ``MIN_TILED_READS`` times) gets multi-level
   tiling SSRSRS (``tile.<axis>``), a ``cache_write`` accumulator (``cache``), packing of
   reused inputs (``pack.<input>``), fused parallel outer loops (``fuse``), vectorization
   of the innermost spatial loop (``vec``) and an unroll depth (``unroll``);
 * other reductions get a two-level spatial tiling, the reduction inside or outside the
-  inner tile (``order``), and ``rfactor`` (``rfactor``, ``rfactor_at``): partial results
-  a vector of lanes wide or a thread's share, for long reductions;
+  inner tile (``order``), and ``rfactor`` (``rfactor``, ``rfactor_at``,
+  ``rfactor_rows``): partial results a vector of lanes wide or a thread's share, for long
+  reductions (a matrix-vector product: lanes of partial sums along a few rows at once,
+  the rows in parallel);
 * other stages in memory get their last axis split for SIMD lanes and fused parallel
   outer loops.
 
@@ -27,6 +30,10 @@ stages of its steps (its time loop stays serial, as written): both are kept as w
 the root, the stages they read are neither inlined into them nor computed at a loop of
 theirs (they are computed whole, first), and the stages that read them are scheduled as
 usual.
+
+A loop run in parallel is never one without work: where the loops a ``fuse`` decision
+names run fewer iterations than there are threads (a batch of one), the next loops join
+them (:func:`~tensorlang.autotune.sketch_rules.fuse_parallel`).
 
 A config names one value per decision; :meth:`SketchSpace.apply` replays the rules on a
 fresh schedule, and every value of every domain yields a valid schedule.  Random samples
@@ -50,7 +57,8 @@ from ..schedule.stage import INLINE, SCOPE
 from ..te.extern import ExternOp
 from ..te.graph import ComputeOp, PlaceholderOp, ScanOp, post_order_ops
 from .config import Config
-from .sketch_common import calls_expensive_intrinsic, reused_inputs
+from ..target.llvm.runtime import num_threads
+from .sketch_common import calls_expensive_intrinsic, reads_per_input_element, reused_inputs
 from .sketch_domains import Choice
 from .sketch_gpu import gpu_sketch_space
 from .sketch_rules import InjectiveRule, ReductionRule, TiledReductionRule, const_extent
@@ -61,6 +69,10 @@ from .workload import output_tensors, parameter_list, workload_key
 CPU_SKETCH = "cpu"
 #: below this many output points a reduction with reuse is not worth multi-level tiling
 MIN_TILED_POINTS = 16
+#: below this many reads of each input element (``reads_per_input_element``) a reduction
+#: streams its inputs (a matrix-vector product reads each matrix element once): it gets
+#: the reduction rule, whose vector rfactor accumulates lanes of a contiguous row
+MIN_TILED_READS = 4
 
 
 def _target_kind(target) -> str:
@@ -81,6 +93,9 @@ class SketchSpace(SearchSpace):
         self.outputs = output_tensors(outputs, "sketch_space", TuneError)
         self.target = target
         self.shape_vars = dict(shape_vars or {})
+        #: threads of parallel loops (``TL_NUM_THREADS``, else every core): a parallel
+        #: loop gets at least this many iterations where the loops allow
+        self.threads = num_threads()
         output_ops = []
         for t in self.outputs:
             if not any(t.op is o for o in output_ops):
@@ -154,10 +169,12 @@ class SketchSpace(SearchSpace):
     def _rule_for(self, op, name):
         if op.own_reduce_axis:
             points = math.prod(const_extent(iv, self.shape_vars) for iv in op.axis)
-            if op.num_outputs == 1 and reused_inputs(op) and points >= MIN_TILED_POINTS:
-                return TiledReductionRule(name, op, self.shape_vars)
-            return ReductionRule(name, op, self.shape_vars)
-        return InjectiveRule(name, op, self.shape_vars)
+            reads = reads_per_input_element(op, self.shape_vars)
+            if op.num_outputs == 1 and reused_inputs(op) and points >= MIN_TILED_POINTS \
+                    and (reads is None or reads >= MIN_TILED_READS):
+                return TiledReductionRule(name, op, self.shape_vars, self.threads)
+            return ReductionRule(name, op, self.shape_vars, self.threads)
+        return InjectiveRule(name, op, self.shape_vars, self.threads)
 
     # -- SearchSpace --------------------------------------------------------------------
     #: share of samples drawn from the fused structure: every reduction that feeds
@@ -276,6 +293,8 @@ class SketchSpace(SearchSpace):
         if key != "inline" and values.get(f"{stage}/inline") is True:
             return False
         if key.startswith("local.") and values.get(f"{stage}/order") != "spatial_inner_local":
+            return False
+        if key.startswith("rfactor_") and values.get(f"{stage}/rfactor") == "none":
             return False
         return True
 

@@ -68,6 +68,42 @@ def reused_inputs(op) -> list:
     return result
 
 
+def reads_per_input_element(op, shape_vars=None) -> float | None:
+    """How often ``op`` reads each element of its inputs on average: its iterations
+    (output points times reduction points) over the elements of the tensors it reads,
+    each counted once; None where an extent is not known.  A matrix product of side n
+    reads each element n / 2 times, a matrix-vector product about once: there is nothing
+    for tiling to keep in cache, and the time goes to streaming the matrix."""
+    iterations = 1
+    for iv in list(op.axis) + list(op.own_reduce_axis):
+        extent = known_extent(iv, shape_vars)
+        if extent is None:
+            return None
+        iterations *= extent
+    elements = 0
+    for tensor in distinct_producers(op):
+        size = 1
+        for dim in tensor.shape:
+            value = _known_dim(dim, shape_vars)
+            if value is None:
+                return None
+            size *= value
+        elements += size
+    return iterations / max(elements, 1)
+
+
+def _known_dim(dim, shape_vars) -> int | None:
+    if isinstance(dim, int):
+        return dim
+    if isinstance(dim, E.IntImm):
+        return int(dim.value)
+    if isinstance(dim, E.Var):
+        for key, value in (shape_vars or {}).items():
+            if key is dim or key == dim.name:
+                return int(value)
+    return None
+
+
 def calls_expensive_intrinsic(op) -> bool:
     """Whether the body of ``op`` calls one of :data:`EXPENSIVE_INTRINSICS`."""
     names: set = set()
@@ -79,14 +115,7 @@ def calls_expensive_intrinsic(op) -> bool:
 def known_extent(iv, shape_vars) -> int | None:
     """The extent of ``iv`` as an int, symbolic dimensions looked up in ``shape_vars``
     (by variable or by name); None where it is not known."""
-    extent = iv.dom.extent
-    if isinstance(extent, E.IntImm):
-        return int(extent.value)
-    if isinstance(extent, E.Var):
-        for key, value in (shape_vars or {}).items():
-            if key is extent or key == extent.name:
-                return int(value)
-    return None
+    return _known_dim(iv.dom.extent, shape_vars)
 
 
 # -- schedule moves ---------------------------------------------------------------------

@@ -12,7 +12,6 @@ from __future__ import annotations
 import math
 
 from ..te.graph import PlaceholderOp
-from ..tir import expr as E
 from .sketch_common import UNROLL_STEPS, fuse_all, known_extent, reused_inputs, unroll_pragma
 from .sketch_domains import VECTOR_LANES, Choice, Tile
 
@@ -46,15 +45,30 @@ def annotate_unroll(stage, step: int) -> None:
         unroll_pragma(stage, first_long_leaf(stage), step)
 
 
-def fuse_parallel(stage, loops: list, count: int):
-    """Fuse the first ``count`` of ``loops`` (adjacent leaves) and run the result in
-    parallel; returns the fused loop (or None)."""
+def fuse_parallel(stage, loops: list, count: int, threads: int):
+    """Fuse the first ``count`` of ``loops`` (adjacent leaves, outer first) and run the
+    result in parallel; returns ``(fused loop or None, the loops left unfused)``.
+
+    A parallel loop needs work for every thread: while the fused loops run fewer than
+    ``threads`` iterations (a batch of one, an outer tile of one), the next loop joins
+    them, and a loop of a single iteration is never run in parallel (lowering drops it,
+    and the stage would run on one core).  ``count`` 0 keeps the loops serial."""
     count = min(count, len(loops))
     if count <= 0:
-        return None
+        return None, list(loops)
+    extents = [stage.static_extent(iv) for iv in loops]
+
+    def iterations(n):
+        known = extents[:n]
+        return None if None in known else math.prod(known)
+
+    while count < len(loops) and (iterations(count) or threads) < threads:
+        count += 1
+    if iterations(count) == 1:
+        return None, list(loops)
     fused = fuse_all(stage, loops[:count])
     stage.parallel(fused)
-    return fused
+    return fused, list(loops[count:])
 
 
 def vectorize_split(stage, axis, lanes: int):
@@ -87,9 +101,10 @@ class StageRule:
     annotates, and returns the loops ``(stage, axis)`` at which the stage's producers
     may be computed (of the stage that reads them directly), outer first."""
 
-    def __init__(self, name: str, op, shape_vars):
+    def __init__(self, name: str, op, shape_vars, threads: int = 1):
         self.name = name
         self.op = op
+        self.threads = threads
         self.spatial = [const_extent(iv, shape_vars) for iv in op.axis]
         self.reduce = [const_extent(iv, shape_vars) for iv in op.own_reduce_axis]
 
@@ -138,13 +153,14 @@ class InjectiveRule(StageRule):
             st.vectorize(inner)
         loops = axes[:-1] + [outer]
         count = 0 if attached else d["fuse"]
-        fused = fuse_parallel(st, loops, count)
+        fused, rest = fuse_parallel(st, loops, count, self.threads)
         annotate_unroll(st, d["unroll"])
-        points = ([fused] if fused is not None else []) + loops[count:]
+        points = ([fused] if fused is not None else []) + rest
         return [(st, iv) for iv in points]
 
 
 _RFACTOR_MODES = ("none", "vec8", "vec16", "vec32", "vec64", "par2", "par4", "par8", "par16")
+_RFACTOR_ROWS = (1, 2, 4, 8)
 
 
 class ReductionRule(StageRule):
@@ -185,8 +201,12 @@ class ReductionRule(StageRule):
             doms["rfactor"] = Choice(_RFACTOR_MODES, weights=[2 if little else 4] +
                                      [2] * 4 + [2 if little else 1] * 4)
             if n:
-                # the partial results of one output point computed at that point
+                # the partial results of a few output points (rows of the last axis)
+                # computed at them, the rows inside the reduction: several rows stream
+                # at once and share each vector of a reused operand (a matrix-vector
+                # product's x)
                 doms["rfactor_at"] = BOOL
+                doms["rfactor_rows"] = Choice(_RFACTOR_ROWS)
         return doms
 
     def max_points(self):
@@ -230,7 +250,7 @@ class ReductionRule(StageRule):
         else:
             st.reorder(*outers, *inners, *reduce_axes)
         count = 0 if attached else d["fuse"]
-        fuse_parallel(st, outers, count)
+        fuse_parallel(st, outers, count, self.threads)
         annotate_unroll(st, d["unroll"])
         return [(st, iv) for iv in st.leaf_iter_vars[:-1]]
 
@@ -253,8 +273,8 @@ class ReductionRule(StageRule):
         if d["vec"]:
             st.vectorize(inners[-1])
         count = 0 if attached else d["fuse"]
-        fused = fuse_parallel(st, outers, count)
-        points = ([fused] if fused is not None else []) + outers[count:]
+        fused, rest = fuse_parallel(st, outers, count, self.threads)
+        points = ([fused] if fused is not None else []) + rest
         acc.compute_at(st, points[-1])
         axes, reduce_axes = list(acc.op.axis), list(acc.op.own_reduce_axis)
         acc.reorder(*reduce_axes, *axes)
@@ -271,22 +291,36 @@ class ReductionRule(StageRule):
         factored, spatial = rf.op.axis[0], list(rf.op.axis[1:])
         reduce_axes = list(rf.op.own_reduce_axis)
         if mode.startswith("vec"):
-            rf.reorder(*spatial, *reduce_axes, factored)
             rf.vectorize(factored)
             # a stage computed inside its reader's loops computes its partials there too
             if spatial and (d.get("rfactor_at") or attached):
-                # partials of each output point at that point; the points in parallel
-                count = 0 if attached else d["fuse"]
-                fuse_parallel(st, list(st.op.axis), count)
-                loops = [iv for iv in st.leaf_iter_vars if iv.iter_type != E.REDUCE]
-                rf.compute_at(st, loops[-1])
-            elif spatial and d["fuse"]:
-                rf.parallel(spatial[0])
+                self._factored_at(st, rf, d, attached, int(mode[3:]))
+            else:
+                rf.reorder(*spatial, *reduce_axes, factored)
+                if spatial and d["fuse"]:
+                    fuse_parallel(rf, spatial, 1, self.threads)
         else:
             rf.reorder(factored, *spatial, *reduce_axes)
-            rf.parallel(factored)
+            fuse_parallel(rf, [factored] + spatial, 1, self.threads)
         annotate_unroll(rf, d["unroll"])
         return [(rf, iv) for iv in rf.leaf_iter_vars[:-1]]
+
+
+    def _factored_at(self, st, rf, d, attached, lanes):
+        """The vector partials of ``rfactor_rows`` output points (of the last axis)
+        computed at them, those rows inside the reduction (unrolled where their
+        accumulators fit in registers); the outer loops fused and run in parallel."""
+        axes = list(st.op.axis)
+        rows = d.get("rfactor_rows", 1)
+        outer, inner = st.split(axes[-1], factor=rows)
+        count = 0 if attached else d["fuse"]
+        fused, rest = fuse_parallel(st, axes[:-1] + [outer], count, self.threads)
+        points = ([fused] if fused is not None else []) + rest
+        rf.compute_at(st, points[-1])
+        factored, spatial = rf.op.axis[0], list(rf.op.axis[1:])
+        rf.reorder(*rf.op.own_reduce_axis, *spatial, factored)
+        if rows > 1 and rows * -(-lanes // VECTOR_LANES) <= REGISTER_TILE:
+            rf.unroll(spatial[-1])
 
 
 class TiledReductionRule(StageRule):
@@ -299,8 +333,8 @@ class TiledReductionRule(StageRule):
 
     kind = "tiled"
 
-    def __init__(self, name, op, shape_vars):
-        super().__init__(name, op, shape_vars)
+    def __init__(self, name, op, shape_vars, threads: int = 1):
+        super().__init__(name, op, shape_vars, threads)
         self.packable = [t for t in reused_inputs(op) if isinstance(t.op, PlaceholderOp)]
 
     def domains(self):
@@ -375,8 +409,8 @@ class TiledReductionRule(StageRule):
         if d["vec"]:
             st.vectorize(a3s[-1])
         outer = a0s + a1s
-        fused = fuse_parallel(st, outer, count)
-        outer = ([fused] if fused is not None else []) + outer[count:]
+        fused, rest = fuse_parallel(st, outer, count, self.threads)
+        outer = ([fused] if fused is not None else []) + rest
         for t in self.packable:
             packed = ctx.get((self.name, "pack", t.name))
             if packed is None:
@@ -405,8 +439,8 @@ class TiledReductionRule(StageRule):
             else:
                 vectorize_split(st, inner[-1], VECTOR_LANES)
         outer = a0s + a1s
-        fused = fuse_parallel(st, outer, count)
-        outer = ([fused] if fused is not None else []) + outer[count:]
+        fused, rest = fuse_parallel(st, outer, count, self.threads)
+        outer = ([fused] if fused is not None else []) + rest
         acc.compute_at(st, outer[-1])
         a2s, a3s = [], []
         for iv, (_, _, f3) in zip(list(acc.op.axis), spatial):

@@ -149,12 +149,25 @@ def test_non_linear_guard_is_left_alone():
     assert partition_loops(func) is func
 
 
-def test_unrolled_and_parallel_kinds_survive():
-    func = split_func(50, 4, ForKind.UNROLLED)
+@pytest.mark.parametrize("extent", [50, 6])
+def test_parallel_loop_keeps_every_iteration(extent):
+    """A parallel loop is not cut: a peeled tail would run on one thread after it (and
+    of a 2-iteration loop, one full tile and one partial, nothing would stay parallel).
+    Its iterations branch to the guard-free unrolled body or to the guarded one."""
+    func = split_func(extent, 4, ForKind.UNROLLED)
     func = func.replace(body=func.body.replace(kind=ForKind.PARALLEL))
     out = partition_loops(func)
-    main = out.body.seq[0]
-    assert main.kind == ForKind.PARALLEL and main.body.kind == ForKind.UNROLLED
+    assert isinstance(out.body, For) and out.body.kind == ForKind.PARALLEL
+    assert out.body.extent.value == -(-extent // 4)
+    branch = out.body.body
+    assert isinstance(branch, IfThenElse) and branch.else_case is not None
+    main = branch.then_case
+    assert main.kind == ForKind.UNROLLED and count(main, IfThenElse) == 0
+    a = np.arange(extent, dtype="float32")
+    want, = run(func, a, np.zeros(extent, "float32"))[1:]
+    got, = run(out, a, np.zeros(extent, "float32"))[1:]
+    np.testing.assert_array_equal(want, got)
+    verify(out)
 
 
 def test_outputs_are_well_formed():

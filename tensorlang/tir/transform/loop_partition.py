@@ -12,6 +12,9 @@ inner loops, and splits the loop into
 The outermost loop a guard depends on is the one partitioned, so inner vectorized and
 unrolled loops of the main part carry no guard; head and tail are simplified (an
 extent-1 tail becomes straight-line code) and partitioned again for the inner loops.
+A parallel loop is not cut into pieces (a head or tail would run on one thread): each
+of its iterations branches to the guard-free body in the main range, to the guarded one
+elsewhere.
 Guards are ``if`` conditions (each conjunct of an ``and`` counts alone) and conditions
 wrapped in ``likely(...)`` calls.  Loops are partitioned for ``likely`` conditions inside
 expressions (padding inlined into its reader) while the statements the copies would run,
@@ -313,6 +316,10 @@ class _Partitioner(Mutator):
             # a vectorized/unrolled loop needs constant extents: keep it whole, guarded
             return None
         main_body = _GuardRemover(proven, self.has_likely).visit(loop.body)
+        if loop.kind == S.ForKind.PARALLEL:
+            if proven & likely_ids:
+                self.likely_growth += body_size
+            return self._split_in_place(loop, begin, end, main_begin, main_end, main_body)
         main = loop.replace(min=main_begin, extent=main_extent, body=main_body)
         pieces = []
         for lo, hi, bounds in ((begin, main_begin, lowers), (main_end, end, uppers)):
@@ -340,6 +347,26 @@ class _Partitioner(Mutator):
             if isinstance(piece, S.For) and piece.loop_var is loop.loop_var:
                 self.done[id(piece)] = piece
         return S.seq(head, main, tail)
+
+
+    def _split_in_place(self, loop: S.For, begin, end, main_begin, main_end, main_body):
+        """A parallel loop keeps every iteration: its head and tail, peeled off, would
+        run on one thread after it (and a loop of two tiles, one of them partial, not in
+        parallel at all).  Each iteration runs the guard-free body in the main range and
+        the guarded one elsewhere."""
+        var, a = loop.loop_var, self.analyzer
+        conds = [c for c, proven in ((_op.ge(var, main_begin), a.can_prove(
+                                         _op.le(main_begin, begin))),
+                                     (_op.lt(var, main_end), a.can_prove(
+                                         _op.ge(main_end, end))))
+                 if not proven]
+        body = main_body
+        if conds:
+            cond = conds[0] if len(conds) == 1 else _op.logical_and(*conds)
+            body = S.IfThenElse(cond, main_body, loop.body)
+        whole = loop.replace(body=body)
+        self.done[id(whole)] = whole
+        return whole
 
 
 def partition_loops(func: S.PrimFunc) -> S.PrimFunc:
