@@ -95,7 +95,7 @@ def _np_layer_norm(x, gamma, beta, out):
 
 
 def _np_conv2d(data, kernel, out):
-    """Stride 1, padding 1: windows of the padded image contracted with the kernel (a
+    """Stride 1, padding half the window (1 for 3x3; 0 and 2 for conv1d's 1x5): windows of the padded image contracted with the kernel (a
     BLAS product, as ``einsum(optimize=True)`` plans it)."""
     kh, kw = kernel.shape[2:]
     padded = np.pad(data, ((0, 0), (0, 0), (kh // 2, kh // 2), (kw // 2, kw // 2)))
@@ -113,7 +113,9 @@ def _np_pool2d(data, out):
 _NUMPY = {"matmul": lambda a, b, out: np.matmul(a, b, out=out),
           "batch_matmul": lambda a, b, out: np.matmul(a, b, out=out),
           "conv2d": _np_conv2d, "softmax": _np_softmax, "layer_norm": _np_layer_norm,
-          "pool2d": _np_pool2d, "relu": lambda x, out: np.maximum(x, 0, out=out)}
+          "pool2d": _np_pool2d, "relu": lambda x, out: np.maximum(x, 0, out=out),
+          "gemv": lambda a, x, out: np.matmul(a, x, out=out),
+          "conv1d": _np_conv2d}   # height 1, window height 1: no padding along it
 
 
 def numpy_equivalent(name: str):
