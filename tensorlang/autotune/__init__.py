@@ -39,6 +39,7 @@ from .sketch import sketch_space
 from .sketch_gpu import gpu_sketch_space
 from .cost_model import (CostModel, XGBoostCostModel, RandomModel, pairwise_accuracy,
                          relative_throughput)
+from .pretrained import PretrainedCostModel
 from .measure import (MeasureOptions, MeasureTask, MeasureResult, BuildResult, Runner,
                       LocalRunner, LocalBuilder)
 from .search import EvolutionarySearch
@@ -56,7 +57,7 @@ LAYERS = (
     ("spaces", ("space", "features", "sketch_common", "sketch_domains", "sketch_rules",
                 "sketch_gpu_rules", "sketch_gpu", "sketch", "template", "workload_space")),
     ("measurement", ("workers", "measure_worker", "worker_main", "measure", "extern_functions",
-                     "cost_model")),
+                     "cost_model", "pretrained")),
     ("tuning loop", ("search", "task_scheduler", "progress", "session", "tuner")),
     ("public API", ("dispatch", "__init__")),
 )
@@ -68,7 +69,7 @@ __all__ = [
     "TuningRecord", "RecordLog", "MemoryLog", "ERROR_KINDS", "RECORD_VERSION",
     "canonical_config", "workload_key", "workload_description", "canonical_te_text",
     "count_flops", "FEATURE_NAMES", "extract_features", "extract_features_batch",
-    "CostModel", "XGBoostCostModel", "RandomModel", "pairwise_accuracy",
+    "CostModel", "XGBoostCostModel", "RandomModel", "PretrainedCostModel", "pairwise_accuracy",
     "relative_throughput", "MeasureOptions", "MeasureTask", "MeasureResult", "BuildResult",
     "Runner", "LocalRunner", "LocalBuilder", "EvolutionarySearch", "GradientTaskScheduler",
 ]

@@ -90,6 +90,12 @@ class CostModel:
     data so that :meth:`update` can retrain on everything seen so far."""
 
     kind = "base"
+    #: kind -> class, for :meth:`load` (every subclass registers itself)
+    _KINDS: dict = {}
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        CostModel._KINDS[cls.kind] = cls
 
     def __init__(self, seed: int = 0):
         self.seed = seed
@@ -100,6 +106,11 @@ class CostModel:
     @property
     def num_samples(self) -> int:
         return len(self._costs)
+
+    @property
+    def is_trained(self) -> bool:
+        """Whether :meth:`predict` means anything yet (else the search samples at random)."""
+        return self.num_samples > 0
 
     def fit(self, features, costs, workload_keys=None) -> None:
         """Train on exactly these samples (seconds; inf or None for failed candidates)."""
@@ -190,7 +201,7 @@ class CostModel:
         """Read a model written by :meth:`save` (of whichever kind it was)."""
         with np.load(path, allow_pickle=False) as data:
             meta = json.loads(bytes(data["meta"]).decode())
-            classes = {cls.kind: cls for cls in (XGBoostCostModel, RandomModel)}
+            classes = CostModel._KINDS
             if meta.get("kind") not in classes:
                 raise TensorLangValueError(
                     f"cost model file {path}: unknown model kind {meta.get('kind')!r}")
@@ -266,6 +277,11 @@ class XGBoostCostModel(CostModel):
         self._rng = np.random.default_rng(seed)
 
     def _train(self) -> None:
+        self._booster = self._boost(self.num_rounds)
+
+    def _boost(self, rounds: int, base=None):
+        """A booster of ``rounds`` trees fitted to the samples (added to the trees of
+        booster ``base``, which is left as it is, when given)."""
         import xgboost
         labels = relative_throughput(self._costs, self._keys)
         if self.objective == "rank:ndcg":
@@ -277,7 +293,7 @@ class XGBoostCostModel(CostModel):
         matrix = xgboost.DMatrix(self._features[order], label=labels[order], qid=qid[order])
         params = {"objective": self.objective, "seed": self.seed, "verbosity": 0,
                   **self.params}
-        self._booster = xgboost.train(params, matrix, num_boost_round=self.num_rounds)
+        return xgboost.train(params, matrix, num_boost_round=rounds, xgb_model=base)
 
     def predict(self, features) -> np.ndarray:
         import xgboost

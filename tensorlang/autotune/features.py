@@ -21,6 +21,7 @@ tiled, cache-written matmul.
 """
 from __future__ import annotations
 
+import hashlib
 import math
 
 import numpy as np
@@ -79,6 +80,13 @@ _STORE_NAMES = _store_feature_names()
 FEATURE_NAMES: tuple[str, ...] = tuple(
     [f"mean.{n}" for n in _STORE_NAMES] + [f"main.{n}" for n in _STORE_NAMES]
     + [f"func.{n}" for n in _FUNCTION_FEATURES])
+
+#: bumped whenever what an entry means changes without its name changing
+FEATURE_REVISION = 1
+#: names and revision of the features, hashed: a model trained on vectors of another
+#: version cannot score these (a pretrained model stores the version it was trained on)
+FEATURE_VERSION: str = hashlib.sha256(
+    ("\n".join(FEATURE_NAMES) + f"\nrevision {FEATURE_REVISION}").encode()).hexdigest()[:16]
 
 _STORE_DIM = len(_STORE_NAMES)
 _OP_INDEX = {kind: k for k, kind in enumerate(ARITH_KINDS)}

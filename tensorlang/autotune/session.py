@@ -25,6 +25,7 @@ from .cost_model import XGBoostCostModel
 from .features import FEATURE_NAMES
 from .measure import LocalBuilder, LocalRunner
 from .progress import Progress, time_text
+from .pretrained import pretrained_cost_model
 from .record import TuningRecord, last_round, record_config
 from .search import EvolutionarySearch
 from .task_scheduler import GradientTaskScheduler
@@ -75,18 +76,27 @@ def warn_internal_errors(name: str, builds: list) -> None:
                       TuneWarning, stacklevel=3)
 
 
-def default_cost_model(seed: int = 0) -> XGBoostCostModel:
+def default_cost_model(seed: int = 0, target=None, pretrained=None) -> XGBoostCostModel:
     """The tuner's model: one xgboost thread (OpenMP threads that outnumber free cores
     spin, and slow training down badly on a busy machine) and 64 histogram bins
-    (features are log-scaled counts with few distinct values)."""
-    return XGBoostCostModel(seed=seed, num_threads=1, params={"max_bin": 64})
+    (features are log-scaled counts with few distinct values).  With a ``target``, it
+    starts from the pretrained model for that target where one is usable
+    (:func:`~tensorlang.autotune.pretrained.pretrained_cost_model`; ``pretrained``:
+    None or True for the default file, False for none, or a model file's path)."""
+    options = dict(num_threads=1, params={"max_bin": 64})
+    if target is not None:
+        model = pretrained_cost_model(target, pretrained, seed=seed, **options)
+        if model is not None:
+            return model
+    return XGBoostCostModel(seed=seed, **options)
 
 
 class Session:
     """Processes, model and searches of one ``autotune`` call."""
 
     def __init__(self, tasks, target, log, verbose, seed, runner, batch_size, early_stopping,
-                 measure_options, n_parallel, cost_model, search, search_options):
+                 measure_options, n_parallel, cost_model, search, search_options,
+                 pretrained=None):
         self.tasks = tasks
         self.target = target
         self.log = log
@@ -102,7 +112,12 @@ class Session:
         self.builder = LocalBuilder(n_parallel, timeout=timeout)
         self.own_runner = runner is None
         self.runner = runner if runner is not None else LocalRunner(measure_options)
-        self.model = cost_model if cost_model is not None else default_cost_model(seed)
+        if cost_model is not None:
+            self.model = cost_model
+        elif self.random_search:
+            self.model = default_cost_model(seed)  # never consulted
+        else:
+            self.model = default_cost_model(seed, target, pretrained)
 
     def __enter__(self):
         return self
@@ -216,7 +231,7 @@ class Session:
     def _round(self, task, count: int, progress: Progress) -> int:
         """Measure one batch of ``task``; returns the number measured (0: nothing left).
         Each result is appended to the log as soon as the runner reports it."""
-        trained = self.model.num_samples > 0 and not self.random_search
+        trained = self.model.is_trained and not self.random_search
         progress.batch_started(count)
         with self._timed("search"):
             configs = task.search.next_batch(count, task.measured, task.elites(16), trained)

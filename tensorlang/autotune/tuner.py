@@ -44,6 +44,7 @@ from .measure import (ArgSpec, MeasureOptions, MeasureTask, Runner, pickle_probl
 from .progress import Progress, time_text
 from .record import (MemoryLog, RecordLog, TuningRecord, last_round, record_config,
                      record_config_key, select_best)
+from .pretrained import model_path
 from .record_check import RecordCheck
 from .session import Session, due_round
 from .space import SearchSpace
@@ -408,7 +409,7 @@ def autotune(op, target="llvm", trials: int = 1000, log_file=None, shape_vars=No
              early_stopping: int | None = None,
              measure_options: MeasureOptions | None = None, n_parallel: int | None = None,
              population_size: int = 128, num_generations: int = 3, epsilon: float = 0.1,
-             cost_model=None, search: str = "model", retime: int = 16):
+             cost_model=None, search: str = "model", retime: int = 16, pretrained=None):
     """Tune ``op`` for ``target`` with a budget of ``trials`` measured candidates.
 
     ``op``: an output tensor, a list of output tensors of one computation, a template
@@ -431,8 +432,13 @@ def autotune(op, target="llvm", trials: int = 1000, log_file=None, shape_vars=No
     turns this off.  The functions ``te.extern`` stages call are shipped to the runner
     process by reference: each must be importable from a module (a lambda, a nested
     function or one of the main script raises :class:`TuneError` naming it before
-    anything is measured; see :mod:`.extern_functions`).  Returns a :class:`TuneResult`
-    (or a list of them)."""
+    anything is measured; see :mod:`.extern_functions`).  ``pretrained``: on llvm the
+    search starts from the cost model shipped with the package, trained on a corpus of
+    operators, and goes on learning from the run's measurements
+    (:mod:`~tensorlang.autotune.pretrained`); False starts from a fresh model, a path uses
+    another model file (``TENSORLANG_PRETRAINED_MODEL`` sets either for every run).
+    ``cost_model`` replaces the model altogether.  Returns a :class:`TuneResult` (or a
+    list of them)."""
     if not isinstance(trials, int) or trials < 0:
         raise TuneError(f"autotune: trials must be a non-negative integer, got {trials!r}")
     if search not in ("model", "random"):
@@ -441,6 +447,10 @@ def autotune(op, target="llvm", trials: int = 1000, log_file=None, shape_vars=No
         raise TuneError(f"autotune: batch_size must be at least 1, got {batch_size}")
     if not isinstance(retime, int) or retime < 0:
         raise TuneError(f"autotune: retime must be a non-negative integer, got {retime!r}")
+    if cost_model is not None and pretrained not in (None, False):
+        raise TuneError("autotune: give either cost_model= (a model of your own) or "
+                        "pretrained= (the file the default model starts from), not both")
+    model_path(pretrained)  # a wrong value fails here, before anything is built
     target = check_target(target)
     workloads, several = workload_groups(op, args)
     params, args = _explicit_params(workloads, params, args)
@@ -466,7 +476,8 @@ def autotune(op, target="llvm", trials: int = 1000, log_file=None, shape_vars=No
             with Session(tasks, target, log, verbose, seed, runner, batch_size,
                          early_stopping, measure_options, n_parallel, cost_model, search,
                          dict(population_size=population_size,
-                              num_generations=num_generations, epsilon=epsilon)) as session:
+                              num_generations=num_generations, epsilon=epsilon),
+                         pretrained) as session:
                 if remaining > 0:
                     measured = session.tune(trials, shape_vars, progress)
                 session.retime(retime, shape_vars, progress)

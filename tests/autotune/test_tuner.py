@@ -18,7 +18,8 @@ from tensorlang.errors import TuneError
 
 from tiny_spaces import MatmulTileSpace, fault_hook, matmul, matmul_template
 
-FAST = dict(verbose=0, n_parallel=2, population_size=32, num_generations=2)
+# pretrained=False: these tests are of the loop, not of whichever model the package ships
+FAST = dict(verbose=0, n_parallel=2, population_size=32, num_generations=2, pretrained=False)
 
 
 def _options(timeout=2.0, **kw) -> MeasureOptions:
