@@ -34,6 +34,7 @@ once per process with a :class:`TuneWarning`, and tuning starts from a fresh mod
 from __future__ import annotations
 
 import base64
+import hashlib
 import json
 import os
 import platform
@@ -204,7 +205,15 @@ def model_document(model: XGBoostCostModel, corpus: list, target: str = "llvm",
             "xgboost_version": xgboost.__version__, "objective": model.objective,
             "num_rounds": model.num_rounds, "params": model.params,
             "samples": model.num_samples, "corpus": list(corpus), "notes": notes,
-            "booster": base64.b64encode(bytes(model._booster.save_raw("ubj"))).decode()}
+            **_booster_fields(bytes(model._booster.save_raw("ubj")))}
+
+
+def _booster_fields(raw: bytes) -> dict:
+    """The booster of a model file, base64, with the sha256 digest of its bytes: xgboost
+    may crash the process on damaged model bytes instead of raising, so they are checked
+    against the digest before xgboost reads them."""
+    return {"booster_sha256": hashlib.sha256(raw).hexdigest(),
+            "booster": base64.b64encode(raw).decode()}
 
 
 def write_model_file(document: dict, path) -> None:
@@ -239,13 +248,17 @@ def read_model_file(path) -> tuple:
             f"({len(FEATURE_NAMES)} entries): regenerate it with "
             f"benchmarks/make_pretrained_model.py")
     try:
-        booster = _booster_from_bytes(base64.b64decode(document["booster"], validate=True))
+        raw = base64.b64decode(document["booster"], validate=True)
+        if hashlib.sha256(raw).hexdigest() != document.get("booster_sha256"):
+            raise ValueError("the booster's bytes do not match their sha256 digest "
+                             "(booster_sha256)")
+        booster = _booster_from_bytes(raw)
         if booster.num_features() != len(FEATURE_NAMES):
             raise ValueError(f"the booster reads {booster.num_features()} features")
     except Exception as error:  # noqa: BLE001 - whatever xgboost says of a damaged model
         raise PretrainedModelError(f"pretrained cost model {path} is corrupt "
                                    f"({type(error).__name__}: {error})") from None
-    meta = {k: v for k, v in document.items() if k != "booster"}
+    meta = {k: v for k, v in document.items() if k not in ("booster", "booster_sha256")}
     meta["path"] = str(path)
     return booster, meta
 

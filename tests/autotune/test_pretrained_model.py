@@ -5,6 +5,7 @@ train step works on a small log."""
 from __future__ import annotations
 
 import importlib.util
+import base64
 import json
 import os
 import warnings
@@ -157,6 +158,23 @@ def test_corrupt_or_missing_file_warns(tiny_model_file, tmp_path, content):
         assert P.pretrained_cost_model("llvm", path) is None
     with pytest.warns(TuneWarning, match="does not exist"):
         assert P.pretrained_cost_model("llvm", tmp_path / "nowhere.json") is None
+
+
+@pytest.mark.parametrize("damage", ["flipped", "no digest"])
+def test_damaged_booster_bytes_are_caught_before_xgboost_reads_them(tiny_model_file,
+                                                                   tmp_path, damage):
+    # xgboost may crash the process on damaged model bytes: the digest check comes first
+    document = json.loads(tiny_model_file[0].read_text())
+    raw = bytearray(base64.b64decode(document["booster"]))
+    if damage == "flipped":
+        raw[len(raw) // 2] ^= 0xFF
+        document["booster"] = base64.b64encode(bytes(raw)).decode()
+    else:
+        del document["booster_sha256"]
+    path = tmp_path / "model.json"
+    path.write_text(json.dumps(document))
+    with pytest.warns(TuneWarning, match="sha256 digest"):
+        assert P.pretrained_cost_model("llvm", path) is None
 
 
 def test_turning_it_off(tiny_model_file, monkeypatch):
