@@ -13,7 +13,9 @@ schedule; the model's ranking of unbiased samples is where it is most reliable (
 ``benchmarks/bench_cost_model.py``).  No config whose lowered code has exactly the
 features of one already picked or measured is chosen while others remain, and no sketch
 gets more than its share of the evolved picks while others compete.  Before the model
-has been trained the whole batch is random.
+has been trained the whole batch is random.  The space's seeds (``SearchSpace.seeds``:
+an expert's starting points, such as register-blocked micro-kernels) come first, in the
+first batch, and evolve with the other measured configs from then on.
 
 >>> search = EvolutionarySearch(space, model, featurize, seed=0)
 >>> configs = search.next_batch(32, measured_keys, elites)
@@ -51,6 +53,7 @@ class EvolutionarySearch:
         self.sample_share = sample_share
         self._features: dict[str, np.ndarray | None] = {}
         self._measured_signatures: set[bytes] = set()
+        self._seeds: list | None = None
 
     # -- features and scores ---------------------------------------------------------------
     def features_of(self, configs: list) -> list:
@@ -164,11 +167,28 @@ class EvolutionarySearch:
         return everything, self.scores(everything)
 
     # -- the batch ---------------------------------------------------------------------
+    #: most of a batch the space's seeds may take
+    SEED_SHARE = 0.5
+
     def next_batch(self, batch_size: int, exclude: set, elites: list = (),
                    trained: bool = True) -> list:
         """Up to ``batch_size`` configs whose keys are not in ``exclude`` (the measured
-        ones): the best-scored random samples and evolved configs, then a fraction
+        ones): first the space's seeds not yet measured (at most ``SEED_SHARE`` of the
+        batch), then the best-scored random samples and evolved configs, then a fraction
         ``epsilon`` of plain random samples."""
+        if self._seeds is None:
+            self._seeds = list(self.space.seeds())
+        room = max(1, int(batch_size * self.SEED_SHARE)) if batch_size > 1 else batch_size
+        seeded = [c for c in self._seeds if c.key() not in exclude][:room]
+        if seeded:
+            rest = self._next_batch(batch_size - len(seeded),
+                                    set(exclude) | {c.key() for c in seeded}, elites, trained)
+            return seeded + rest
+        return self._next_batch(batch_size, exclude, elites, trained)
+
+    def _next_batch(self, batch_size: int, exclude: set, elites, trained: bool) -> list:
+        if batch_size <= 0:
+            return []
         if not trained:
             return self._random_configs(batch_size, exclude, attempts_factor=20)
         num_random = max(1, int(round(batch_size * self.epsilon))) if batch_size > 1 else 0

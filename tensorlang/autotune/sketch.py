@@ -15,8 +15,10 @@ Every computed stage of the workload gets the rule that fits it
 * a reduction with data reuse (matmul, convolution, batched matmul: each input element
   read at least ``MIN_TILED_READS`` times) gets multi-level
   tiling SSRSRS (``tile.<axis>``), a ``cache_write`` accumulator (``cache``), packing of
-  reused inputs (``pack.<input>``), fused parallel outer loops (``fuse``), vectorization
-  of the innermost spatial loop (``vec``) and an unroll depth (``unroll``);
+  reused inputs (``pack.<input>``, read by the accumulator where there is one), fused
+  parallel outer loops (``fuse``), vectorization of the innermost spatial loop (``vec``)
+  and an unroll depth (``unroll``); its seeds (:meth:`SketchSpace.seeds`) are
+  register-blocked, packed micro-kernels;
 * other reductions get a two-level spatial tiling, the reduction inside or outside the
   inner tile (``order``), and ``rfactor`` (``rfactor``, ``rfactor_at``,
   ``rfactor_rows``): partial results a vector of lanes wide or a thread's share, for long
@@ -163,6 +165,7 @@ class SketchSpace(SearchSpace):
             if id(op) not in is_output and points:
                 self.domains[prefix + "at"] = Choice(range(-1, points),
                                                      weights=[points] + [1] * points)
+        self._stage_names = names
         self._sizes = {name: dom.size() for name, dom in self.domains.items()}
         self._fused = self._fused_decisions([names[id(op)] for op in output_ops])
 
@@ -257,6 +260,42 @@ class SketchSpace(SearchSpace):
 
     def size(self) -> float:
         return float(math.prod(self._sizes.values()))
+
+    #: the random draw the seeds' other decisions come from (fixed: a space's seeds are
+    #: the same in every run, so a resumed run does not measure new ones)
+    SEED_DRAW = 0
+
+    def seeds(self) -> list[Config]:
+        """The rules' starting points (``StageRule.seeds``: register-blocked, packed
+        micro-kernels for tiled reductions) as configs: the k-th seed takes the k-th
+        seed of every rule that has some (cycling through shorter lists), its other
+        decisions from one fixed random draw of the priors.  Tuning measures them in its
+        first batch, so even a small budget starts from an expert's schedule."""
+        per_rule = [(rule, rule.seeds()) for rule in self.rules]
+        per_rule = [(rule, seeds) for rule, seeds in per_rule if seeds]
+        if not per_rule:
+            return []
+        rng = np.random.default_rng(self.SEED_DRAW)
+        out, keys = [], set()
+        for k in range(max(len(seeds) for _, seeds in per_rule)):
+            values = self._values(self.sample(rng))
+            for rule, seeds in per_rule:
+                prefix = f"{rule.name}/"
+                values.update({prefix + key: value
+                               for key, value in seeds[k % len(seeds)].items()})
+                # what a micro-kernel reads is computed first, whole (padding inlined
+                # into it would put a bounds test on every load)
+                for producer in rule.op.input_tensors:
+                    name = self._stage_names.get(id(producer.op))
+                    if name is not None and f"{name}/inline" in values:
+                        values[f"{name}/inline"] = False
+                        if f"{name}/at" in values:
+                            values[f"{name}/at"] = -1
+            config = Config.make(CPU_SKETCH, values)
+            if config.key() not in keys and self.contains(config):
+                keys.add(config.key())
+                out.append(config)
+        return out
 
     def contains(self, config: Config) -> bool:
         """Whether ``config`` is a point of this space (every decision present and in

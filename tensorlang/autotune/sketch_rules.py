@@ -12,12 +12,21 @@ from __future__ import annotations
 import math
 
 from ..te.graph import PlaceholderOp
-from .sketch_common import UNROLL_STEPS, fuse_all, known_extent, reused_inputs, unroll_pragma
+from ..tir.analysis import free_vars
+from .sketch_common import (UNROLL_STEPS, divisors, fuse_all, known_extent, producer_loads,
+                            reused_inputs, unroll_pragma)
 from .sketch_domains import VECTOR_LANES, Choice, Tile
 
 #: most accumulator registers of an innermost tile a sample aims at: AVX-512 has 32
-#: vector registers and the tile's operands need some; larger tiles spill
-REGISTER_TILE = 16
+#: vector registers and the tile's operands need some (a row of the streamed operand and
+#: a broadcast value: 6 x 4 accumulators leave 8); larger tiles spill
+REGISTER_TILE = 24
+
+#: register-blocked micro-kernels ``(rows, vectors)`` the tiled rule starts from: rows of
+#: the output times vectors of its last axis accumulated in registers, as OpenBLAS's
+#: AVX-512 kernels block them (24 or 16 accumulators, most reuse first), and a tall
+#: one-vector kernel for short rows (a convolution's 56 columns in vectors of 14)
+MICRO_KERNELS = ((6, 4), (4, 4), (8, 2), (12, 2), (16, 1))
 
 
 # ---------------------------------------------------------------------------------------
@@ -110,6 +119,11 @@ class StageRule:
 
     def domains(self) -> dict:
         return {}
+
+    def seeds(self) -> list[dict]:
+        """Decisions (of this stage) of schedules worth measuring first, an expert's
+        starting points that the search then varies; none by default."""
+        return []
 
     def max_points(self) -> int:
         return 0
@@ -365,14 +379,114 @@ class TiledReductionRule(StageRule):
     def plausible(self, d):
         return self.register_tile(d) <= REGISTER_TILE
 
+    def _rows_axis(self) -> int | None:
+        """The spatial axis (not the last) whose tile rows share each vector of the
+        operand the last axis streams: the longest one that operand does not index (a
+        matmul's ``i``, a convolution's output channels), else the one before the last."""
+        n = len(self.spatial)
+        if n < 2:
+            return None
+        last = self.op.axis[-1].var
+        streamed = set()
+        for load in producer_loads(self.op):
+            used = set(free_vars(tuple(load.indices)))
+            if last in used:
+                streamed |= used
+        free = [k for k in range(n - 1)
+                if self.op.axis[k].var not in streamed and self.spatial[k] > 1]
+        if not free:
+            return n - 2
+        return max(free, key=lambda k: (self.spatial[k], k))
+
+    def seeds(self) -> list[dict]:
+        """Decisions of register-blocked, packed micro-kernels (:data:`MICRO_KERNELS`):
+        a ``rows x vectors`` accumulator tile in a local write cache over the innermost
+        reduction loops, the panels of the last axis (all rows of each) run in
+        parallel, the operand the last axis streams packed, once per panel (and a
+        variant without packing).  Tuning measures them first and
+        searches around them.
+        """
+        rows_axis = self._rows_axis()
+        if rows_axis is None or self.spatial[-1] < VECTOR_LANES // 2:
+            return []
+        streamed = [t for t in self.packable if self._streams_last_axis(t)]
+        out = []
+        for rows, vectors in MICRO_KERNELS:
+            lanes = self._vector_factor(vectors)
+            if lanes is None:
+                continue
+            rows = min(rows, self.spatial[rows_axis])
+            # the outer tile loops fused and run in parallel (blocks of rows x panels)
+            d = {"cache": "local", "fuse": len(self.spatial), "vec": True}
+            for k, key in enumerate(_axis_keys("tile", self.op.axis)):
+                if k == len(self.spatial) - 1:
+                    d[key] = (1, 1, lanes)
+                elif k == rows_axis:
+                    # one block of every row: each panel is packed once, then serves
+                    # all rows (the parallel loop runs over panels)
+                    d[key] = (-(-self.spatial[k] // rows), 1, rows)
+                else:
+                    d[key] = (1, 1, 1)
+            reduce_keys = _axis_keys("tile", self.op.own_reduce_axis)
+            for k, (key, extent) in enumerate(zip(reduce_keys, self.reduce)):
+                # the innermost reduction loops run inside the micro-kernel: short
+                # windows whole, a long reduction in steps of a few
+                d[key] = (min(extent, 8) if k == len(reduce_keys) - 1 or extent <= 8
+                          else 1,)
+            # the micro-kernel unrolled whole (its rows and inner reduction steps), so
+            # that its accumulators stay in registers
+            steps = rows * math.prod(d[key][0] for key in reduce_keys)
+            d["unroll"] = min([u for u in UNROLL_STEPS if u >= steps] or [max(UNROLL_STEPS)])
+            for pack in (True, False) if streamed else (False,):
+                variant = dict(d)
+                for t in self.packable:
+                    variant[f"pack.{t.name}"] = 0 if pack and t in streamed else -1
+                out.append(variant)
+        return out
+
+    def _streams_last_axis(self, tensor) -> bool:
+        last = self.op.axis[-1].var
+        return any(load.producer is tensor and last in set(free_vars(tuple(load.indices)))
+                   for load in producer_loads(self.op))
+
+    def _vector_factor(self, vectors: int) -> int | None:
+        """The innermost factor of the last axis that fills ``vectors`` SIMD registers:
+        whole vectors where they divide the axis, else the largest divisor that fills
+        more than half of the last register (no bounds test in the vector loop), else
+        whole vectors with a guarded tail; None where the axis is too short."""
+        extent, width = self.spatial[-1], vectors * VECTOR_LANES
+        if extent % width == 0:
+            return width
+        least = width - VECTOR_LANES // 2
+        fitting = [f for f in divisors(extent) if least < f <= width]
+        if fitting:
+            return max(fitting)
+        return width if extent > width else None
+
     def structural(self, s, d, ctx):
         st = s.stage_by_name(self.name)
+        reader = st
         if d["cache"] != "none":
             ctx[self.name, "cache"] = s.cache_write(st.op.output(0), d["cache"])
-            return
+            reader = s[ctx[self.name, "cache"]]
+        # packing reads the operand for the stage that computes the products: the
+        # accumulator where there is one (a packed panel feeding a register-blocked
+        # micro-kernel, OpenBLAS's structure)
         for t in self.packable:
             if d[f"pack.{t.name}"] >= 0:
-                ctx[self.name, "pack", t.name] = s.cache_read(t, "global", [st])
+                ctx[self.name, "pack", t.name] = s.cache_read(t, "global", [reader])
+
+    def _compute_packs(self, s, st, d, ctx, outer) -> None:
+        """Each packed operand computed at the loop of ``outer`` its decision names (the
+        innermost where it names a deeper one), its last axis vectorized."""
+        for t in self.packable:
+            packed = ctx.get((self.name, "pack", t.name))
+            if packed is None:
+                continue
+            pack = s[packed]
+            pack.compute_at(st, outer[min(d[f"pack.{t.name}"], len(outer) - 1)])
+            if pack.op.axis:
+                vectorize_split(pack, pack.op.axis[-1], VECTOR_LANES)
 
     def _tiles(self, d):
         spatial = [d[k] for k in _axis_keys("tile", self.op.axis)]
@@ -411,14 +525,7 @@ class TiledReductionRule(StageRule):
         outer = a0s + a1s
         fused, rest = fuse_parallel(st, outer, count, self.threads)
         outer = ([fused] if fused is not None else []) + rest
-        for t in self.packable:
-            packed = ctx.get((self.name, "pack", t.name))
-            if packed is None:
-                continue
-            pack = s[packed]
-            pack.compute_at(st, outer[min(d[f"pack.{t.name}"], len(outer) - 1)])
-            if pack.op.axis:
-                vectorize_split(pack, pack.op.axis[-1], VECTOR_LANES)
+        self._compute_packs(s, st, d, ctx, outer)
         annotate_unroll(st, d["unroll"])
         return [(st, iv) for iv in outer + r0s + a2s + r1s]
 
@@ -441,6 +548,7 @@ class TiledReductionRule(StageRule):
         outer = a0s + a1s
         fused, rest = fuse_parallel(st, outer, count, self.threads)
         outer = ([fused] if fused is not None else []) + rest
+        self._compute_packs(s, st, d, ctx, outer)
         acc.compute_at(st, outer[-1])
         a2s, a3s = [], []
         for iv, (_, _, f3) in zip(list(acc.op.axis), spatial):

@@ -60,6 +60,12 @@ class SearchSpace(ABC):
         outputs = [t.op for t in self.args if not isinstance(t.op, PlaceholderOp)]
         return create_schedule(outputs), list(self.args)
 
+    def seeds(self) -> list:
+        """Configs worth measuring before any other (an expert's starting points, see
+        ``SketchSpace.seeds``); tuning measures them in its first batch.  None by
+        default."""
+        return []
+
     def size(self) -> float:
         """How many configs the space holds (an estimate; ``inf`` where unbounded)."""
         return float("inf")
