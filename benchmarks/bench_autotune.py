@@ -24,6 +24,7 @@ import numpy as np
 import tensorlang as tl
 from tensorlang.autotune import XGBoostCostModel, pairwise_accuracy
 from tensorlang.autotune.op_workloads import make_workload
+from tensorlang.benchmarking import measure_peaks
 
 
 def _numpy_baseline(workload: str, size: int):
@@ -43,6 +44,19 @@ def _numpy_baseline(workload: str, size: int):
             return kernel @ cols
         return im2col_matmul, "numpy im2col + matmul"
     return None, None
+
+
+def _hand_schedules(workload: str, size: int) -> dict:
+    """name -> built module of the hand schedules of ``workload`` (the recipes of
+    ``tensorlang.schedule.recipes``), taking the tuned module's arguments."""
+    from tensorlang.schedule.recipes import conv2d_nchw_3x3, gemm_parallel, gemm_register_tiled
+    if workload == "matmul" and size % 64 == 0:
+        return {"hand (register-tiled recipe)": tl.build(*gemm_register_tiled(size, size, size)),
+                "tutorial (classic final schedule)": tl.build(*gemm_parallel(size, size, size))}
+    if workload == "conv2d":
+        return {"hand (conv2d_nchw_3x3 recipe)":
+                tl.build(*conv2d_nchw_3x3(height=size, width=size))}
+    return {}
 
 
 def _best_cost(records) -> float:
@@ -106,19 +120,27 @@ def main() -> None:
         # in turns, so that both see the same machine load
         arrays = workload_arrays(outputs)
         numpy_version, what = _numpy_baseline(args.workload, size)
-        functions = {"tuned": lambda: mod(*arrays)}
+        functions = {"tensorlang tuned": lambda: mod(*arrays)}
+        for name, hand in _hand_schedules(args.workload, size).items():
+            functions[name] = (lambda m: lambda: m(*arrays))(hand)
         if numpy_version is not None:
-            functions["numpy"] = numpy_version
-        times = interleaved_seconds(functions, repeat=11, number=5, settle=0.15,
+            functions[what] = numpy_version
+        peaks = measure_peaks()
+        print(peaks)
+        # OpenBLAS's threads spin for up to about 0.2 s after a call on this kind of
+        # machine: a shorter pause slows whatever runs next
+        times = interleaved_seconds(functions, repeat=11, number=5, settle=0.3,
                                     rewarm=0.1)
-        tuned, baseline = times["tuned"], times.get("numpy")
+        baseline = times.get(what)
         flops = result.flops or float("nan")
-        rows.append(["tensorlang tuned", f"{tuned * 1e3:.3f}", f"{flops / tuned / 1e9:.1f}",
-                     f"{baseline / tuned:.2f}" if baseline else "-"])
-        if baseline:
-            rows.append([what, f"{baseline * 1e3:.3f}", f"{flops / baseline / 1e9:.1f}", "1.00"])
-        print_table(f"{args.workload} size {size}, {result.num_trials} trials",
-                    ["", "ms", "GFLOPS", "x numpy"], rows)
+        for name, t in times.items():
+            rows.append([name, f"{t * 1e3:.3f}", f"{flops / t / 1e9:.1f}",
+                         f"{flops / t / 1e9 / peaks.fma_gflops:.0%}",
+                         f"{baseline / t:.2f}" if baseline else "-",
+                         f"{t / times['tensorlang tuned']:.2f}"])
+        print_table(f"{args.workload} size {size}, {result.num_trials} trials in "
+                    f"{seconds:.0f} s (in turns, medians of 11)",
+                    ["", "ms", "GFLOPS", "of FMA peak", "x numpy", "tuned x this"], rows)
         print("\nbest schedule:\n" + result.schedule_code)
     if result.flops:
         checkpoints = [n for n in (64, 128, 256, 500, 1000, 2000) if n <= len(result.history)]

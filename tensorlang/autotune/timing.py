@@ -37,12 +37,12 @@ def median(samples) -> float:
     return statistics.median(samples) if samples else math.inf
 
 
-def time_samples(call, count: int, min_sample_seconds: float = 1e-3, idle: float = 0.15,
+def time_samples(call, count: int, min_sample_seconds: float = 1e-3, idle: float = 0.3,
                  warm: float = 0.1, clock=time.perf_counter) -> list[float]:
     """``count`` samples of ``call`` taken as the tuner takes them (see the module
     docstring).  First the process idles ``idle`` seconds (OpenBLAS's threads spin on
-    the cores for tens of milliseconds after each numpy call; this lets those of an
-    earlier function sleep), then calls ``call`` untimed for ``warm`` seconds (threads
+    the cores for up to about 0.2 s after each numpy call on a 2-core virtual machine;
+    this lets those of an earlier function sleep), then calls ``call`` untimed for ``warm`` seconds (threads
     woken from an idle pause run slower for a while), which also gives ``number``."""
     time.sleep(idle)
     start = clock()
