@@ -86,9 +86,6 @@ def reference_schedule(outputs):
     streams along that axis, and its outer spatial loops run in parallel.  Stages of
     one axis, of a scan, with several outputs, an initial value, or a reduction range
     that depends on the last axis stay as written."""
-    from ..te.graph import ComputeOp
-    from ..tir.analysis import free_vars
-
     from ..schedule.stage import ROOT
     from ..te.graph import ComputeOp
     from ..tir.analysis import free_vars
