@@ -23,6 +23,9 @@ import numpy as np
 
 import tensorlang as tl
 from tensorlang.autotune import XGBoostCostModel, pairwise_accuracy
+
+#: float32 lanes of this CPU's vectors, which the hand schedules are blocked for
+LANES = tl.Target("llvm").float32_lanes
 from tensorlang.autotune.op_workloads import make_workload
 from tensorlang.benchmarking import measure_peaks
 
@@ -51,11 +54,12 @@ def _hand_schedules(workload: str, size: int) -> dict:
     ``tensorlang.schedule.recipes``), taking the tuned module's arguments."""
     from tensorlang.schedule.recipes import conv2d_nchw_3x3, gemm_parallel, gemm_register_tiled
     if workload == "matmul" and size % 64 == 0:
-        return {"hand (register-tiled recipe)": tl.build(*gemm_register_tiled(size, size, size)),
+        return {"hand (register-tiled recipe)":
+                tl.build(*gemm_register_tiled(size, size, size, lanes=LANES)),
                 "tutorial (classic final schedule)": tl.build(*gemm_parallel(size, size, size))}
     if workload == "conv2d":
         return {"hand (conv2d_nchw_3x3 recipe)":
-                tl.build(*conv2d_nchw_3x3(height=size, width=size))}
+                tl.build(*conv2d_nchw_3x3(height=size, width=size, lanes=LANES))}
     return {}
 
 

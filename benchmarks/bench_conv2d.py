@@ -43,7 +43,9 @@ def main() -> None:
     data = rng.standard_normal((1, channels, size, size), dtype=np.float32)
     kernel = rng.standard_normal((channels, channels, 3, 3), dtype=np.float32)
     out = np.empty((1, channels, size, size), np.float32)
-    mod = tl.build(*conv2d_nchw_3x3(1, channels, channels, size, size), name="conv2d")
+    lanes = tl.Target("llvm").float32_lanes
+    mod = tl.build(*conv2d_nchw_3x3(1, channels, channels, size, size, lanes=lanes),
+                   name="conv2d")
     mod(data, kernel, out)
     np.testing.assert_allclose(out, numpy_im2col_conv(data, kernel), rtol=1e-3, atol=1e-3)
     seconds = interleaved_seconds({"tensorlang": lambda: mod(data, kernel, out),

@@ -93,7 +93,9 @@ def demo(size: int, trials: int, log_file: str | None, verbose: int) -> int:
         return 1
     print(f"  {result.measured_now} candidates measured now, {result.num_trials} in the log")
     tuned = result.build()
-    hand_schedule, hand_args = gemm_register_tiled(n, n, n) if n % 64 == 0 else (None, None)
+    lanes = tl.Target("llvm").float32_lanes
+    hand_schedule, hand_args = gemm_register_tiled(n, n, n, lanes=lanes) \
+        if n % (4 * lanes) == 0 else (None, None)
     hand = tl.build(hand_schedule, hand_args, name="matmul_hand") if hand_schedule else None
     # the classic tutorial's final schedule (blocks of 32, packed B, write cache, parallel)
     tutorial_schedule, tutorial_args = gemm_parallel(n, n, n) if n % 32 == 0 else (None, None)

@@ -290,16 +290,18 @@ evaluate("parallel", s, args);
 #
 # The previous kernel still loads and stores its accumulators from L1 on every `k` step:
 # per FMA it does about one load and one store, and the load/store units, not the FMA
-# units, set the pace.  The fix is to size the tile for the **registers**: a 4 x 64 tile
-# of `C` is 4 rows x 4 vectors of 16 lanes = 16 vector registers (of 32 on AVX-512),
+# units, set the pace.  The fix is to size the tile for the **registers**: with AVX-512
+# a 4 x 64 tile of `C` is 4 rows x 4 vectors of 16 lanes = 16 vector registers (of 32),
 # held for the whole reduction (`cache_write(C, "local")`, loops `xc` and `ki`
 # unrolled).  Per `k` step the kernel loads 4 vectors of the packed `B` panel and
 # broadcasts 4 values of `A` for 16 FMAs, which the two FMA units can execute back to back:
 # 16 independent accumulators comfortably cover the 4-cycle FMA latency.  The packed
-# panel of 64 columns is what makes the 4 vector loads contiguous.
+# panel of 64 columns is what makes the 4 vector loads contiguous.  AVX2 has 16 registers
+# of 8 lanes: the same tile would need 32 and spill to memory, so there the tile is 4
+# rows x 2 vectors (4 x 16, 8 registers).
 
 # %%
-def register_tiled(M, N, K, bn=64, rows=4, kfactor=8):
+def register_tiled(M, N, K, bn=(64 if lanes == 16 else 2 * lanes), rows=4, kfactor=8):
     A, B, C, packedB = packed_matmul(M, N, K, bn)
     s = tl.create_schedule(C)
     CC = s.cache_write(C, "local")
@@ -324,7 +326,8 @@ final = evaluate("register tiling", s, args)
 
 # %% [markdown]
 # The inner loop of the generated assembly shows what the schedule asked for: vector
-# FMAs on `zmm` (512-bit) registers, with broadcasts of `A` and loads of the packed panel.
+# FMAs on `zmm` (512-bit AVX-512) or `ymm` (256-bit AVX2) registers, with broadcasts of
+# `A` and loads of the packed panel.
 
 # %%
 asm = final.get_source("asm").splitlines()

@@ -40,8 +40,10 @@ them (:func:`~tensorlang.autotune.sketch_rules.fuse_parallel`).
 A config names one value per decision; :meth:`SketchSpace.apply` replays the rules on a
 fresh schedule, and every value of every domain yields a valid schedule.  Random samples
 follow the rules' priors: most samples of a tiled reduction keep the innermost tile's
-accumulators within ``REGISTER_TILE`` vector registers (``StageRule.plausible``); a share
-is drawn unfiltered, and mutation reaches every value.
+accumulators within three quarters of the target's vector registers (24 of AVX-512's 32,
+12 of AVX2's 16: ``Simd.accumulators``, ``StageRule.plausible``), vectors as wide as the
+target's (16 float32 lanes with AVX-512, 8 with AVX2); a share is drawn unfiltered, and
+mutation reaches every value.
 
 >>> space = sketch_space([C])
 >>> config = space.sample(np.random.default_rng(0))
@@ -61,7 +63,7 @@ from ..te.graph import ComputeOp, PlaceholderOp, ScanOp, post_order_ops
 from .config import Config
 from ..target.llvm.runtime import num_threads
 from .sketch_common import calls_expensive_intrinsic, reads_per_input_element, reused_inputs
-from .sketch_domains import Choice
+from .sketch_domains import Choice, Simd
 from .sketch_gpu import gpu_sketch_space
 from .sketch_rules import InjectiveRule, ReductionRule, TiledReductionRule, const_extent
 from .space import SearchSpace
@@ -98,6 +100,8 @@ class SketchSpace(SearchSpace):
         #: threads of parallel loops (``TL_NUM_THREADS``, else every core): a parallel
         #: loop gets at least this many iterations where the loops allow
         self.threads = num_threads()
+        #: the SIMD unit of the target (lanes, registers) that tiles are sized for
+        self.simd = Simd.of(target)
         output_ops = []
         for t in self.outputs:
             if not any(t.op is o for o in output_ops):
@@ -175,9 +179,9 @@ class SketchSpace(SearchSpace):
             reads = reads_per_input_element(op, self.shape_vars)
             if op.num_outputs == 1 and reused_inputs(op) and points >= MIN_TILED_POINTS \
                     and (reads is None or reads >= MIN_TILED_READS):
-                return TiledReductionRule(name, op, self.shape_vars, self.threads)
-            return ReductionRule(name, op, self.shape_vars, self.threads)
-        return InjectiveRule(name, op, self.shape_vars, self.threads)
+                return TiledReductionRule(name, op, self.shape_vars, self.threads, self.simd)
+            return ReductionRule(name, op, self.shape_vars, self.threads, self.simd)
+        return InjectiveRule(name, op, self.shape_vars, self.threads, self.simd)
 
     # -- SearchSpace --------------------------------------------------------------------
     #: share of samples drawn from the fused structure: every reduction that feeds

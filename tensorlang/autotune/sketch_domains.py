@@ -8,13 +8,54 @@ vectors) while every value stays reachable, so the search can still find the exc
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
 import numpy as np
 
 from .sketch_common import divisors
 
-#: SIMD lanes of float32 the vectorized loops aim at (one AVX-512 register)
-VECTOR_LANES = 16
+#: register-blocked micro-kernels ``(rows, vectors)`` by accumulator budget: rows of the
+#: output times vectors of its last axis accumulated in registers, as OpenBLAS and BLIS
+#: block them (most reuse first), and a tall one-vector kernel for short rows (a
+#: convolution's 56 columns).  24 accumulators of AVX-512's 32 registers; 12 of
+#: AVX2's 16 (BLIS's Haswell kernel is 6 x 2).
+MICRO_KERNELS = {24: ((6, 4), (4, 4), (8, 2), (12, 2), (16, 1)),
+                 12: ((6, 2), (4, 2), (4, 3), (3, 4), (8, 1))}
+
+
+@dataclass(frozen=True)
+class Simd:
+    """The SIMD unit the CPU space schedules for: ``lanes`` float32 lanes a vector
+    register, ``registers`` vector registers, and whether a vector of fewer lanes is
+    cheap (``masked``: AVX-512's mask registers; with AVX2 a vector of 14 lanes is one
+    of 8 and a split remainder of 6, much slower than two whole ones).  A
+    register-blocked tile aims at :attr:`accumulators` of them (three quarters: the
+    tile's operands need the rest, a row of the streamed operand and a broadcast value;
+    larger tiles spill)."""
+
+    lanes: int = 16
+    registers: int = 32
+    masked: bool = True
+
+    @staticmethod
+    def of(target) -> "Simd":
+        """The SIMD unit of an llvm target (a string or :class:`~tensorlang.Target`)."""
+        from ..target import Target
+        t = Target(target) if isinstance(target, str) else target
+        return Simd(t.float32_lanes, t.vector_registers, t.vector_bits == 512)
+
+    @property
+    def accumulators(self) -> int:
+        return self.registers * 3 // 4
+
+    @property
+    def micro_kernels(self) -> tuple:
+        """``(rows, vectors)`` micro-kernels for :attr:`accumulators` registers."""
+        known = MICRO_KERNELS.get(self.accumulators)
+        if known is not None:
+            return known
+        acc = self.accumulators
+        return tuple((acc // v, v) for v in (2, 4, 1) if acc // v >= 1)
 
 
 def prime_factors(n: int) -> list[int]:
@@ -35,18 +76,20 @@ def prime_factors(n: int) -> list[int]:
 LANE_FILL = 7 / 8
 
 
-def lane_filling_factors(extent: int, limit: int) -> list[int]:
+def lane_filling_factors(extent: int, limit: int, lanes: int,
+                         masked: bool = True) -> list[int]:
     """Innermost factors, at most four vectors wide, that keep at least ``LANE_FILL`` of
     the SIMD lanes busy over an axis of ``extent`` that no multiple of the width divides:
-    divisors just short of whole vectors (14 of 56) and multiples of the width whose last,
-    guarded step is nearly full (16 and 32 of 56).  The lanes busy with factor ``f`` are
+    divisors just short of whole vectors (14 of 56, where vectors of fewer lanes are
+    cheap: ``masked``) and multiples of the width whose last, guarded step is nearly full
+    (16 and 32 of 56).  The lanes busy with factor ``f`` are
     ``extent / (ceil(extent / f) * ceil(f / lanes) * lanes)``."""
     out = []
-    for f in range(1, min(limit, extent, 4 * VECTOR_LANES) + 1):
-        if extent % f and f % VECTOR_LANES:
+    for f in range(1, min(limit, extent, 4 * lanes) + 1):
+        if f % lanes and (extent % f or not masked):
             continue   # a guarded split only for whole vectors
-        steps, vectors = -(-extent // f), -(-f // VECTOR_LANES)
-        if extent >= LANE_FILL * steps * vectors * VECTOR_LANES:
+        steps, vectors = -(-extent // f), -(-f // lanes)
+        if extent >= LANE_FILL * steps * vectors * lanes:
             out.append(f)
     return out
 
@@ -80,13 +123,16 @@ class Tile:
     Factors are mostly divisors of what is left of the extent (no guard, no wasted
     iterations); with probability ``odd`` one is a power of two that does not divide, since
     any split is correct.  With ``vector`` the innermost factor prefers multiples of the
-    SIMD width, and with ``lane_fill``, where none divides the extent, factors that keep
+    SIMD width (``lanes`` float32 lanes), and with ``lane_fill``, where none divides the extent, factors that keep
     the lanes nearly full (:func:`lane_filling_factors`; an option of the rule, since it
     helps some workloads and hinders others)."""
 
     def __init__(self, extent: int, levels: int, vector: bool = False, odd: float = 0.1,
-                 max_inner: int | None = None, lane_fill: bool = False):
+                 max_inner: int | None = None, lane_fill: bool = False, lanes: int = 16,
+                 masked: bool = True):
         self.extent = max(1, int(extent))
+        self.lanes = lanes
+        self.masked = masked
         self.levels = levels
         self.vector = vector
         self.lane_fill = lane_fill
@@ -103,9 +149,9 @@ class Tile:
                 return int(powers[int(rng.integers(len(powers)))])
         options = [d for d in divisors(remaining) if d <= limit]
         if innermost and self.vector:
-            wide = [d for d in options if d % VECTOR_LANES == 0 and d <= 4 * VECTOR_LANES]
+            wide = [d for d in options if d % self.lanes == 0 and d <= 4 * self.lanes]
             if not wide and self.lane_fill:
-                wide = lane_filling_factors(remaining, limit)
+                wide = lane_filling_factors(remaining, limit, self.lanes, self.masked)
             if wide and rng.random() < 0.7:
                 options = wide
         return int(options[int(rng.integers(len(options)))])

@@ -15,18 +15,7 @@ from ..te.graph import PlaceholderOp
 from ..tir.analysis import free_vars
 from .sketch_common import (UNROLL_STEPS, divisors, fuse_all, known_extent, producer_loads,
                             reused_inputs, unroll_pragma)
-from .sketch_domains import VECTOR_LANES, Choice, Tile
-
-#: most accumulator registers of an innermost tile a sample aims at: AVX-512 has 32
-#: vector registers and the tile's operands need some (a row of the streamed operand and
-#: a broadcast value: 6 x 4 accumulators leave 8); larger tiles spill
-REGISTER_TILE = 24
-
-#: register-blocked micro-kernels ``(rows, vectors)`` the tiled rule starts from: rows of
-#: the output times vectors of its last axis accumulated in registers, as OpenBLAS's
-#: AVX-512 kernels block them (24 or 16 accumulators, most reuse first), and a tall
-#: one-vector kernel for short rows (a convolution's 56 columns in vectors of 14)
-MICRO_KERNELS = ((6, 4), (4, 4), (8, 2), (12, 2), (16, 1))
+from .sketch_domains import LANE_FILL, Choice, Simd, Tile
 
 
 # ---------------------------------------------------------------------------------------
@@ -108,12 +97,16 @@ class StageRule:
     ``structural`` runs first for every stage (cache_write, rfactor, cache_read change
     the dataflow and must precede loop changes); ``loops`` then splits, reorders and
     annotates, and returns the loops ``(stage, axis)`` at which the stage's producers
-    may be computed (of the stage that reads them directly), outer first."""
+    may be computed (of the stage that reads them directly), outer first.  ``simd`` is
+    the target's SIMD unit (:class:`~.sketch_domains.Simd`): vector widths and register
+    tiles are sized for it."""
 
-    def __init__(self, name: str, op, shape_vars, threads: int = 1):
+    def __init__(self, name: str, op, shape_vars, threads: int = 1, simd: Simd = Simd()):
         self.name = name
         self.op = op
         self.threads = threads
+        self.simd = simd
+        self.lanes = simd.lanes
         self.spatial = [const_extent(iv, shape_vars) for iv in op.axis]
         self.reduce = [const_extent(iv, shape_vars) for iv in op.own_reduce_axis]
 
@@ -150,7 +143,8 @@ class InjectiveRule(StageRule):
         if not self.spatial:
             return {}
         n = len(self.spatial)
-        return {"tile": Tile(self.spatial[-1], 1, vector=True, max_inner=64),
+        return {"tile": Tile(self.spatial[-1], 1, vector=True, max_inner=64,
+                             lanes=self.lanes),
                 "fuse": Choice(range(n + 1), weights=[1] + [2] * n),
                 "vec": BOOL, "unroll": UNROLL}
 
@@ -194,13 +188,13 @@ class ReductionRule(StageRule):
         doms = {}
         for key, extent, last in zip(_axis_keys("tile", self.op.axis), self.spatial,
                                      [False] * (n - 1) + [True]):
-            doms[key] = Tile(extent, 1, vector=last, max_inner=64)
+            doms[key] = Tile(extent, 1, vector=last, max_inner=64, lanes=self.lanes)
         orders = ("reduce_inner", "spatial_inner")
         if self.op.num_outputs == 1 and n:
             # a few rows of vectors accumulated in registers (a local cache_write) over
             # the whole reduction: pooling windows, short reductions of long rows
             orders += ("spatial_inner_local",)
-            doms["local.lanes"] = Choice(tuple(k * VECTOR_LANES // 2 for k in (1, 2, 4)))
+            doms["local.lanes"] = Choice(tuple(k * self.lanes // 2 for k in (1, 2, 4)))
             if n > 1:
                 doms["local.rows"] = Choice((1, 2, 4))
         doms.update({"order": Choice(orders),
@@ -333,7 +327,7 @@ class ReductionRule(StageRule):
         rf.compute_at(st, points[-1])
         factored, spatial = rf.op.axis[0], list(rf.op.axis[1:])
         rf.reorder(*rf.op.own_reduce_axis, *spatial, factored)
-        if rows > 1 and rows * -(-lanes // VECTOR_LANES) <= REGISTER_TILE:
+        if rows > 1 and rows * -(-lanes // self.lanes) <= self.simd.accumulators:
             rf.unroll(spatial[-1])
 
 
@@ -347,8 +341,8 @@ class TiledReductionRule(StageRule):
 
     kind = "tiled"
 
-    def __init__(self, name, op, shape_vars, threads: int = 1):
-        super().__init__(name, op, shape_vars, threads)
+    def __init__(self, name, op, shape_vars, threads: int = 1, simd: Simd = Simd()):
+        super().__init__(name, op, shape_vars, threads, simd)
         self.packable = [t for t in reused_inputs(op) if isinstance(t.op, PlaceholderOp)]
 
     def domains(self):
@@ -356,7 +350,8 @@ class TiledReductionRule(StageRule):
         doms = {"cache": Choice(("none", "local", "global"))}
         for key, extent, last in zip(_axis_keys("tile", self.op.axis), self.spatial,
                                      [False] * (n - 1) + [True]):
-            doms[key] = Tile(extent, 3, vector=last, max_inner=64, lane_fill=True)
+            doms[key] = Tile(extent, 3, vector=last, max_inner=64, lane_fill=True,
+                             lanes=self.lanes, masked=self.simd.masked)
         for key, extent in zip(_axis_keys("tile", self.op.own_reduce_axis), self.reduce):
             doms[key] = Tile(extent, 1, max_inner=64)
         doms["fuse"] = Choice(range(2 * n + 1), weights=[1] + [2] * (2 * n))
@@ -374,10 +369,10 @@ class TiledReductionRule(StageRule):
         """SIMD registers the innermost tile's accumulators take: the product of the
         innermost spatial factors, the last one in vectors."""
         inner = [tile[-1] for tile in self._tiles(d)[0]]
-        return math.prod(inner[:-1]) * -(-inner[-1] // VECTOR_LANES)
+        return math.prod(inner[:-1]) * -(-inner[-1] // self.lanes)
 
     def plausible(self, d):
-        return self.register_tile(d) <= REGISTER_TILE
+        return self.register_tile(d) <= self.simd.accumulators
 
     def _rows_axis(self) -> int | None:
         """The spatial axis (not the last) whose tile rows share each vector of the
@@ -399,19 +394,18 @@ class TiledReductionRule(StageRule):
         return max(free, key=lambda k: (self.spatial[k], k))
 
     def seeds(self) -> list[dict]:
-        """Decisions of register-blocked, packed micro-kernels (:data:`MICRO_KERNELS`):
+        """Decisions of register-blocked, packed micro-kernels (``simd.micro_kernels``):
         a ``rows x vectors`` accumulator tile in a local write cache over the innermost
         reduction loops, the panels of the last axis (all rows of each) run in
         parallel, the operand the last axis streams packed, once per panel (and a
-        variant without packing).  Tuning measures them first and
-        searches around them.
-        """
+        variant without packing).  Tuning measures them first and searches around
+        them."""
         rows_axis = self._rows_axis()
-        if rows_axis is None or self.spatial[-1] < VECTOR_LANES // 2:
+        if rows_axis is None or self.spatial[-1] < self.lanes // 2:
             return []
         streamed = [t for t in self.packable if self._streams_last_axis(t)]
         out = []
-        for rows, vectors in MICRO_KERNELS:
+        for rows, vectors in self.simd.micro_kernels:
             lanes = self._vector_factor(vectors)
             if lanes is None:
                 continue
@@ -450,18 +444,21 @@ class TiledReductionRule(StageRule):
                    for load in producer_loads(self.op))
 
     def _vector_factor(self, vectors: int) -> int | None:
-        """The innermost factor of the last axis that fills ``vectors`` SIMD registers:
-        whole vectors where they divide the axis, else the largest divisor that fills
-        more than half of the last register (no bounds test in the vector loop), else
-        whole vectors with a guarded tail; None where the axis is too short."""
-        extent, width = self.spatial[-1], vectors * VECTOR_LANES
-        if extent % width == 0:
-            return width
-        least = width - VECTOR_LANES // 2
-        fitting = [f for f in divisors(extent) if least < f <= width]
-        if fitting:
-            return max(fitting)
-        return width if extent > width else None
+        """The innermost factor of the last axis that takes ``vectors`` SIMD registers
+        and keeps the most lanes busy over the whole axis, counting a divisor (whose
+        vector loop needs no bounds test) as filling all it fills up to ``LANE_FILL``
+        of them; whole vectors only where a vector of fewer lanes is not cheap (not
+        ``simd.masked``); None where none keeps more than half of them busy."""
+        extent, lanes = self.spatial[-1], self.lanes
+        best, best_key = None, None
+        for f in range((vectors - 1) * lanes + 1, min(extent, vectors * lanes) + 1):
+            if f % lanes and not self.simd.masked:
+                continue
+            fill = extent / (-(-extent // f) * vectors * lanes)
+            key = (min(fill, LANE_FILL), extent % f == 0, fill, f)
+            if fill > 0.5 and (best_key is None or key > best_key):
+                best, best_key = f, key
+        return best
 
     def structural(self, s, d, ctx):
         st = s.stage_by_name(self.name)
@@ -486,7 +483,7 @@ class TiledReductionRule(StageRule):
             pack = s[packed]
             pack.compute_at(st, outer[min(d[f"pack.{t.name}"], len(outer) - 1)])
             if pack.op.axis:
-                vectorize_split(pack, pack.op.axis[-1], VECTOR_LANES)
+                vectorize_split(pack, pack.op.axis[-1], self.lanes)
 
     def _tiles(self, d):
         spatial = [d[k] for k in _axis_keys("tile", self.op.axis)]
@@ -541,10 +538,10 @@ class TiledReductionRule(StageRule):
         st.reorder(*a0s, *a1s, *inner)
         if d["vec"]:
             f2, f3 = spatial[-1][1:]
-            if f2 * f3 <= 4 * VECTOR_LANES:
+            if f2 * f3 <= 4 * self.lanes:
                 st.vectorize(inner[-1])
             else:
-                vectorize_split(st, inner[-1], VECTOR_LANES)
+                vectorize_split(st, inner[-1], self.lanes)
         outer = a0s + a1s
         fused, rest = fuse_parallel(st, outer, count, self.threads)
         outer = ([fused] if fused is not None else []) + rest

@@ -138,13 +138,19 @@ def gemm_parallel(M: int, N: int, K: int, bn: int = 32, kfactor: int = 4,
     return gemm_write_cache(M, N, K, bn, kfactor, parallel=True, dtype=dtype)
 
 
-def gemm_register_tiled(M: int, N: int, K: int, bn: int = 64, rows: int = 4,
-                        kfactor: int = 8, dtype: str = "float32"):
-    """GEMM whose ``rows x bn`` accumulator tile (4 x 64: four rows of four AVX-512
-    vectors) lives in registers: B packed in panels of ``bn`` columns, ``k`` split by
-    ``kfactor`` and unrolled, the tile rows unrolled, columns vectorized, tiles in
-    parallel.  ``N`` must be a multiple of ``bn``; ``M`` runs fastest as a multiple of
-    ``rows`` and is correct at any size."""
+def gemm_register_tiled(M: int, N: int, K: int, bn: int | None = None,
+                        rows: int | None = None, kfactor: int = 8, dtype: str = "float32",
+                        lanes: int = 16):
+    """GEMM whose ``rows x bn`` accumulator tile lives in vector registers: B packed in
+    panels of ``bn`` columns, ``k`` split by ``kfactor`` and unrolled, the tile rows
+    unrolled, columns vectorized, tiles in parallel.  ``lanes`` is the float32 lanes of
+    the target's vectors (``Target("llvm").vector_bits // 32``: 16 with AVX-512, 8 with
+    AVX2); the tile defaults to 4 rows of 4 vectors with 16 lanes (16 of AVX-512's 32
+    registers), else of 2 vectors (8 of AVX2's 16).  ``N`` must be a multiple of
+    ``bn``; ``M`` runs fastest as a multiple of ``rows`` and is correct at any size."""
+    if bn is None:
+        bn = lanes * (4 if lanes >= 16 else 2)
+    rows = 4 if rows is None else rows
     A, B, C, packed = _packed_matmul(M, N, K, bn, dtype)
     s = create_schedule(C)
     CC = s.cache_write(C, "local")
@@ -228,19 +234,26 @@ def softmax_rows(rows: int, cols: int, vector_width: int = 16, dtype: str = "flo
 
 # -- convolution -----------------------------------------------------------------------
 def conv2d_nchw_3x3(batch: int = 1, in_channels: int = 64, out_channels: int = 64,
-                    height: int = 56, width: int = 56, channel_block: int = 16,
-                    width_block: int = 14, dtype: str = "float32"):
+                    height: int = 56, width: int = 56, channel_block: int | None = None,
+                    width_block: int | None = None, dtype: str = "float32",
+                    lanes: int = 16):
     """3x3 convolution, stride 1, padding 1, NCHW data ``(batch, in_channels, height,
     width)`` and kernel ``(out_channels, in_channels, 3, 3)``.
 
     The zero-padded input is its own stage, computed in parallel.  Each output tile of
     ``channel_block`` output channels x ``width_block`` columns of one row accumulates in
-    a local write cache held in vector registers (16 x 14 floats: sixteen AVX-512
-    registers), the reduction over input channels outermost, the 3x3 window and the
-    channels unrolled, the columns vectorized (every kernel value is broadcast once per
-    tile row); tiles run in parallel.  Other sizes than multiples of the blocks stay
+    a local write cache held in vector registers, the reduction over input channels
+    outermost, the 3x3 window and the channels unrolled, the columns vectorized (every
+    kernel value is broadcast once per tile row); tiles run in parallel.  ``lanes`` is
+    the float32 lanes of the target's vectors: with 16 (AVX-512, whose masked vectors
+    make 14 of 16 lanes cheap) the tile defaults to 16 x 14 (sixteen registers), else to
+    8 channels x one whole vector.  Other sizes than multiples of the blocks stay
     correct.
     """
+    if channel_block is None:
+        channel_block = 16 if lanes >= 16 else 8
+    if width_block is None:
+        width_block = 14 if lanes >= 16 else lanes
     data = te.placeholder((batch, in_channels, height, width), dtype=dtype, name="data")
     kernel = te.placeholder((out_channels, in_channels, 3, 3), dtype=dtype, name="kernel")
     padded = te.compute(

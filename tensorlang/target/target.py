@@ -120,6 +120,19 @@ class Target:
             return 256
         return 128
 
+    @property
+    def float32_lanes(self) -> int:
+        """float32 lanes of the widest SIMD register (16 with AVX-512, 8 with AVX2)."""
+        return self.vector_bits // 32
+
+    @property
+    def vector_registers(self) -> int:
+        """SIMD registers the CPU's code can use: 32 with AVX-512 and on 64-bit Arm, 16
+        with AVX/AVX2/SSE on x86-64."""
+        if self.vector_bits == 512 or self.triple.split("-")[0] in ("aarch64", "arm64"):
+            return 32
+        return 16
+
     def cache_key(self) -> str:
         """The target with triple, CPU name and features resolved (host defaults spelled
         out)."""

@@ -14,7 +14,6 @@ from tensorlang import ops, te
 from tensorlang.autotune.sketch import CPU_SKETCH, SketchSpace, sketch_space
 from tensorlang.autotune.sketch_common import calls_expensive_intrinsic
 from tensorlang.autotune.sketch_domains import Tile, lane_filling_factors
-from tensorlang.autotune.sketch_rules import REGISTER_TILE
 from tensorlang.autotune.space import Config
 from tensorlang.errors import TuneError
 
@@ -177,10 +176,14 @@ def test_vectorized_factors_fill_the_lanes_where_no_vector_multiple_divides():
     """An axis of 56 (a ResNet row): no multiple of 16 lanes divides it, so the preferred
     innermost factors are those keeping 7/8 of the lanes busy (14 and 28 divide it; 16
     and 32 leave one guarded, nearly full step), not 7 or 8."""
-    assert lane_filling_factors(56, 64) == [14, 16, 28, 32, 56]
-    assert lane_filling_factors(1000, 64) == [16, 32, 48, 64]
-    assert lane_filling_factors(7, 64) == []           # nothing fills a vector
-    assert lane_filling_factors(56, 20) == [14, 16]    # the domain's limit holds
+    assert lane_filling_factors(56, 64, 16) == [14, 16, 28, 32, 56]
+    assert lane_filling_factors(1000, 64, 16) == [16, 32, 48, 64]
+    assert lane_filling_factors(7, 64, 16) == []           # nothing fills a vector
+    assert lane_filling_factors(56, 20, 16) == [14, 16]    # the domain's limit holds
+    # 8 lanes: 7 columns fill 7 of 8 lanes, 24 (three steps of three vectors) leaves too
+    # many idle; without cheap partial vectors (AVX2), whole vectors only
+    assert lane_filling_factors(56, 64, 8) == [7, 8, 14, 16, 28, 32]
+    assert lane_filling_factors(56, 64, 8, masked=False) == [8, 16, 32]
     domain = Tile(56, 3, vector=True, max_inner=64, lane_fill=True)
     rng = np.random.default_rng(0)
     inner = [domain.sample(rng)[-1] for _ in range(1000)]
@@ -193,12 +196,16 @@ def test_vectorized_factors_fill_the_lanes_where_no_vector_multiple_divides():
     assert sum(f in (16, 32, 64) for f in inner) / len(inner) > 0.65
 
 
-def test_samples_keep_the_innermost_tile_in_registers():
-    """Most samples of a tiled reduction keep at most REGISTER_TILE accumulator vectors
-    in the innermost tile; a share is drawn unfiltered, and every sample is in the
-    space."""
+@pytest.mark.parametrize("target, accumulators", [
+    ("llvm -mcpu=skylake-avx512 -mattr=+avx512f,+avx2,+fma", 24),
+    ("llvm -mcpu=haswell -mattr=+avx2,+fma", 12)])
+def test_samples_keep_the_innermost_tile_in_registers(target, accumulators):
+    """Most samples of a tiled reduction keep at most the target's accumulator budget of
+    vectors (24 of AVX-512's 32 registers, 12 of AVX2's 16) in the innermost tile; a
+    share is drawn unfiltered, and every sample is in the space."""
     space = sketch_space(ops.matmul(te.placeholder((256, 256), name="A"),
-                                    te.placeholder((256, 256), name="B")))
+                                    te.placeholder((256, 256), name="B")), target=target)
+    assert space.simd.accumulators == accumulators
     rule = next(r for r in space.rules if r.kind == "tiled")
     rng = np.random.default_rng(0)
     configs = [space.sample(rng) for _ in range(1000)]
@@ -207,12 +214,12 @@ def test_samples_keep_the_innermost_tile_in_registers():
     for c in configs:
         d = {k.split("/", 1)[1]: v for k, v in c.decisions if k.startswith("T_matmul/")}
         tiles.append(rule.register_tile(d))
-    in_registers = sum(t <= REGISTER_TILE for t in tiles) / len(tiles)
+    in_registers = sum(t <= accumulators for t in tiles) / len(tiles)
     assert 0.85 < in_registers < 1.0
+    # 8 rows of 32 columns: 2 vectors each with 16 lanes, 4 with 8
     assert rule.register_tile({"tile.i": (1, 2, 8), "tile.j": (1, 1, 32),
-                               "tile.k": (4,)}) == 16  # 8 rows of 2 vectors
-    assert space.plausible(configs[0].as_dict()) == \
-        (tiles[0] <= REGISTER_TILE)
+                               "tile.k": (4,)}) == 8 * 32 // space.simd.lanes
+    assert space.plausible(configs[0].as_dict()) == (tiles[0] <= accumulators)
 
 
 def test_decisions_of_the_rules():
@@ -283,12 +290,14 @@ def test_rfactor_of_a_long_sum(mode):
     np.testing.assert_allclose(out[0], x.sum(dtype=np.float64), rtol=1e-4)
 
 
-@pytest.mark.parametrize("lanes,rows", [(16, 1), (8, 2), (32, 4)])
-def test_pooling_rows_accumulated_in_registers(lanes, rows):
-    """spatial_inner_local: a few rows of vectors accumulated over the whole window in a
-    local cache_write, the padding inlined; the lanes need not divide the row."""
+@pytest.mark.parametrize("halves,rows", [(2, 1), (1, 2), (4, 4)])
+def test_pooling_rows_accumulated_in_registers(halves, rows):
+    """spatial_inner_local: a few rows of vectors (``halves`` half vectors of the
+    target's) accumulated over the whole window in a local cache_write, the padding
+    inlined; the lanes need not divide the row."""
     workload = pool2d()
     space = sketch_space(workload)
+    lanes = halves * space.simd.lanes // 2
     config = _config(space, **{"pool2d__order": "spatial_inner_local",
                                "pool2d__local.lanes": lanes, "pool2d__local.rows": rows,
                                "pool2d__vec": True, "pool2d__fuse": 2,

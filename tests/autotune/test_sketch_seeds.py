@@ -12,7 +12,12 @@ import tensorlang as tl
 from tensorlang import ops, te
 from tensorlang.autotune.search import EvolutionarySearch
 from tensorlang.autotune.sketch import sketch_space
-from tensorlang.autotune.sketch_rules import MICRO_KERNELS, REGISTER_TILE, TiledReductionRule
+from tensorlang.autotune.sketch_domains import MICRO_KERNELS
+from tensorlang.autotune.sketch_rules import TiledReductionRule
+
+#: targets named for their SIMD units (spaces of them are sampled, never built here)
+AVX512 = "llvm -mcpu=skylake-avx512 -mattr=+avx512f,+avx2,+fma"
+AVX2 = "llvm -mcpu=haswell -mattr=+avx2,+fma"
 
 
 def _matmul(m, n, k):
@@ -53,23 +58,28 @@ def _per_stage(config, stage):
     return {k[len(prefix):]: v for k, v in config.as_dict().items() if k.startswith(prefix)}
 
 
-def test_matmul_seeds_are_packed_register_blocked_micro_kernels():
-    space = sketch_space(_matmul(1024, 1024, 1024))
+@pytest.mark.parametrize("target, lanes, accumulators", [(AVX512, 16, 24), (AVX2, 8, 12)])
+def test_matmul_seeds_are_packed_register_blocked_micro_kernels(target, lanes, accumulators):
+    """The micro-kernels are sized for the target's SIMD unit: AVX-512's 16 lanes and 24
+    accumulators of 32 registers, AVX2's 8 lanes and 12 of 16."""
+    space = sketch_space(_matmul(1024, 1024, 1024), target=target)
+    assert (space.simd.lanes, space.simd.accumulators) == (lanes, accumulators)
+    kernels = MICRO_KERNELS[accumulators]
     rule = _tiled(space)
     seeds = space.seeds()
     # each micro-kernel with B packed in panels and without
-    assert len(seeds) == 2 * len(MICRO_KERNELS)
+    assert len(seeds) == 2 * len(kernels)
     shapes = set()
     for config in seeds:
         assert space.contains(config)
         d = _per_stage(config, rule.name)
         assert d["cache"] == "local" and d["vec"] is True and d["pack.A"] == -1
-        rows, lanes = d["tile.i"][-1], d["tile.j"][-1]
-        assert lanes % 16 == 0 and rule.register_tile(d) <= REGISTER_TILE
+        rows, width = d["tile.i"][-1], d["tile.j"][-1]
+        assert width % lanes == 0 and rule.register_tile(d) <= accumulators
         # every row in one block: a panel is packed once and serves all of them
         assert d["tile.i"][0] * rows >= 1024 and tuple(d["tile.j"][:2]) == (1, 1)
-        shapes.add((rows, lanes // 16, d["pack.B"]))
-    assert shapes == {(r, v, p) for r, v in MICRO_KERNELS for p in (0, -1)}
+        shapes.add((rows, width // lanes, d["pack.B"]))
+    assert shapes == {(r, v, p) for r, v in kernels for p in (0, -1)}
 
 
 def test_packed_seed_packs_b_for_the_accumulator():
@@ -83,8 +93,9 @@ def test_packed_seed_packs_b_for_the_accumulator():
     assert any(t.name == "B.global" for t in reader.op.input_tensors)
 
 
-def test_convolution_seeds_read_the_padding_computed_first():
-    space = sketch_space(_conv2d(56, 64))
+@pytest.mark.parametrize("target, columns", [(AVX512, {14, 28, 56}), (AVX2, {8, 16, 24, 32})])
+def test_convolution_seeds_read_the_padding_computed_first(target, columns):
+    space = sketch_space(_conv2d(56, 64), target=target)
     seeds = space.seeds()
     assert seeds
     for config in seeds:
@@ -95,8 +106,10 @@ def test_convolution_seeds_read_the_padding_computed_first():
         # values), its vectors the columns; the 3x3 window runs inside it
         assert conv["tile.f"][-1] > 1 and tuple(conv["tile.y"]) == (1, 1, 1)
         assert tuple(conv["tile.ry"]) == (3,) and tuple(conv["tile.rx"]) == (3,)
-    # 56 columns: whole vectors of divisors where one fills them (14, 28, 56)
-    assert {_per_stage(c, "conv2d_nchw")["tile.x"][-1] for c in seeds} <= {14, 28, 56}
+    # 56 columns: the factors that keep most lanes busy over the row for each number of
+    # vectors, divisors where they do as well (AVX-512: 14 of 16 lanes, 56 = 4 x 14);
+    # AVX2 has no cheap partial vectors: whole ones, the last step guarded
+    assert {_per_stage(c, "conv2d_nchw")["tile.x"][-1] for c in seeds} == columns
 
 
 def test_no_seeds_without_a_tiled_reduction():
@@ -151,3 +164,13 @@ def test_seeds_are_the_same_in_every_process():
     a = [c.key() for c in sketch_space(_conv2d(14, 8)).seeds()]
     b = [c.key() for c in sketch_space(_conv2d(14, 8)).seeds()]
     assert a == b
+
+
+@pytest.mark.parametrize("target, unit", [
+    (AVX512, (16, 32, True, 24)), (AVX2, (8, 16, False, 12)),
+    ("llvm -mtriple=aarch64-linux-gnu -mcpu=generic", (4, 32, False, 24))])
+def test_the_simd_unit_of_a_target(target, unit):
+    from tensorlang.autotune.sketch_domains import Simd
+    simd = Simd.of(target)
+    assert (simd.lanes, simd.registers, simd.masked, simd.accumulators) == unit
+    assert all(rows * vectors <= simd.accumulators for rows, vectors in simd.micro_kernels)
