@@ -13,7 +13,7 @@ import math
 
 from ..te.graph import PlaceholderOp
 from ..tir.analysis import free_vars
-from .sketch_common import (UNROLL_STEPS, divisors, fuse_all, known_extent, producer_loads,
+from .sketch_common import (UNROLL_STEPS, fuse_all, known_extent, producer_loads,
                             reused_inputs, unroll_pragma)
 from .sketch_domains import LANE_FILL, Choice, Simd, Tile
 
