@@ -92,9 +92,15 @@ print(f"with 2 FMA units per core this means {PEAK / (cores * 2 * lanes * 2):.2f
 #
 # numpy's `a @ b` calls OpenBLAS, hand-written assembly tuned for each CPU family; it is
 # the bar to reach.  Every tensorlang step below is compiled, checked against numpy's
-# result, then timed (the fastest of several runs).
+# result, then timed (the fastest of several runs).  OpenBLAS picks its kernel for the
+# CPU when numpy loads, unless `OPENBLAS_CORETYPE` pins another (some environments set
+# it, or `OPENBLAS_L2_SIZE`): the first line below names the kernel that runs and says
+# whether either is set.  `python tutorials/build_notebooks.py --execute` runs the
+# notebooks without them.
 
 # %%
+from tensorlang.benchmarking import blas_report
+print(blas_report())
 rng = np.random.default_rng(0)
 a = rng.random((M, K), dtype=np.float32)
 b = rng.random((K, N), dtype=np.float32)

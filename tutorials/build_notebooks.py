@@ -83,6 +83,12 @@ def main(argv=None) -> int:
             print(f"{name}.ipynb is out of date: run python tutorials/build_notebooks.py "
                   f"--only {name[:2]}", file=sys.stderr)
         return 1 if stale else 0
+    if args.execute:
+        # numpy's OpenBLAS with its own kernel for this CPU in the notebooks' kernel
+        # process (which inherits this environment), as in the benchmarks
+        from tensorlang.benchmarking import best_blas_environment
+        os.environ.clear()
+        os.environ.update(best_blas_environment())
     for name, source in chosen.items():
         build(name, source, args.execute, args.quick)
         print(f"wrote {name}.ipynb")
