@@ -9,7 +9,7 @@
     tensorlang tune WORKLOAD [--size N] [--trials T] [--log FILE] [--target llvm]
                                   tune an operator of tensorlang.ops (matmul, conv2d,
                                   softmax, layer_norm, pool2d, batch_matmul, relu, gemv,
-                                  conv1d) and
+                                  conv1d, attention) and
                                   print the best schedule as Python, with the order of
                                   the module's parameters (the inputs as the operator
                                   declares them, then the output), then, as comments,
@@ -213,10 +213,11 @@ def main(argv=None) -> int:
     p_demo.add_argument("--quiet", action="store_true", help="no progress bar")
     p_tune = sub.add_parser("tune", help="tune an operator of tensorlang.ops")
     p_tune.add_argument("workload", help="matmul, conv2d, softmax, layer_norm, pool2d, "
-                                         "batch_matmul, relu, gemv or conv1d")
+                                         "batch_matmul, relu, gemv, conv1d or attention")
     p_tune.add_argument("--size", type=int, default=None,
                         help="problem size (matmul: N of NxNxN; conv2d: image side; "
-                             "gemv: N of an NxN matrix; conv1d: sequence length)")
+                             "gemv: N of an NxN matrix; conv1d: sequence length; "
+                             "attention: tokens of 8 heads of 64)")
     p_tune.add_argument("--trials", type=int, default=200)
     p_tune.add_argument("--log", default=None, help="JSON-lines tuning log to resume")
     p_tune.add_argument("--target", default="llvm")

@@ -8,6 +8,8 @@ against.
 """
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from .. import ops, te
@@ -68,6 +70,26 @@ def _pool2d(size):
     return [ops.pool2d(data, kernel=3, stride=2, padding=1, pool_type="max")]
 
 
+def attention(heads: int, tokens: int, dim: int) -> list:
+    """Scaled dot-product attention of ``heads`` heads of ``tokens`` tokens, each of
+    ``dim`` float32 values: ``softmax(Q @ K^T / sqrt(dim)) @ V``, (heads, tokens, dim).
+    The scale is a stage of its own, element-wise between the product and the softmax,
+    so that the search inlines it into the softmax's reads (one multiply an element)."""
+    Q = te.placeholder((heads, tokens, dim), name="Q")
+    K = te.placeholder((heads, tokens, dim), name="K")
+    V = te.placeholder((heads, tokens, dim), name="V")
+    S = ops.batch_matmul(Q, K, transpose_b=True, name="scores")
+    scale = 1.0 / math.sqrt(dim)
+    scaled = te.compute(S.shape, lambda b, i, j: S[b, i, j] * scale, name="scaled")
+    P = ops.softmax(scaled, name="weights")
+    return [ops.batch_matmul(P, V, name="attention")]
+
+
+def _attention(size):
+    """8 heads of ``size`` tokens, 64 values each."""
+    return attention(8, size, 64)
+
+
 def _relu(size):
     return [ops.relu(te.placeholder((size, size), name="x"))]
 
@@ -76,7 +98,8 @@ def _relu(size):
 WORKLOADS = {"matmul": (_matmul, 1024), "batch_matmul": (_batch_matmul, 128),
              "conv2d": (_conv2d, 56), "softmax": (_softmax, 1024),
              "layer_norm": (_layer_norm, 1024), "pool2d": (_pool2d, 112),
-             "relu": (_relu, 1024), "gemv": (_gemv, 4096), "conv1d": (_conv1d, 1024)}
+             "relu": (_relu, 1024), "gemv": (_gemv, 4096), "conv1d": (_conv1d, 1024),
+             "attention": (_attention, 512)}
 
 
 # -- numpy's computation of each: f(*inputs, out=) with the inputs in the workload's
@@ -92,6 +115,15 @@ def _np_layer_norm(x, gamma, beta, out):
     var = x.var(axis=-1, keepdims=True)
     np.multiply((x - mean) / np.sqrt(var + 1e-5), gamma, out=out)
     out += beta
+
+
+def _np_attention(q, k, v, out):
+    """softmax(Q @ K^T / sqrt(d)) @ V per head, with numpy's batched BLAS products."""
+    scores = np.matmul(q, k.transpose(0, 2, 1))
+    scores *= np.float32(1.0 / np.sqrt(q.shape[-1]))
+    weights = np.empty_like(scores)
+    _np_softmax(scores, weights)
+    np.matmul(weights, v, out=out)
 
 
 def _np_conv2d(data, kernel, out):
@@ -115,7 +147,7 @@ _NUMPY = {"matmul": lambda a, b, out: np.matmul(a, b, out=out),
           "conv2d": _np_conv2d, "softmax": _np_softmax, "layer_norm": _np_layer_norm,
           "pool2d": _np_pool2d, "relu": lambda x, out: np.maximum(x, 0, out=out),
           "gemv": lambda a, x, out: np.matmul(a, x, out=out),
-          "conv1d": _np_conv2d}   # height 1, window height 1: no padding along it
+          "conv1d": _np_conv2d, "attention": _np_attention}   # height 1, window height 1: no padding along it
 
 
 def numpy_equivalent(name: str):

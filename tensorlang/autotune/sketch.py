@@ -7,11 +7,15 @@ Every computed stage of the workload gets the rule that fits it
 * an element-wise producer that is not an output may be inlined into its readers
   (``<stage>/inline``), padding included; one that calls an expensive intrinsic (exp,
   log, tanh, ...) and feeds several stages is mostly kept in memory, since inlined each
-  reader computes it again (softmax's exponentials);
+  reader computes it again (softmax's exponentials), and so is one that divides or calls
+  an intrinsic and is read again and again by a reduction with reuse (a softmax read by
+  a product);
 * a stage kept in memory may be computed at a loop of its most downstream reader
   (``<stage>/at``: -1 for the root, else the index of the loop, outer first) where its
   other readers run inside that loop (row-fused softmax: the row maximum at the row of
-  the output); elsewhere it stays at the root;
+  the output); elsewhere it stays at the root.  A reduction or a costly element-wise
+  stage is not computed at a loop over values it does not depend on (it would compute
+  the same values at each iteration): it moves out to the loop above;
 * a reduction with data reuse (matmul, convolution, batched matmul: each input element
   read at least ``MIN_TILED_READS`` times) gets multi-level
   tiling SSRSRS (``tile.<axis>``), a ``cache_write`` accumulator (``cache``), packing of
@@ -58,11 +62,14 @@ import numpy as np
 from ..errors import TuneError
 from ..schedule import create_schedule
 from ..schedule.stage import INLINE, SCOPE
+from ..schedule.stage_parts import Fuse, Singleton, Split
 from ..te.extern import ExternOp
 from ..te.graph import ComputeOp, PlaceholderOp, ScanOp, post_order_ops
 from .config import Config
 from ..target.llvm.runtime import num_threads
-from .sketch_common import calls_expensive_intrinsic, reads_per_input_element, reused_inputs
+from ..tir.analysis import free_vars
+from .sketch_common import (calls_expensive_intrinsic, divides_or_calls, producer_loads,
+                            reads_per_input_element, reused_inputs)
 from .sketch_domains import Choice, Simd
 from .sketch_gpu import gpu_sketch_space
 from .sketch_rules import InjectiveRule, ReductionRule, TiledReductionRule, const_extent
@@ -139,6 +146,14 @@ class SketchSpace(SearchSpace):
         self._shared_expensive = {
             id(op) for op in ops if isinstance(op, ComputeOp)
             and len(readers.get(id(op), ())) > 1 and calls_expensive_intrinsic(op)}
+        # costly element-wise stages (a division, an intrinsic) read again and again by
+        # a reduction with reuse: inlined, the reduction computes them at every read
+        # (a softmax's normalization inside the product that reads it: a division per
+        # multiply-add)
+        reread = {id(t.op) for op in ops if isinstance(op, ComputeOp) and op.own_reduce_axis
+                  for t in reused_inputs(op)}
+        self._reread_costly = {id(op) for op in ops if isinstance(op, ComputeOp)
+                               and id(op) in reread and divides_or_calls(op)}
         self.rules = []          # consumers first
         self.domains: dict = {}
         rule_of: dict = {}
@@ -160,7 +175,8 @@ class SketchSpace(SearchSpace):
             read_whole = any(id(r) in kept for r in op_readers)
             if id(op) not in is_output and not op.own_reduce_axis and op.num_outputs == 1 and \
                     not read_whole:
-                weights = (1, 2) if id(op) in self._shared_expensive else (4, 1)
+                weights = (1, 2) if id(op) in self._shared_expensive else \
+                    (1, 4) if id(op) in self._reread_costly else (4, 1)
                 self.domains[prefix + "inline"] = Choice((True, False), weights=weights)
             points = 0 if read_whole else \
                 max([downstream_points[id(r)] for r in op_readers] +
@@ -186,7 +202,8 @@ class SketchSpace(SearchSpace):
     # -- SearchSpace --------------------------------------------------------------------
     #: share of samples drawn from the fused structure: every reduction that feeds
     #: another stage computed at its reader's outermost loop (expensive shared producers
-    #: too, kept in memory), the outputs' outermost loop alone run in parallel (Ansor
+    #: too, kept in memory), the outputs' outermost loop alone run in parallel, and the
+    #: rows of the stages that read the reductions (every loop but the last) (Ansor
     #: samples each sketch alike; here the structures are decisions of one sketch, and
     #: independent draws would rarely fuse several reductions at one row, as row-fused
     #: softmax and layer norm need)
@@ -206,6 +223,18 @@ class SketchSpace(SearchSpace):
                 fuse = self.domains.get(f"{name}/fuse")
                 if fuse is not None and fuse.contains(1):
                     fused[f"{name}/fuse"] = 1
+            # a stage in memory that reads an attached reduction runs its rows in
+            # parallel, every loop fused but the last (the row of a 2-D softmax, the
+            # head and row of a batched one), so that the reductions attach at the row
+            attached = {rule.name for rule in self.rules if f"{rule.name}/at" in fused}
+            for rule in self.rules:
+                fuse = self.domains.get(f"{rule.name}/fuse")
+                if isinstance(rule, InjectiveRule) and fuse is not None and any(
+                        self._stage_names.get(id(t.op)) in attached
+                        for t in rule.op.input_tensors):
+                    rows = max(1, len(rule.spatial) - 1)
+                    if fuse.contains(rows):
+                        fused[f"{rule.name}/fuse"] = rows
         return fused
 
     #: share of samples taken whatever the rules' priors (``StageRule.plausible``) say,
@@ -273,7 +302,8 @@ class SketchSpace(SearchSpace):
         """The rules' starting points (``StageRule.seeds``: register-blocked, packed
         micro-kernels for tiled reductions) as configs: the k-th seed takes the k-th
         seed of every rule that has some (cycling through shorter lists), its other
-        decisions from one fixed random draw of the priors.  Tuning measures them in its
+        decisions from one fixed random draw of the priors, in the fused structure
+        where there is one (:attr:`FUSED_SHARE`).  Tuning measures them in its
         first batch, so even a small budget starts from an expert's schedule."""
         per_rule = [(rule, rule.seeds()) for rule in self.rules]
         per_rule = [(rule, seeds) for rule, seeds in per_rule if seeds]
@@ -283,10 +313,18 @@ class SketchSpace(SearchSpace):
         out, keys = [], set()
         for k in range(max(len(seeds) for _, seeds in per_rule)):
             values = self._values(self.sample(rng))
+            # the other reductions row-fused, as an expert would start (a softmax
+            # between two products)
+            values.update(self._fused)
             for rule, seeds in per_rule:
                 prefix = f"{rule.name}/"
                 values.update({prefix + key: value
                                for key, value in seeds[k % len(seeds)].items()})
+                # the micro-kernel computed whole at the root, its panels in parallel
+                # (computed at a loop of a reader, it would run serial, a few rows at a
+                # time, packing its panels again for each)
+                if prefix + "at" in values:
+                    values[prefix + "at"] = -1
                 # what a micro-kernel reads is computed first, whole (padding inlined
                 # into it would put a bounds test on every load)
                 for producer in rule.op.input_tensors:
@@ -370,6 +408,12 @@ class SketchSpace(SearchSpace):
         """``(stage, loop)`` where stage ``name`` is computed for decision ``at=index``,
         or None for the root.
 
+        A reduction, or a stage that divides or calls an intrinsic, is never computed
+        again for each iteration of a loop over values it does not depend on (a row
+        maximum at a loop along the row, a softmax at a loop over the columns of the
+        product that reads it): it moves out to the deepest point above the first such
+        loop (:func:`_last_useful_point`).
+
         The loop belongs to the most downstream stage that reads ``name`` (directly or
         through inlined stages); it is taken only where every other reader runs inside
         that loop (computed at it or at a loop nested in it), so that each reader finds
@@ -386,7 +430,12 @@ class SketchSpace(SearchSpace):
                 break
         else:
             return None
-        target, axis = loops[min(index, len(loops) - 1)]
+        index = min(index, len(loops) - 1)
+        if stage.op.own_reduce_axis or divides_or_calls(stage.op):
+            index = _last_useful_point(s, stage, loops, index)
+            if index < 0:
+                return None
+        target, axis = loops[index]
         depth = target.leaf_index(axis)
         for reader in readers:
             if reader is not target and not _computed_inside(reader, target, depth):
@@ -400,6 +449,59 @@ class SketchSpace(SearchSpace):
             keys = [n.split("/", 1)[1] for n in self.domains if n.startswith(rule.name + "/")]
             lines.append(f"{rule.name}: {rule.kind} rule; decisions {', '.join(keys)}")
         return "\n".join(lines)
+
+
+def _root_axes(stage, iv) -> list:
+    """The axes of ``stage``'s operation that its loop ``iv`` iterates over (through the
+    splits and fusions that derived it)."""
+    for rel in reversed(stage.relations):
+        if isinstance(rel, Split) and (rel.outer is iv or rel.inner is iv):
+            return _root_axes(stage, rel.parent)
+        if isinstance(rel, Fuse) and rel.fused is iv:
+            return _root_axes(stage, rel.outer) + _root_axes(stage, rel.inner)
+        if isinstance(rel, Singleton) and rel.iter_var is iv:
+            return []
+    return [iv]
+
+
+def _vars_reading(s, op, producer) -> set:
+    """The variables of ``op`` (its axes, reduction axes) that the indices of its reads of
+    stage ``producer`` use, through the stages inlined into ``op``."""
+    used = set()
+    for load in producer_loads(op):
+        if any(load.producer is t for t in producer.op.outputs):
+            used |= set(free_vars(tuple(load.indices)))
+            continue
+        inner = s.stage_map.get(load.producer.op)
+        if inner is None or inner.attach_type != INLINE:
+            continue
+        through = _vars_reading(s, inner.op, producer)
+        for axis, index in zip(inner.op.axis, load.indices):
+            if axis.var in through:
+                used |= set(free_vars((index,)))
+    return used
+
+
+def _last_useful_point(s, producer, loops: list, index: int) -> int:
+    """The deepest of ``loops`` (``(stage, loop)`` of the stage reading ``producer``,
+    outer first), at most ``index``, above every loop over axes that the reader's reads
+    of ``producer`` do not use: computed inside such a loop, ``producer`` would compute
+    the same values again at each of its iterations; -1 where no point is above them."""
+    target = loops[0][0]
+    used = _vars_reading(s, target.op, producer)
+    first_useless = None
+    for depth, iv in enumerate(target.leaf_iter_vars):
+        extent = target.static_extent(iv)
+        if extent is not None and extent <= 1:
+            continue
+        if not any(axis.var in used for axis in _root_axes(target, iv)):
+            first_useless = depth
+            break
+    if first_useless is None:
+        return index
+    useful = [k for k, (_, iv) in enumerate(loops[:index + 1])
+              if target.leaf_index(iv) < first_useless]
+    return useful[-1] if useful else -1
 
 
 def _computed_inside(stage, target, depth: int) -> bool:

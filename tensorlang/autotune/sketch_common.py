@@ -112,6 +112,25 @@ def calls_expensive_intrinsic(op) -> bool:
     return bool(names & EXPENSIVE_INTRINSICS)
 
 
+#: intrinsics of several cycles a value besides :data:`EXPENSIVE_INTRINSICS`
+COSTLY_INTRINSICS = EXPENSIVE_INTRINSICS | {"sqrt", "rsqrt"}
+
+
+def divides_or_calls(op) -> bool:
+    """Whether the body of ``op`` divides floats or calls a costly intrinsic
+    (:data:`COSTLY_INTRINSICS`): work of several cycles a value, beyond the loads,
+    selects and multiply-adds of padding or scaling."""
+    found = []
+
+    def visit(node):
+        if isinstance(node, E.Div) and node.dtype.is_float or \
+                isinstance(node, E.Call) and node.op in COSTLY_INTRINSICS:
+            found.append(node)
+    for body in op.body:
+        post_order_visit(body, visit)
+    return bool(found)
+
+
 def known_extent(iv, shape_vars) -> int | None:
     """The extent of ``iv`` as an int, symbolic dimensions looked up in ``shape_vars``
     (by variable or by name); None where it is not known."""

@@ -471,7 +471,25 @@ class TiledReductionRule(StageRule):
         # micro-kernel, OpenBLAS's structure)
         for t in self.packable:
             if d[f"pack.{t.name}"] >= 0:
-                ctx[self.name, "pack", t.name] = s.cache_read(t, "global", [reader])
+                ctx[self.name, "pack", t.name] = s.cache_read(t, "global", [reader],
+                                                              axes=self._pack_axes(t))
+
+    def _pack_axes(self, tensor):
+        """The order of ``tensor``'s dimensions in its packed copy: the one the last
+        spatial axis indexes moved last where another dimension is last (``K[b, j, k]``
+        of ``Q K^T`` packed as ``[b, k, j]``, so that the vectors along ``j`` are
+        contiguous), else None (the tensor's own order)."""
+        last = self.op.axis[-1].var
+        dims = set()
+        for load in producer_loads(self.op):
+            if load.producer is tensor:
+                dims |= {k for k, index in enumerate(load.indices)
+                         if last in set(free_vars((index,)))}
+        ndim = len(tensor.shape)
+        if len(dims) != 1 or ndim - 1 in dims:
+            return None
+        (dim,) = dims
+        return tuple(k for k in range(ndim) if k != dim) + (dim,)
 
     def _compute_packs(self, s, st, d, ctx, outer) -> None:
         """Each packed operand computed at the loop of ``outer`` its decision names (the

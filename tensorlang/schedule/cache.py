@@ -7,7 +7,7 @@ from ..tir import expr as E
 from ..tir.functor import Mutator
 from ..tir.transform.substitute import substitute
 from ..tir.op import const
-from .schedule import rebuild_reading
+from .schedule import rebuild_compute, rebuild_reading
 from .stage import INLINE, SCOPE, Stage, check_scope
 from .steps import CacheRead, CacheWrite
 
@@ -24,12 +24,44 @@ def _copy_axes(shape, names) -> tuple[E.IterVar, ...]:
                  for n, s in zip(names, shape))
 
 
-def cache_read(schedule, tensor, scope: str, readers) -> Tensor:
+class _PermutedReads(Mutator):
+    """Reads of ``tensor`` become reads of ``copy``, whose dimension ``k`` is dimension
+    ``order[k]`` of ``tensor``."""
+
+    def __init__(self, tensor, copy, order):
+        self.tensor, self.copy, self.order = tensor, copy, order
+
+    def visit_ProducerLoad(self, node):
+        indices = self.visit_tuple(node.indices)
+        if node.producer is not self.tensor:
+            return node.replace(indices=indices)
+        return E.ProducerLoad(self.copy, tuple(indices[d] for d in self.order), node.dtype)
+
+
+def _layout(axes, ndim: int, prim: str, name: str):
+    """The dimension order of a cache (``axes``: a permutation of ``range(ndim)``, the
+    tensor's dimension each of the cache's holds, outer first), or None for the tensor's
+    own."""
+    if axes is None:
+        return None
+    order = tuple(axes) if isinstance(axes, (list, tuple)) else None
+    if order is None or sorted(order) != list(range(ndim)) or \
+            not all(isinstance(d, int) and not isinstance(d, bool) for d in order):
+        raise ScheduleError(f"{prim}: axes must order the {ndim} dimensions of '{name}' "
+                            f"(a permutation of {tuple(range(ndim))}), got {axes!r}")
+    return None if order == tuple(range(ndim)) else order
+
+
+def cache_read(schedule, tensor, scope: str, readers, axes=None) -> Tensor:
     """``AA = s.cache_read(A, "shared", [C])``: ``readers`` read ``AA``, a copy of ``A``
-    in ``scope`` computed by a new stage."""
+    in ``scope`` computed by a new stage.  ``axes``: the dimensions of ``A`` in the order
+    the copy stores them (``axes=(0, 2, 1)`` transposes the last two, so that a product
+    reading ``B[b, j, k]`` along ``j`` reads the copy contiguously); the readers then read
+    the copy with their indices in that order."""
     name = getattr(tensor, "name", repr(tensor))
     prim = f"cache_read({name}, {scope!r})"
     current = _tensor_arg(schedule, tensor, prim)
+    order = _layout(axes, len(current.shape), prim, name)
     producer = schedule[tensor]
     check_scope(scope, prim, producer.name)
     if isinstance(readers, (Tensor, Stage)):
@@ -51,21 +83,35 @@ def cache_read(schedule, tensor, scope: str, readers) -> Tensor:
         if not any(t is current for t in getattr(stage.op, "input_tensors", ())):
             raise ScheduleError(f"{prim}: stage '{stage.name}' does not read '{name}'; "
                                 f"readers must read the cached tensor directly")
+        if order is not None and not isinstance(stage.op, ComputeOp):
+            raise ScheduleError(f"{prim}: stage '{stage.name}' is not a te.compute stage; "
+                                f"only those can read a copy of '{name}' with its "
+                                f"dimensions reordered (axes={axes!r})")
         if not any(s is stage for s in reader_stages):
             reader_stages.append(stage)
-    axes = _copy_axes(current.shape, [f"ax{k}" for k in range(len(current.shape))])
-    body = E.ProducerLoad(current, tuple(iv.var for iv in axes), current.dtype)
-    cache_op = ComputeOp(f"{current.name}.{scope}", "", {}, axes, [body])
+    dims = order or tuple(range(len(current.shape)))
+    axes_ = _copy_axes([current.shape[d] for d in dims],
+                       [f"ax{k}" for k in range(len(current.shape))])
+    index = [None] * len(dims)
+    for k, d in enumerate(dims):
+        index[d] = axes_[k].var
+    body = E.ProducerLoad(current, tuple(index), current.dtype)
+    cache_op = ComputeOp(f"{current.name}.{scope}", "", {}, axes_, [body])
     position = schedule.stages.index(producer) + 1
     cache_stage = schedule.add_stage(cache_op, position)
     cache_stage.scope, cache_stage.scope_given = scope, True
     for stage in reader_stages:
         old = stage.op
-        new_op = rebuild_reading(old, {current: cache_op.output(0)})
+        if order is None:
+            new_op = rebuild_reading(old, {current: cache_op.output(0)})
+        else:
+            mutator = _PermutedReads(current, cache_op.output(0), order)
+            new_op = rebuild_compute(old, [mutator.visit(b) for b in old.body])
         schedule.set_stage_op(stage, new_op, keep_loops=True)
         schedule.replace_dataflow(dict(zip(old.outputs, new_op.outputs)))
     schedule.record(CacheRead(producer.name, tensor.value_index, scope,
-                              tuple(s.name for s in reader_stages), (cache_stage.name,)))
+                              tuple(s.name for s in reader_stages), (cache_stage.name,),
+                              order))
     return cache_op.output(0)
 
 

@@ -336,10 +336,11 @@ class Schedule:
         return replay(steps_from_json(text), outputs)
 
     # -- primitives on several stages (cache.py, rfactor.py, installed) ------------------
-    def cache_read(self, tensor, scope: str, readers) -> Tensor:
+    def cache_read(self, tensor, scope: str, readers, axes=None) -> Tensor:
         """A copy of ``tensor`` in memory ``scope`` that ``readers`` read instead:
-        ``AA = s.cache_read(A, "shared", [C])``."""
-        return installed("cache_read")(self, tensor, scope, readers)
+        ``AA = s.cache_read(A, "shared", [C])``; ``axes`` orders its dimensions
+        (``axes=(0, 2, 1)``: the last two transposed)."""
+        return installed("cache_read")(self, tensor, scope, readers, axes)
 
     def cache_write(self, tensor, scope: str) -> Tensor:
         """Compute ``tensor`` into a buffer in ``scope`` first, then copy it out:

@@ -61,11 +61,13 @@ _CHECKS = {
     "tuple[str, ...]": lambda v: isinstance(v, (list, tuple))
     and all(isinstance(x, str) for x in v),
     "int | float | str": lambda v: isinstance(v, (int, float, str)),
+    "tuple[int, ...] | None": lambda v: v is None or isinstance(v, (list, tuple))
+    and all(_is_int(x) for x in v),
 }
 
 #: values a step written without them means (as replay always read them)
 _DEFAULTS = {"value_index": 0, "factor_axis": 0, "outputs": (), "factor": None,
-             "nparts": None}
+             "nparts": None, "axes": None}
 
 
 @dataclass(frozen=True)
@@ -358,16 +360,19 @@ class CacheRead(Step):
     scope: str
     readers: tuple[str, ...]
     outputs: tuple[str, ...]
+    #: the copy's order of the tensor's dimensions (None: the tensor's own)
+    axes: tuple[int, ...] | None = None
 
     def apply(self, schedule):
         tensor = schedule.stage_by_name(self.stage).op.output(self.value_index)
         readers = [schedule.stage_by_name(r) for r in self.readers]
-        return schedule.cache_read(tensor, self.scope, readers)
+        return schedule.cache_read(tensor, self.scope, readers, axes=self.axes)
 
     def to_python(self, schedule):
         readers = ", ".join(py_name(r) for r in self.readers)
+        axes = "" if self.axes is None else f", axes={tuple(self.axes)!r}"
         return f"{_outputs_text(self)} = s.cache_read({py_name(self.stage)}, " \
-               f"{self.scope!r}, [{readers}])"
+               f"{self.scope!r}, [{readers}]{axes})"
 
 
 @dataclass(frozen=True)

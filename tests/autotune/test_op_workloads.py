@@ -12,7 +12,8 @@ from tensorlang.te.graph import PlaceholderOp
 
 #: sizes small enough for the unscheduled build, odd where the workload allows
 SIZES = {"matmul": 17, "batch_matmul": 9, "conv2d": 7, "softmax": 13, "layer_norm": 11,
-         "pool2d": 9, "relu": 5, "gemv": 13, "conv1d": 11}
+         "pool2d": 9, "relu": 5, "gemv": 13, "conv1d": 11,
+         "attention": 9}
 
 
 @pytest.mark.parametrize("name", sorted(WORKLOADS))

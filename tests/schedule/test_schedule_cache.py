@@ -1,8 +1,13 @@
 """cache_read / cache_write / set_scope / storage_align."""
 from __future__ import annotations
 
+import numpy as np
+import pytest
+
 import tensorlang as tl
 from tensorlang import te
+from tensorlang.errors import ScheduleError
+from tensorlang.schedule import Schedule
 from tensorlang.tir import stmt as S
 from tensorlang.tir.functor import post_order_visit
 
@@ -152,3 +157,56 @@ def test_cache_write_of_tensors_of_two_operations_is_refused():
         s.cache_write([B, C], "local")
     with pytest.raises(ScheduleError, match="give the outputs"):
         s.cache_write([], "local")
+
+
+def _transposed_b_product(m, n, k):
+    A = te.placeholder((m, k), name="A")
+    B = te.placeholder((n, k), name="B")
+    r = te.reduce_axis((0, k), name="k")
+    C = te.compute((m, n), lambda i, j: te.sum(A[i, r] * B[j, r], axis=r), name="C")
+    return A, B, C
+
+
+def _schedule_with_transposed_copy(A, B, C):
+    s = tl.create_schedule(C)
+    jo, ji = s[C].split(C.op.axis[1], factor=8)
+    s[C].reorder(jo, C.op.axis[0], s[C].op.reduce_axis[0], ji)
+    BT = s.cache_read(B, "global", [C], axes=(1, 0))
+    s[BT].compute_at(s[C], jo)
+    s[C].vectorize(ji)
+    return s, BT
+
+
+def test_cache_read_with_axes_stores_the_copy_transposed():
+    A, B, C = _transposed_b_product(6, 20, 5)
+    s, BT = _schedule_with_transposed_copy(A, B, C)
+    assert [int(d.value) for d in BT.shape] == [5, 20]
+    func = tl.lower(s, [A, B, C])
+    # the copy of a panel of 8 rows of B holds them along its last dimension
+    assert [e.value for e in allocations(func)["B.global"].shape] == [5, 8]
+    assert "B_global[k, j_inner]" in str(func)
+    rng = np.random.default_rng(0)
+    a = rng.standard_normal((6, 5)).astype("float32")
+    b = rng.standard_normal((20, 5)).astype("float32")
+    c = np.zeros((6, 20), "float32")
+    tl.build(s, [A, B, C], bounds_check=True)(a, b, c)
+    np.testing.assert_allclose(c, a @ b.T, rtol=1e-5, atol=1e-6)
+
+
+def test_cache_read_axes_replay_and_print():
+    A, B, C = _transposed_b_product(6, 20, 5)
+    s, _ = _schedule_with_transposed_copy(A, B, C)
+    assert "s.cache_read(B, 'global', [C], axes=(1, 0))" in str(s)
+    replayed = Schedule.from_json(s.to_json(), [C.op])
+    assert str(tl.lower(replayed, [A, B, C])) == str(tl.lower(s, [A, B, C]))
+    # a plain copy writes no axes, as before
+    plain = tl.create_schedule(C)
+    plain.cache_read(B, "global", [C])
+    assert '"axes"' not in plain.to_json()
+
+
+def test_cache_read_axes_must_order_every_dimension():
+    A, B, C = _transposed_b_product(6, 20, 5)
+    s = tl.create_schedule(C)
+    with pytest.raises(ScheduleError, match=r"axes must order the 2 dimensions of 'B'"):
+        s.cache_read(B, "global", [C], axes=(0, 0))
