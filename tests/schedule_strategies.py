@@ -337,16 +337,20 @@ SOFTMAX_SHAPES = [(5, 11), (4, 16), (3, 7)]
 
 
 def draw_matmul_schedule(data, sizes=tuple(MATMUL_SIZES)) -> DrawnSchedule:
-    """A matmul of one of the (m, n, k) ``sizes``, plain, with a cache_write stage or with
-    an rfactor of its reduction."""
+    """A matmul of one of the (m, n, k) ``sizes``, plain, with a cache_write stage, with
+    an rfactor of its reduction, or with an input packed (``cache_read`` in its own
+    order or transposed, read by the output or by its write cache)."""
     m, n, k = data.draw(st.sampled_from(list(sizes)), label="matmul sizes (m, n, k)")
     inputs, c = matmul(m, n, k)
     sched = tl.create_schedule(c)
     log: list[str] = [f"# matmul {m}x{n}x{k}"]
     mode = data.draw(st.sampled_from(["plain", "cache_write", "cache_write after splits",
-                                      "rfactor"]), label="mode")
+                                      "rfactor", "packed", "packed into cache_write"]),
+                     label="mode")
     event(f"matmul mode {mode}")
-    if mode.startswith("cache_write"):
+    if mode.startswith("packed"):
+        schedule_packed(data, sched, c, inputs, mode, log)
+    elif mode.startswith("cache_write"):
         main = StageDraw(data, sched, c, "C", log)
         if mode == "cache_write after splits":
             # splits of the output's axes made before cache_write stay on the copy-out
@@ -369,6 +373,38 @@ def draw_matmul_schedule(data, sizes=tuple(MATMUL_SIZES)) -> DrawnSchedule:
         main.transform()
         main.annotate(allow_parallel=True)
     return DrawnSchedule(sched, inputs, [c], log)
+
+
+def schedule_packed(data, sched, c, inputs, mode: str, log: list[str]) -> None:
+    """``A`` or ``B`` copied by ``cache_read`` (dimensions in their own order or
+    transposed) for the output or its write cache, which are then scheduled, the copy
+    placed among the loops of the stage that reads it."""
+    name = data.draw(st.sampled_from(["A", "B"]), label="packed input")
+    tensor = inputs[0] if name == "A" else inputs[1]
+    axes = data.draw(st.sampled_from([None, (0, 1), (1, 0)]), label="packed axes")
+    event(f"packed {name} axes {axes}")
+    local = sched.cache_write(c, "local") if mode == "packed into cache_write" else None
+    if local is not None:
+        log.append("CC = s.cache_write(C, 'local')")
+    reader = local if local is not None else c
+    packed = sched.cache_read(tensor, "global", [reader], axes=axes)
+    log.append(f"P = s.cache_read({name}, 'global', [{'CC' if local is not None else 'C'}], "
+               f"axes={axes})")
+    main = StageDraw(data, sched, c, "C", log)
+    if local is not None:
+        main.leaves = [a for a in main.leaves if not a.reduce]
+    main.transform(allow_fuse=True)
+    main.annotate(allow_parallel=True)
+    reading = main
+    if local is not None:
+        reading = StageDraw(data, sched, local, "CC", log)
+        reading.place_in(main, allow_inline=False)
+        reading.transform()
+        reading.annotate(allow_parallel=not reading.attached)
+    pack = StageDraw(data, sched, packed, "P", log)
+    if pack.place_in(reading, allow_inline=True) != "inline":
+        pack.transform()
+        pack.annotate(allow_parallel=not pack.attached)
 
 
 def schedule_rfactor(data, sched, output, name: str, log: list[str]) -> None:
