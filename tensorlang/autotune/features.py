@@ -321,26 +321,38 @@ class _Access:
         result = [1.0] * (depth + 1)
         self._last_dim_span = 1.0
         extents = [lp.extent for lp in loops]
+        # a loop key is free at ``level`` when a loop of it sits at ``level`` or inside;
+        # its extent is that of the innermost such loop
+        innermost: dict = {}
+        for index, lp in enumerate(loops):
+            innermost[lp.key] = (index, lp.extent)
+        # per term, (innermost level, |coefficient| * (extent - 1)) of each loop it names,
+        # in the order of its coefficients (the order the widths are summed in)
+        moves = [None if dim_terms is None else
+                 [([(innermost[k][0], abs(c) * (innermost[k][1] - 1))
+                    for k, c in coefs.items() if k in innermost], cap)
+                  for coefs, cap in dim_terms]
+                 for dim_terms in terms]
+        sizes = [float(size) for size in dims]
+        last_dim = len(dims) - 1
+        all_known = all(t is not None for t in terms)
         for level in range(depth - 1, -1, -1):
-            free = {lp.key: lp.extent for lp in loops[level:]}
             elements = 1.0
-            for dim, (dim_terms, size) in enumerate(zip(terms, dims)):
-                if dim_terms is None:
-                    span = float(size)
+            for dim, (dim_moves, size) in enumerate(zip(moves, sizes)):
+                if dim_moves is None:
+                    span = size
                 else:
                     span = 1.0
-                    for coefs, cap in dim_terms:
-                        width = sum(abs(c) * (free[k] - 1) for k, c in coefs.items()
-                                    if k in free)
+                    for pairs, cap in dim_moves:
+                        width = sum(move for index, move in pairs if index >= level)
                         span += width if cap is None else min(width, cap)
-                    span = min(span, float(size))
-                if level == 0 and dim == len(dims) - 1:
+                    span = min(span, size)
+                if level == 0 and dim == last_dim:
                     self._last_dim_span = span
                 elements *= span
             iterations = math.prod(extents[k] for k in range(level, depth)
                                    if loops[k].key in self.touches) if terms else 1
-            result[level] = min(elements, float(iterations)) if all(
-                t is not None for t in terms) else elements
+            result[level] = min(elements, float(iterations)) if all_known else elements
         return result
 
 
