@@ -32,6 +32,11 @@ from .task_scheduler import GradientTaskScheduler
 from .tune_warnings import TuneWarning
 
 
+#: built candidates kept per workload for the re-timing round (the fastest as first
+#: measured): the round then loads the code measured as a trial instead of compiling it
+#: again (builds are deterministic, so it is the same code)
+KEPT_BUILDS = 32
+
 #: candidates re-timed in a round are at most this many times slower, as first measured,
 #: than the fastest: on a shared machine a parallel kernel can run much slower for seconds
 #: at a time, so a first measurement can make a candidate look that much slower
@@ -108,6 +113,9 @@ class Session:
         self.random_search = search == "random"
         #: seconds spent per phase (prepare, search, build, run, model, retime)
         self.timings: dict[str, float] = {}
+        #: workload key -> {config key: (mean cost, BuildResult)}: the fastest valid
+        #: builds measured by this session (at most KEPT_BUILDS each)
+        self._kept_builds: dict[str, dict] = {}
         timeout = measure_options.build_timeout if measure_options else 60.0
         self.builder = LocalBuilder(n_parallel, timeout=timeout)
         self.own_runner = runner is None
@@ -263,6 +271,8 @@ class Session:
                 task.since_improvement = 0
             else:
                 task.since_improvement += 1
+            if record.is_valid:
+                self._keep_build(task.key, build, record.mean_cost)
             if build.features is not None:
                 rows.append(build.features)
                 costs.append(record.mean_cost)
@@ -274,6 +284,27 @@ class Session:
                                   [task.key] * len(rows))
         progress.batch_done()
         return len(builds)
+
+    def _keep_build(self, task_key: str, build, cost: float) -> None:
+        """Keep ``build`` (valid, measured at ``cost``) if it is among the
+        :data:`KEPT_BUILDS` fastest of its workload."""
+        kept = self._kept_builds.setdefault(task_key, {})
+        kept[build.config.key()] = (cost, build)
+        if len(kept) > KEPT_BUILDS:
+            slowest = max(kept, key=lambda k: kept[k][0])
+            del kept[slowest]
+
+    def _builds_of(self, task, measure_task, configs: list) -> list:
+        """A BuildResult per config: the kept build of a config measured by this session,
+        else a fresh build (all of those in one pass of the builder pool)."""
+        kept = self._kept_builds.get(task.key, {})
+        builds = [kept[c.key()][1] if c.key() in kept else None for c in configs]
+        missing = [k for k, b in enumerate(builds) if b is None]
+        if missing:
+            fresh = self.builder.build(measure_task, [configs[k] for k in missing])
+            for k, build in zip(missing, fresh):
+                builds[k] = build
+        return builds
 
     # -- re-timing ----------------------------------------------------------------------
     def retime(self, count: int, shape_vars, progress: Progress) -> None:
@@ -293,7 +324,7 @@ class Session:
 
     def _retime(self, task, candidates: list, shape_vars) -> None:
         measure_task = self._prepare_measure(task, shape_vars)
-        builds = self.builder.build(measure_task, [record_config(r) for r in candidates])
+        builds = self._builds_of(task, measure_task, [record_config(r) for r in candidates])
         warn_internal_errors(task.name, builds)
         results = self.runner.retime(measure_task, builds)
         number = max((r.round for r in task.retimes), default=0) + 1

@@ -188,6 +188,26 @@ def test_retime_off_keeps_the_fastest_first_measurement(tmp_path):
         tl.autotune(MatmulTileSpace(16, 16, 16), trials=1, retime=-1, **FAST)
 
 
+def test_retime_round_loads_the_builds_measured_as_trials(monkeypatch):
+    from tensorlang.autotune.measure import LocalBuilder
+    built: list = []
+    original = LocalBuilder.build
+
+    def counting_build(self, task, configs, reference=False):
+        built.append([] if reference else [c.key() for c in configs])
+        return original(self, task, configs, reference)
+    monkeypatch.setattr(LocalBuilder, "build", counting_build)
+    # every valid candidate qualifies for the round, however noisy the machine
+    monkeypatch.setattr("tensorlang.autotune.session.RETIME_WITHIN", float("inf"))
+    result = tl.autotune(MatmulTileSpace(16, 16, 16), trials=8, batch_size=8, retime=4,
+                         measure_options=_options(), **FAST)
+    assert len(result.retimed) >= 2
+    # the reference, then one batch; the round builds nothing: its candidates were kept
+    assert len(built) == 2 and built[0] == []
+    assert {record_config_key(r) for r in result.retimed} <= set(built[1])
+    _check_correct(result, 16)
+
+
 def test_small_space_is_exhausted_without_repeats(tmp_path):
     space = MatmulTileSpace(8, 8, 8)
     space.choices = {"tile_i": (1, 2), "tile_j": (4, 8), "tile_k": (1,), "order": (0,),
