@@ -61,10 +61,14 @@ def make_options(options=None, **overrides) -> BuildOptions:
     return options
 
 
-def prepare_for_codegen(func: S.PrimFunc) -> S.PrimFunc:
+def prepare_for_codegen(func: S.PrimFunc, intrinsics_lowered: bool = False) -> S.PrimFunc:
     """``func`` through ``pipeline.llvm_passes``: vector code for vectorized loops,
-    unrolled loops, simplified."""
-    return pipeline.PassRunner(label="tl.build llvm").run_all(pipeline.llvm_passes, func)
+    unrolled loops, simplified (``intrinsics_lowered``: the first of them, the
+    intrinsics' lowering rules, already ran on ``func``)."""
+    passes = pipeline.llvm_passes
+    if intrinsics_lowered:
+        passes = [p for p in passes if p is not pipeline.lower_intrinsics_llvm]
+    return pipeline.PassRunner(label="tl.build llvm").run_all(passes, func)
 
 
 def _ir_key(func: S.PrimFunc) -> str:
@@ -89,16 +93,18 @@ def build(func: S.PrimFunc, target: Target | str | None = None, options=None,
 
     key = None
     if options.use_cache:
-        # keyed by the IR after the intrinsics' lowering rules: a changed rule compiles anew
-        key = cache.make_key(_ir_key(pipeline.lower_intrinsics_llvm(func)),
-                             target.cache_key(), options.key())
+        # keyed by the IR after the intrinsics' lowering rules: a changed rule compiles
+        # anew; the lowered function goes on to code generation (the rules run once)
+        func = pipeline.PassRunner(label="tl.build llvm")(pipeline.lower_intrinsics_llvm,
+                                                          func)
+        key = cache.make_key(_ir_key(func), target.cache_key(), options.key())
         entry = cache.load(key)
         if entry is not None:
             object_code, header, ir_text = entry
             signature = Signature.from_json(header["signature"])
             return load_object_code(signature, object_code, ir_text, (triple, cpu, features))
 
-    prepared = prepare_for_codegen(func)
+    prepared = prepare_for_codegen(func, intrinsics_lowered=options.use_cache)
     generator = CodeGenLLVM(target, bounds_check=options.bounds_check)
     ir_module, signature = generator.generate(prepared)
     attributes = function_attributes(cpu, features, target.vector_bits)
