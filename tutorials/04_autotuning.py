@@ -123,8 +123,9 @@ for name, value in matmul_result.best_config["decisions"].items():
 # ## The tuning curve
 #
 # Best GFLOPS found so far against the number of measured candidates.  The first batch
-# is chosen almost at random; later batches are ranked by the cost model, which has
-# learnt from the measurements so far.
+# starts from the space's seeds (register-blocked micro-kernels sized for this CPU's
+# vectors) and the candidates that the pretrained cost model ranks best; later batches
+# are ranked by the model as it learns from the run's own measurements.
 
 # %%
 def plot_curve(ax, result, references):

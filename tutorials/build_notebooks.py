@@ -86,9 +86,9 @@ def main(argv=None) -> int:
     if args.execute:
         # numpy's OpenBLAS with its own kernel for this CPU in the notebooks' kernel
         # process (which inherits this environment), as in the benchmarks
-        from tensorlang.benchmarking import best_blas_environment
-        os.environ.clear()
-        os.environ.update(best_blas_environment())
+        from tensorlang.benchmarking import BLAS_PIN_VARIABLES
+        for name in BLAS_PIN_VARIABLES:
+            os.environ.pop(name, None)
     for name, source in chosen.items():
         build(name, source, args.execute, args.quick)
         print(f"wrote {name}.ipynb")
