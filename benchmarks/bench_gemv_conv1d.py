@@ -44,17 +44,23 @@ def hand_gemv(y):
     return s
 
 
-def hand_conv1d(out):
-    """A register tile of 4 output channels x 64 positions (16 vectors) accumulated in
-    a local buffer over the channels and the unrolled window, the tiles in parallel; the
-    padded input is written once (in parallel), so the window reads carry no guard."""
+#: float32 lanes of this CPU's vectors, which the hand convolution's tile is sized for
+LANES = tl.Target("llvm").float32_lanes
+
+
+def hand_conv1d(out, lanes: int = LANES):
+    """A register tile of 4 output channels x 4 vectors of positions (64 with AVX-512's
+    16 lanes: 16 of its 32 registers; 2 vectors, 16 positions, with AVX2's 8 lanes and 16
+    registers) accumulated in a local buffer over the channels and the unrolled window,
+    the tiles in parallel; the padded input is written once (in parallel), so the window
+    reads carry no guard."""
     s = tl.create_schedule(out.op)
     padded = s[out.op.input_tensors[0]]
     padded.parallel(padded.op.axis[1])
     acc = s.cache_write(out, "local")
     n, f, y, x = out.op.axis
     fo, fi = s[out].split(f, factor=4)
-    xo, xi = s[out].split(x, factor=64)
+    xo, xi = s[out].split(x, factor=lanes * (4 if lanes >= 16 else 2))
     s[out].reorder(n, fo, y, xo, fi, xi)
     tile = s[out].fuse(n, fo, y, xo)
     s[out].parallel(tile)

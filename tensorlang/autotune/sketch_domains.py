@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ..target import Target
 from .sketch_common import divisors
 
 #: register-blocked micro-kernels ``(rows, vectors)`` by accumulator budget: rows of the
@@ -40,7 +41,6 @@ class Simd:
     @staticmethod
     def of(target) -> "Simd":
         """The SIMD unit of an llvm target (a string or :class:`~tensorlang.Target`)."""
-        from ..target import Target
         t = Target(target) if isinstance(target, str) else target
         return Simd(t.float32_lanes, t.vector_registers, t.vector_bits == 512)
 
@@ -123,9 +123,10 @@ class Tile:
     Factors are mostly divisors of what is left of the extent (no guard, no wasted
     iterations); with probability ``odd`` one is a power of two that does not divide, since
     any split is correct.  With ``vector`` the innermost factor prefers multiples of the
-    SIMD width (``lanes`` float32 lanes), and with ``lane_fill``, where none divides the extent, factors that keep
-    the lanes nearly full (:func:`lane_filling_factors`; an option of the rule, since it
-    helps some workloads and hinders others)."""
+    SIMD width (``lanes`` float32 lanes), and with ``lane_fill``, where none divides the
+    extent, factors that keep the lanes nearly full (:func:`lane_filling_factors`, whole
+    vectors only unless ``masked``; an option of the rule, since it helps some workloads
+    and hinders others)."""
 
     def __init__(self, extent: int, levels: int, vector: bool = False, odd: float = 0.1,
                  max_inner: int | None = None, lane_fill: bool = False, lanes: int = 16,
