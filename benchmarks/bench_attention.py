@@ -39,6 +39,18 @@ def _stages(out):
     return weights, exp, expsum, scaled, maxelem, scores
 
 
+def _accumulate_in_registers(acc, kfactor: int) -> None:
+    """A batched product's accumulator tile (rows x columns, in registers): the reduction
+    split by ``kfactor`` outside the tile, its inner steps and the rows unrolled, the
+    columns vectorized."""
+    _, rows, columns = acc.op.axis
+    ko, ki = acc.split(acc.op.reduce_axis[0], factor=kfactor)
+    acc.reorder(ko, ki, rows, columns)
+    acc.unroll(ki)
+    acc.unroll(rows)
+    acc.vectorize(columns)
+
+
 def hand_attention(out, lanes: int | None = None, rows: int = 4, vectors: int = 2):
     """Register-tiled products, the softmax fused per row into the second one.
 
@@ -72,12 +84,7 @@ def hand_attention(out, lanes: int | None = None, rows: int = 4, vectors: int = 
     packed = s.cache_read(scores.op.input_tensors[1], "global", [acc], axes=(0, 2, 1))
     s[packed].compute_at(s[scores], panel)
     s[acc].compute_at(s[scores], io)
-    _, ai, aj = acc.op.axis
-    ko, ki = s[acc].split(acc.op.reduce_axis[0], factor=8)
-    s[acc].reorder(ko, ki, ai, aj)
-    s[acc].unroll(ki)
-    s[acc].unroll(ai)
-    s[acc].vectorize(aj)
+    _accumulate_in_registers(s[acc], 8)
 
     oacc = s.cache_write(out, "local")
     b, i, j = out.op.axis
@@ -88,12 +95,7 @@ def hand_attention(out, lanes: int | None = None, rows: int = 4, vectors: int = 
     s[out].parallel(rows)
     s[out].vectorize(ji)
     s[oacc].compute_at(s[out], jo)
-    _, ai, aj = oacc.op.axis
-    ko, ki = s[oacc].split(oacc.op.reduce_axis[0], factor=4)
-    s[oacc].reorder(ko, ki, ai, aj)
-    s[oacc].unroll(ki)
-    s[oacc].unroll(ai)
-    s[oacc].vectorize(aj)
+    _accumulate_in_registers(s[oacc], 4)
 
     s[weights].compute_at(s[out], rows)
     row = weights.op.axis[1]
