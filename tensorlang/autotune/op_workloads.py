@@ -146,8 +146,8 @@ _NUMPY = {"matmul": lambda a, b, out: np.matmul(a, b, out=out),
           "batch_matmul": lambda a, b, out: np.matmul(a, b, out=out),
           "conv2d": _np_conv2d, "softmax": _np_softmax, "layer_norm": _np_layer_norm,
           "pool2d": _np_pool2d, "relu": lambda x, out: np.maximum(x, 0, out=out),
-          "gemv": lambda a, x, out: np.matmul(a, x, out=out),
-          "conv1d": _np_conv2d, "attention": _np_attention}   # height 1, window height 1: no padding along it
+          "gemv": lambda a, x, out: np.matmul(a, x, out=out), "attention": _np_attention,
+          "conv1d": _np_conv2d}   # height 1, window height 1: no padding along it
 
 
 def numpy_equivalent(name: str):
