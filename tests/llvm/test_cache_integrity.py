@@ -195,3 +195,27 @@ def test_temporary_files_of_a_killed_writer_are_removed_by_the_next(tmp_path):
     assert not stale.exists()
     assert live.exists() and other.read_bytes() == b"payload"
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted([live.name, other.name])
+
+
+def test_an_entry_with_shape_expressions_is_read_back(tmp_path, monkeypatch):
+    """A function whose buffer shapes are expressions of a symbolic size (``n - 2``) is
+    loaded from the cache by the next build, with no warning: every variable of the
+    stored signature is named, nested ones included."""
+    import numpy as np
+
+    import tensorlang as tl
+    from tensorlang import te
+    monkeypatch.setenv("TL_CACHE_DIR", str(tmp_path))
+    n = te.var("n")
+    A = te.placeholder((n,), name="A")
+    B = te.compute((n - 2,), lambda i: A[i] + A[i + 2], name="B")
+    s = tl.create_schedule(B.op)
+    tl.build(s, [A, B])
+    assert _entry(tmp_path)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", CacheWarning)
+        mod = tl.build(tl.create_schedule(B.op), [A, B])
+    a = np.arange(9, dtype="float32")
+    b = np.zeros(7, dtype="float32")
+    mod(a, b)
+    np.testing.assert_array_equal(b, a[:-2] + a[2:])

@@ -40,7 +40,7 @@ def _serialise_dim(expr, slots: dict, param_name: str):
             raise BuildError(f"the shape of '{param_name}' uses the variable '{expr.name}', "
                              f"which no argument determines; pass '{expr.name}' as a scalar "
                              f"argument or use it alone as a dimension of an argument")
-        return {"slot": slots[expr]}
+        return {"slot": slots[expr], "name": expr.name}
     op = _SHAPE_OPS.get(type(expr))
     if op is None:
         raise BuildError(f"the shape of '{param_name}' has the dimension '{expr}', which "
@@ -458,9 +458,6 @@ def make_signature(func: S.PrimFunc) -> tuple[Signature, dict]:
             raise BuildError(f"parameter '{p.name}' of '{func.name}' has explicit strides; "
                              f"compiled functions take C-contiguous arrays")
         shape = [_serialise_dim(d, slots, p.name) for d in p.shape]
-        for spec, dim in zip(shape, p.shape):
-            if isinstance(spec, dict):
-                spec["name"] = dim.name
         params.append({"name": p.name, "kind": "buffer", "dtype": str(p.dtype),
                        "numpy_dtype": to_dtype(p.dtype).numpy_dtype.name, "shape": shape,
                        "output": p in written})
