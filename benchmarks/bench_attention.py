@@ -68,7 +68,7 @@ def hand_attention(out, lanes: int | None = None, rows: int = 4, vectors: int = 
     * out = P V: 6 rows x two vectors of d accumulated over the tokens; the (head, block
       of rows) pairs in parallel.
     """
-    lanes = lanes or tl.Target("llvm").vector_bits // 32
+    lanes = lanes or tl.Target("llvm").float32_lanes
     weights, exp, expsum, scaled, maxelem, scores = _stages(out)
     s = tl.create_schedule(out.op)
     s[scaled].compute_inline()

@@ -128,7 +128,7 @@ def fma_peak_kernel(steps: int, threads: int | None = None, target: str = "llvm"
     (16 chains cover the FMA units' latency; with AVX-512 the 16 accumulators and 16
     multipliers fill the 32 registers).  Returns ``(schedule, [A, Out])``."""
     threads = num_threads() if threads is None else threads
-    lanes = max(4, Target(target).vector_bits // 32)
+    lanes = Target(target).float32_lanes
     chains = 16 if lanes >= 16 else 8
     A = te.placeholder((chains, lanes), name="A")
     k = te.reduce_axis((0, steps), name="k")

@@ -144,7 +144,7 @@ def gemm_register_tiled(M: int, N: int, K: int, bn: int | None = None,
     """GEMM whose ``rows x bn`` accumulator tile lives in vector registers: B packed in
     panels of ``bn`` columns, ``k`` split by ``kfactor`` and unrolled, the tile rows
     unrolled, columns vectorized, tiles in parallel.  ``lanes`` is the float32 lanes of
-    the target's vectors (``Target("llvm").vector_bits // 32``: 16 with AVX-512, 8 with
+    the target's vectors (``Target("llvm").float32_lanes``: 16 with AVX-512, 8 with
     AVX2); the tile defaults to 4 rows of 4 vectors with 16 lanes (16 of AVX-512's 32
     registers), else of 2 vectors (8 of AVX2's 16).  ``N`` must be a multiple of
     ``bn``; ``M`` runs fastest as a multiple of ``rows`` and is correct at any size."""

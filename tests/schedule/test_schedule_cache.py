@@ -13,11 +13,13 @@ from tensorlang.tir.functor import post_order_visit
 
 
 
-def matmul(m, n, k):
+def matmul(m, n, k, transpose_b: bool = False):
+    """``C = A @ B``, or ``A @ B^T`` with ``B`` of shape ``(n, k)``."""
     A = te.placeholder((m, k), name="A")
-    B = te.placeholder((k, n), name="B")
+    B = te.placeholder((n, k) if transpose_b else (k, n), name="B")
     r = te.reduce_axis((0, k), name="k")
-    C = te.compute((m, n), lambda i, j: te.sum(A[i, r] * B[r, j], axis=r), name="C")
+    C = te.compute((m, n), lambda i, j: te.sum(
+        A[i, r] * (B[j, r] if transpose_b else B[r, j]), axis=r), name="C")
     return A, B, C
 
 
@@ -159,14 +161,6 @@ def test_cache_write_of_tensors_of_two_operations_is_refused():
         s.cache_write([], "local")
 
 
-def _transposed_b_product(m, n, k):
-    A = te.placeholder((m, k), name="A")
-    B = te.placeholder((n, k), name="B")
-    r = te.reduce_axis((0, k), name="k")
-    C = te.compute((m, n), lambda i, j: te.sum(A[i, r] * B[j, r], axis=r), name="C")
-    return A, B, C
-
-
 def _schedule_with_transposed_copy(A, B, C):
     s = tl.create_schedule(C)
     jo, ji = s[C].split(C.op.axis[1], factor=8)
@@ -178,7 +172,7 @@ def _schedule_with_transposed_copy(A, B, C):
 
 
 def test_cache_read_with_axes_stores_the_copy_transposed():
-    A, B, C = _transposed_b_product(6, 20, 5)
+    A, B, C = matmul(6, 20, 5, transpose_b=True)
     s, BT = _schedule_with_transposed_copy(A, B, C)
     assert [int(d.value) for d in BT.shape] == [5, 20]
     func = tl.lower(s, [A, B, C])
@@ -194,7 +188,7 @@ def test_cache_read_with_axes_stores_the_copy_transposed():
 
 
 def test_cache_read_axes_replay_and_print():
-    A, B, C = _transposed_b_product(6, 20, 5)
+    A, B, C = matmul(6, 20, 5, transpose_b=True)
     s, _ = _schedule_with_transposed_copy(A, B, C)
     assert "s.cache_read(B, 'global', [C], axes=(1, 0))" in str(s)
     replayed = Schedule.from_json(s.to_json(), [C.op])
@@ -206,7 +200,7 @@ def test_cache_read_axes_replay_and_print():
 
 
 def test_cache_read_axes_must_order_every_dimension():
-    A, B, C = _transposed_b_product(6, 20, 5)
+    A, B, C = matmul(6, 20, 5, transpose_b=True)
     s = tl.create_schedule(C)
     with pytest.raises(ScheduleError, match=r"axes must order the 2 dimensions of 'B'"):
         s.cache_read(B, "global", [C], axes=(0, 0))
